@@ -1,0 +1,86 @@
+//! AWS configuration and clients: region, profile, assumed role and endpoints from `[aws]`,
+//! with the SDK's own retries capped where fanin retries by itself.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::config::AwsSettings;
+
+/// Loads the shared SDK configuration: the standard chain, then what `[aws]` says.
+pub async fn load(settings: &AwsSettings) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let base = loader.load().await;
+    match &settings.assume_role_arn {
+        None => base,
+        Some(role) => {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("fanin")
+                .configure(&base)
+                .build()
+                .await;
+            base.into_builder()
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .build()
+        }
+    }
+}
+
+/// `AWS_ENDPOINT_URL_<SERVICE>`, which wins over `[aws] endpoint_url` for that service.
+fn service_endpoint(service: &str) -> Option<String> {
+    std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|v| !v.is_empty())
+}
+
+/// Whether any endpoint other than AWS's own is in use (then S3 needs path-style addressing).
+fn custom_endpoint(sdk: &SdkConfig, service: &str) -> bool {
+    sdk.endpoint_url().is_some() || service_endpoint(service).is_some()
+}
+
+/// An SQS client.
+pub fn sqs(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
+    let mut b = aws_sdk_sqs::config::Builder::from(sdk);
+    if let Some(url) = service_endpoint("SQS") {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_sqs::Client::from_conf(b.build())
+}
+
+/// An S3 client; path-style addressing when the endpoint is not AWS's.
+pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let mut b = aws_sdk_s3::config::Builder::from(sdk);
+    if let Some(url) = service_endpoint("S3") {
+        b = b.endpoint_url(url);
+    }
+    if custom_endpoint(sdk, "S3") {
+        b = b.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(b.build())
+}
+
+/// A Lambda client that makes exactly one attempt per call (fanin's dispatcher retries)
+/// and gives up on a call after `attempt_timeout`.
+pub fn lambda(sdk: &SdkConfig, attempt_timeout: Duration) -> aws_sdk_lambda::Client {
+    let mut b = aws_sdk_lambda::config::Builder::from(sdk)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3).min(attempt_timeout))
+                .operation_attempt_timeout(attempt_timeout)
+                .build(),
+        );
+    if let Some(url) = service_endpoint("LAMBDA") {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_lambda::Client::from_conf(b.build())
+}

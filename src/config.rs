@@ -1,0 +1,742 @@
+//! Configuration: the daemon file, the directory of source files, defaults and validation.
+//!
+//! Every error names the file and the key it is about, so an operator can go straight to
+//! the line; the CLI turns a [`ConfigError`] into exit code 2.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::sources::cron::schedule::{Schedule, ScheduleError};
+
+/// A configuration that cannot be used, with the file and key it is about.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {key}: {message}", file.display())]
+pub struct ConfigError {
+    /// The file the problem is in.
+    pub file: PathBuf,
+    /// The dotted key the problem is at (`targets.resize.rate`); empty for the whole file.
+    pub key: String,
+    /// What is wrong, in the operator's terms.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(file: &Path, key: impl Into<String>, message: impl Into<String>) -> Self {
+        let key = key.into();
+        ConfigError {
+            file: file.to_path_buf(),
+            key: if key.is_empty() { "(file)".into() } else { key },
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration: the daemon file plus every source file, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The daemon file this was loaded from.
+    pub file: PathBuf,
+    pub daemon: DaemonSettings,
+    pub aws: AwsSettings,
+    pub metrics: MetricsSettings,
+    /// Dead-letter sinks by name (from the daemon file and source files).
+    pub dlq: BTreeMap<String, DlqSettings>,
+    /// Lambda targets by name (from the daemon file and source files).
+    pub targets: BTreeMap<String, TargetSettings>,
+    /// One entry per file in `sources_dir`, sorted by name.
+    pub sources: Vec<SourceSettings>,
+}
+
+/// `[daemon]`: where things live and the global limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonSettings {
+    /// Directory of source files, one source per `*.toml`; relative to the daemon file.
+    pub sources_dir: PathBuf,
+    /// Cron state and the default dead-letter file; relative to the daemon file.
+    pub state_dir: PathBuf,
+    /// Events that may wait between the sources and the dispatcher.
+    pub queue_capacity: usize,
+    /// Invocations in flight across all targets.
+    pub max_in_flight: usize,
+    /// How long SIGTERM waits for in-flight invokes and dead-letter writes.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            sources_dir: PathBuf::from("sources"),
+            state_dir: PathBuf::from("/var/lib/fanin"),
+            queue_capacity: 10_000,
+            max_in_flight: 256,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[aws]`: all optional; the standard credential chain and region apply.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    /// Region for every client (else `AWS_REGION` / the profile's region).
+    pub region: Option<String>,
+    /// Named profile from `~/.aws/config`.
+    pub profile: Option<String>,
+    /// Role to assume (through STS) on top of the base credentials.
+    pub assume_role_arn: Option<String>,
+    /// Endpoint for every service; `AWS_ENDPOINT_URL_<SERVICE>` still wins for its service.
+    pub endpoint_url: Option<String>,
+}
+
+/// `[metrics]`: where the metrics and health endpoints will listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Address for `/metrics`, `/healthz`, `/readyz`.
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings { listen: ([127, 0, 0, 1], 9464).into() }
+    }
+}
+
+/// `[dlq.NAME]`: a dead-letter sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DlqSettings {
+    /// JSON lines in a local file, fsync'd before the upstream delete.
+    File {
+        /// The file; relative to the daemon file. Default: `<state_dir>/dlq.jsonl`.
+        path: Option<PathBuf>,
+    },
+    /// One SQS message per record.
+    Sqs {
+        /// The queue's URL.
+        queue_url: String,
+    },
+    /// One S3 object per record, under `<prefix>YYYY/MM/DD/HH/`.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// Key prefix; default `fanin/dlq/`.
+        #[serde(default = "default_dlq_prefix")]
+        prefix: String,
+    },
+}
+
+fn default_dlq_prefix() -> String {
+    "fanin/dlq/".into()
+}
+
+/// The name of the dead-letter sink used by targets that name none.
+pub const DEFAULT_DLQ: &str = "default";
+
+/// `[targets.NAME]`: a Lambda function events are sent to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    /// Function name, partial ARN or full ARN.
+    pub function: String,
+    /// Version or alias.
+    pub qualifier: Option<String>,
+    /// Invocations of this target in flight at once (lowered while Lambda throttles).
+    #[serde(default = "default_max_concurrency")]
+    pub max_concurrency: usize,
+    /// Invocations per second or minute: `"100/s"`, `"600/m"`.
+    #[serde(default, deserialize_with = "optional_rate")]
+    pub rate: Option<Rate>,
+    /// Retry policy.
+    #[serde(default)]
+    pub retry: RetrySettings,
+    /// Dead-letter sink name; default: the file `<state_dir>/dlq.jsonl`.
+    pub dlq: Option<String>,
+    /// `Event` (asynchronous, the default) or `RequestResponse`.
+    #[serde(default)]
+    pub invocation_type: InvocationType,
+    /// Sent as the base64 `ClientContext` (JSON).
+    pub client_context: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Time allowed for one Invoke call before it counts as a timeout.
+    #[serde(default = "default_invoke_timeout", deserialize_with = "duration")]
+    pub invoke_timeout: Duration,
+}
+
+fn default_max_concurrency() -> usize {
+    64
+}
+
+fn default_invoke_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// How a target is invoked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum InvocationType {
+    /// Asynchronous: Lambda queues the event and answers 202.
+    #[default]
+    Event,
+    /// Synchronous: the function's error counts as a failed attempt.
+    RequestResponse,
+}
+
+/// `retry = { … }` of a target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt (doubled each time, full jitter).
+    #[serde(deserialize_with = "duration")]
+    pub base_delay: Duration,
+    /// Backoff never exceeds this.
+    #[serde(deserialize_with = "duration")]
+    pub max_delay: Duration,
+    /// Dead-letter an event this old (counted from its birth, e.g. SQS `SentTimestamp`).
+    #[serde(deserialize_with = "duration")]
+    pub max_event_age: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            max_event_age: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// A rate: `count` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a rate: write N/s or N/m, like \"100/s\"");
+        let (n, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            _ => return Err(bad()),
+        };
+        if count == 0 {
+            return Err(format!("`{s}`: the rate must be at least 1"));
+        }
+        Ok(Rate { count, per })
+    }
+}
+
+/// One source file.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// The file name without `.toml`.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Targets each event of this source goes to.
+    pub routes: Vec<String>,
+    /// What it reads.
+    pub kind: SourceKind,
+}
+
+/// The type-specific part of a source file.
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    Sqs(SqsSettings),
+    Cron(CronSettings),
+}
+
+/// `type = "sqs"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsSettings {
+    /// The queue's URL (standard or `.fifo`).
+    pub queue_url: String,
+    /// `sqs`: Lambda's SQS event with one record; `body`: the body, which must be JSON.
+    #[serde(default)]
+    pub shape: SqsShape,
+    /// Concurrent long-polling receivers.
+    #[serde(default = "default_pollers")]
+    pub pollers: usize,
+    /// Messages per receive, 1 to 10.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: i32,
+    /// Long-poll wait, at most 20 s.
+    #[serde(default = "default_wait_time", deserialize_with = "duration")]
+    pub wait_time: Duration,
+    /// Visibility timeout asked for on receive and renewed while an event waits or retries.
+    #[serde(default = "default_visibility_timeout", deserialize_with = "duration")]
+    pub visibility_timeout: Duration,
+}
+
+fn default_pollers() -> usize {
+    2
+}
+fn default_batch_size() -> i32 {
+    10
+}
+fn default_wait_time() -> Duration {
+    Duration::from_secs(20)
+}
+fn default_visibility_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// What an SQS source hands the function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqsShape {
+    /// Lambda's SQS event, `{"Records":[message]}`.
+    #[default]
+    Sqs,
+    /// The message body itself, which must be JSON.
+    Body,
+}
+
+/// `type = "cron"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronSettings {
+    /// Six fields: sec min hour day month weekday.
+    pub schedule: String,
+    /// IANA time zone the schedule is read in.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Fire, once each, what was missed while the daemon was down, up to this far back.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub catch_up: Option<Duration>,
+    /// Sent instead of the EventBridge "Scheduled Event".
+    pub payload: Option<serde_json::Value>,
+    /// The parsed schedule (filled in by validation).
+    #[serde(skip)]
+    pub parsed: Option<Schedule>,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+/// One `[[routes]]` entry of a source file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSettings {
+    /// The target's name.
+    target: String,
+}
+
+/// The daemon file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DaemonFile {
+    #[serde(default)]
+    daemon: DaemonSettings,
+    #[serde(default)]
+    aws: AwsSettings,
+    #[serde(default)]
+    metrics: MetricsSettings,
+    #[serde(default)]
+    dlq: BTreeMap<String, DlqSettings>,
+    #[serde(default)]
+    targets: BTreeMap<String, TargetSettings>,
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn optional_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// Parses `"30s"`, `"6h"`, `"1h 30m"`, `"250ms"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like \"30s\", \"5m\" or \"6h\""))
+}
+
+/// Which key a `serde_path_to_error` path points at, dotted.
+fn key_of(path: &serde_path_to_error::Path) -> String {
+    let p = path.to_string();
+    if p == "." {
+        String::new()
+    } else {
+        p
+    }
+}
+
+impl Config {
+    /// Loads the daemon file (with `FANIN__SECTION__KEY` overrides) and every source file.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| ConfigError::new(file, "", format!("cannot read: {e}")))?;
+        let raw = config::Config::builder()
+            .add_source(config::File::from_str(&text, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix("FANIN")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| ConfigError::new(file, "", e.to_string()))?;
+        let parsed: DaemonFile = serde_path_to_error::deserialize(raw).map_err(|e| {
+            let key = key_of(e.path());
+            ConfigError::new(file, key, strip_config_suffix(&e.into_inner().to_string()))
+        })?;
+
+        let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut daemon = parsed.daemon;
+        daemon.sources_dir = base.join(&daemon.sources_dir);
+        daemon.state_dir = base.join(&daemon.state_dir);
+        let mut dlq = parsed.dlq;
+        for sink in dlq.values_mut() {
+            if let DlqSettings::File { path: Some(p) } = sink {
+                *p = base.join(&*p);
+            }
+        }
+
+        let mut config = Config {
+            file: file.to_path_buf(),
+            daemon,
+            aws: parsed.aws,
+            metrics: parsed.metrics,
+            dlq,
+            targets: parsed.targets,
+            sources: Vec::new(),
+        };
+        let mut defined_in: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for name in config.targets.keys() {
+            defined_in.insert(format!("targets.{name}"), file.to_path_buf());
+        }
+        for name in config.dlq.keys() {
+            defined_in.insert(format!("dlq.{name}"), file.to_path_buf());
+        }
+        config.load_sources(&mut defined_in)?;
+        config.validate(&defined_in)?;
+        Ok(config)
+    }
+
+    fn load_sources(&mut self, defined_in: &mut BTreeMap<String, PathBuf>) -> Result<(), ConfigError> {
+        let dir = self.daemon.sources_dir.clone();
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            ConfigError::new(&self.file, "daemon.sources_dir", format!("cannot read {}: {e}", dir.display()))
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let source = self.load_source(&path, defined_in)?;
+            self.sources.push(source);
+        }
+        Ok(())
+    }
+
+    fn load_source(
+        &mut self,
+        path: &Path,
+        defined_in: &mut BTreeMap<String, PathBuf>,
+    ) -> Result<SourceSettings, ConfigError> {
+        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path, "", format!("cannot read: {e}")))?;
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| {
+            ConfigError::new(path, "", e.message().to_string() + &location(&text, e.span()))
+        })?;
+
+        // Targets and sinks may stand in a source file; they join the global namespace.
+        for (section, is_target) in [("targets", true), ("dlq", false)] {
+            let Some(value) = table.remove(section) else { continue };
+            let entries: BTreeMap<String, toml::Value> = deserialize_at(path, section, value)?;
+            for (entry, value) in entries {
+                let key = format!("{section}.{entry}");
+                if let Some(first) = defined_in.get(&key) {
+                    return Err(ConfigError::new(
+                        path,
+                        key,
+                        format!("defined twice (also in {})", first.display()),
+                    ));
+                }
+                defined_in.insert(key.clone(), path.to_path_buf());
+                if is_target {
+                    self.targets.insert(entry, deserialize_at(path, &key, value)?);
+                } else {
+                    let mut sink: DlqSettings = deserialize_at(path, &key, value)?;
+                    if let DlqSettings::File { path: Some(p) } = &mut sink {
+                        *p = path.parent().unwrap_or(Path::new(".")).join(&*p);
+                    }
+                    self.dlq.insert(entry, sink);
+                }
+            }
+        }
+
+        let routes = match (table.remove("target"), table.remove("routes")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(path, "routes", "give either `target` or `[[routes]]`, not both"))
+            }
+            (Some(t), None) => vec![deserialize_at::<String>(path, "target", t)?],
+            (None, Some(r)) => deserialize_at::<Vec<RouteSettings>>(path, "routes", r)?
+                .into_iter()
+                .map(|r| r.target)
+                .collect(),
+            (None, None) => {
+                return Err(ConfigError::new(path, "target", "missing: name the target events go to"))
+            }
+        };
+
+        let kind = match table.remove("type") {
+            None => return Err(ConfigError::new(path, "type", "missing: one of \"sqs\", \"cron\"")),
+            Some(toml::Value::String(t)) => match t.as_str() {
+                "sqs" => SourceKind::Sqs(deserialize_at(path, "", toml::Value::Table(table))?),
+                "cron" => SourceKind::Cron(deserialize_at(path, "", toml::Value::Table(table))?),
+                "s3" | "sns" | "eventbridge" | "cloudwatch_alarm" => {
+                    return Err(ConfigError::new(path, "type", format!("\"{t}\" sources are not built yet")))
+                }
+                other => {
+                    return Err(ConfigError::new(
+                        path,
+                        "type",
+                        format!("unknown source type \"{other}\"; expected \"sqs\" or \"cron\""),
+                    ))
+                }
+            },
+            Some(_) => return Err(ConfigError::new(path, "type", "must be a string")),
+        };
+        Ok(SourceSettings { name, file: path.to_path_buf(), routes, kind })
+    }
+
+    fn validate(&mut self, defined_in: &BTreeMap<String, PathBuf>) -> Result<(), ConfigError> {
+        let file = self.file.clone();
+        let d = &self.daemon;
+        if d.queue_capacity == 0 {
+            return Err(ConfigError::new(&file, "daemon.queue_capacity", "must be at least 1"));
+        }
+        if d.max_in_flight == 0 {
+            return Err(ConfigError::new(&file, "daemon.max_in_flight", "must be at least 1"));
+        }
+        for (name, target) in &self.targets {
+            let at = defined_in.get(&format!("targets.{name}")).unwrap_or(&file);
+            if target.max_concurrency == 0 {
+                return Err(ConfigError::new(at, format!("targets.{name}.max_concurrency"), "must be at least 1"));
+            }
+            if target.retry.max_attempts == 0 {
+                return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));
+            }
+            if let Some(dlq) = &target.dlq {
+                if !self.dlq.contains_key(dlq) {
+                    return Err(ConfigError::new(
+                        at,
+                        format!("targets.{name}.dlq"),
+                        format!("no dead-letter sink named \"{dlq}\" (define it as [dlq.{dlq}])"),
+                    ));
+                }
+            }
+        }
+        for source in &mut self.sources {
+            for (i, target) in source.routes.iter().enumerate() {
+                if !self.targets.contains_key(target) {
+                    let key = if source.routes.len() == 1 { "target".to_string() } else { format!("routes[{i}].target") };
+                    let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
+                    return Err(ConfigError::new(
+                        &source.file,
+                        key,
+                        format!("no target named \"{target}\" (defined: {})", known.join(", ")),
+                    ));
+                }
+            }
+            match &mut source.kind {
+                SourceKind::Sqs(s) => {
+                    if !(1..=10).contains(&s.batch_size) {
+                        return Err(ConfigError::new(&source.file, "batch_size", "must be between 1 and 10"));
+                    }
+                    if s.wait_time > Duration::from_secs(20) {
+                        return Err(ConfigError::new(&source.file, "wait_time", "SQS long polling waits at most 20s"));
+                    }
+                    if s.pollers == 0 {
+                        return Err(ConfigError::new(&source.file, "pollers", "must be at least 1"));
+                    }
+                    if s.visibility_timeout < Duration::from_secs(3) || s.visibility_timeout > Duration::from_secs(12 * 3600) {
+                        return Err(ConfigError::new(&source.file, "visibility_timeout", "must be between 3s and 12h"));
+                    }
+                }
+                SourceKind::Cron(c) => {
+                    let parsed = Schedule::parse(&c.schedule, &c.timezone).map_err(|e| {
+                        let key = match e {
+                            ScheduleError::Expression(_) => "schedule",
+                            ScheduleError::TimeZone(_) => "timezone",
+                        };
+                        ConfigError::new(&source.file, key, e.to_string())
+                    })?;
+                    c.parsed = Some(parsed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The dead-letter file used by targets that name no sink.
+    pub fn default_dlq_path(&self) -> PathBuf {
+        self.daemon.state_dir.join("dlq.jsonl")
+    }
+}
+
+/// Deserializes `value` (found at `key` of `file`) into `T`, naming the full key on error.
+fn deserialize_at<T: serde::de::DeserializeOwned>(file: &Path, key: &str, value: toml::Value) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = key_of(e.path());
+        let full = match (key.is_empty(), inner.is_empty()) {
+            (true, _) => inner,
+            (false, true) => key.to_string(),
+            (false, false) => format!("{key}.{inner}"),
+        };
+        ConfigError::new(file, full, e.into_inner().to_string())
+    })
+}
+
+/// The `config` crate appends its own "for key ..." to some messages; the key is already named.
+fn strip_config_suffix(message: &str) -> String {
+    match message.find(" for key `") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = if self.per == Duration::from_secs(60) { "m" } else { "s" };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) -> PathBuf {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const DAEMON: &str = r#"
+[daemon]
+sources_dir = "sources"
+state_dir = "state"
+[targets.resize]
+function = "resize"
+retry = { max_attempts = 5, base_delay = "100ms", max_delay = "1s", max_event_age = "1h" }
+"#;
+
+    #[test]
+    fn loads_a_daemon_file_and_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "fanin.toml", DAEMON);
+        write(dir.path(), "sources/orders.toml", "type = \"sqs\"\nqueue_url = \"http://q\"\ntarget = \"resize\"\n");
+        write(dir.path(), "sources/nightly.toml", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntimezone = \"Asia/Tokyo\"\ncatch_up = \"1h\"\ntarget = \"resize\"\n");
+        let c = Config::load(&file).unwrap();
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.sources[0].name, "nightly");
+        assert_eq!(c.targets["resize"].retry.max_attempts, 5);
+        assert_eq!(c.targets["resize"].retry.base_delay, Duration::from_millis(100));
+        assert_eq!(c.daemon.state_dir, dir.path().join("state"));
+    }
+
+    fn error_of(daemon: &str, sources: &[(&str, &str)]) -> ConfigError {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "fanin.toml", daemon);
+        std::fs::create_dir_all(dir.path().join("sources")).unwrap();
+        for (name, text) in sources {
+            write(dir.path(), &format!("sources/{name}"), text);
+        }
+        Config::load(&file).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_key_in_daemon_file_is_named() {
+        let e = error_of(&format!("{DAEMON}\n[targets.other]\nfunction = \"x\"\nretyr = 3\n"), &[]);
+        assert!(e.file.ends_with("fanin.toml"));
+        assert_eq!(e.key, "targets.other.retyr");
+        assert!(e.message.contains("retyr"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_in_source_file_is_named() {
+        let e = error_of(DAEMON, &[("a.toml", "type = \"sqs\"\nqueue_url = \"u\"\ntarget = \"resize\"\nqueue_ulr = 1\n")]);
+        assert!(e.file.ends_with("sources/a.toml"));
+        assert!(e.message.contains("queue_ulr"), "{e}");
+    }
+
+    #[test]
+    fn route_to_missing_target_names_file_and_key() {
+        let e = error_of(DAEMON, &[("a.toml", "type = \"sqs\"\nqueue_url = \"u\"\ntarget = \"nope\"\n")]);
+        assert!(e.file.ends_with("sources/a.toml"));
+        assert_eq!(e.key, "target");
+        assert!(e.message.contains("nope"));
+    }
+
+    #[test]
+    fn target_defined_twice_is_refused() {
+        let e = error_of(
+            DAEMON,
+            &[("a.toml", "type = \"sqs\"\nqueue_url = \"u\"\ntarget = \"resize\"\n[targets.resize]\nfunction = \"f\"\n")],
+        );
+        assert_eq!(e.key, "targets.resize");
+        assert!(e.message.contains("defined twice"));
+    }
+
+    #[test]
+    fn bad_schedule_and_timezone_are_named() {
+        let e = error_of(DAEMON, &[("c.toml", "type = \"cron\"\nschedule = \"0 2 * * *\"\ntarget = \"resize\"\n")]);
+        assert_eq!(e.key, "schedule");
+        let e = error_of(DAEMON, &[("c.toml", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntimezone = \"Mars/Base\"\ntarget = \"resize\"\n")]);
+        assert_eq!(e.key, "timezone");
+    }
+
+    #[test]
+    fn bad_duration_and_rate_are_named() {
+        let e = error_of("[daemon]\nshutdown_grace = \"soon\"\n", &[]);
+        assert_eq!(e.key, "daemon.shutdown_grace");
+        let e = error_of("[targets.a]\nfunction = \"a\"\nrate = \"fast\"\n", &[]);
+        assert_eq!(e.key, "targets.a.rate");
+    }
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!("100/s".parse::<Rate>().unwrap(), Rate { count: 100, per: Duration::from_secs(1) });
+        assert_eq!("6/m".parse::<Rate>().unwrap().per, Duration::from_secs(60));
+        assert!("0/s".parse::<Rate>().is_err());
+        assert!("10".parse::<Rate>().is_err());
+    }
+}

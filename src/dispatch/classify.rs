@@ -1,0 +1,91 @@
+//! What a failed Invoke means: retry, slow down, or dead-letter now.
+//!
+//! Decided by error code and HTTP status only, never by message text, in this one place.
+
+use std::time::Duration;
+
+use crate::dlq::Condition;
+
+/// How to treat one failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Class {
+    /// Lambda throttled (429): retry, lower the target's concurrency, honour `retry_after`.
+    Throttled { reason: Option<String>, retry_after: Option<Duration> },
+    /// Transient (5xx, timeout, connection): retry with backoff.
+    Retry,
+    /// Will not get better by retrying: dead-letter at once.
+    Terminal(Condition),
+}
+
+/// Classifies a Lambda error by its code (`x-amzn-ErrorType`) and HTTP status.
+pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
+    let code = code.unwrap_or("");
+    match code {
+        "TooManyRequestsException" => return Class::Throttled { reason: None, retry_after: None },
+        "ServiceException" => return Class::Retry,
+        "ResourceNotFoundException" => return Class::Terminal(Condition::ResourceNotFound),
+        "AccessDeniedException" | "AccessDenied" => return Class::Terminal(Condition::AccessDenied),
+        "RequestTooLargeException" => return Class::Terminal(Condition::RequestTooLarge),
+        "InvalidRequestContentException" => return Class::Terminal(Condition::InvalidEvent),
+        "RecursiveInvocationException" => return Class::Terminal(Condition::Rejected),
+        _ => {}
+    }
+    if code.contains("NotAuthorized") {
+        return Class::Terminal(Condition::AccessDenied);
+    }
+    // The 502 family is transient (ENIs being created, subnets short of IPs) except KMS,
+    // which is a key or grant problem a retry will not fix.
+    if code.starts_with("KMS") {
+        return Class::Terminal(Condition::Rejected);
+    }
+    if code.starts_with("EC2")
+        || code.starts_with("ENI")
+        || code.starts_with("Subnet")
+        || code == "ResourceNotReadyException"
+        || code == "ResourceConflictException"
+    {
+        return Class::Retry;
+    }
+    match status {
+        Some(429) => Class::Throttled { reason: None, retry_after: None },
+        Some(403) => Class::Terminal(Condition::AccessDenied),
+        Some(404) => Class::Terminal(Condition::ResourceNotFound),
+        Some(413) => Class::Terminal(Condition::RequestTooLarge),
+        Some(400) => Class::Terminal(Condition::InvalidEvent),
+        Some(s) if (400..500).contains(&s) => Class::Terminal(Condition::Rejected),
+        // 5xx, and no answer at all (timeouts, dropped connections): transient.
+        _ => Class::Retry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_design_table() {
+        let throttled = Class::Throttled { reason: None, retry_after: None };
+        assert_eq!(classify(Some("TooManyRequestsException"), Some(429)), throttled);
+        assert_eq!(classify(None, Some(429)), throttled);
+        assert_eq!(classify(Some("ServiceException"), Some(500)), Class::Retry);
+        for code in ["ResourceNotReadyException", "EC2ThrottledException", "ENILimitReachedException", "SubnetIPAddressLimitReachedException"] {
+            assert_eq!(classify(Some(code), Some(502)), Class::Retry, "{code}");
+        }
+        assert_eq!(classify(Some("KMSAccessDeniedException"), Some(502)), Class::Terminal(Condition::Rejected));
+        assert_eq!(classify(Some("ResourceNotFoundException"), Some(404)), Class::Terminal(Condition::ResourceNotFound));
+        assert_eq!(classify(Some("AccessDeniedException"), Some(403)), Class::Terminal(Condition::AccessDenied));
+        assert_eq!(classify(Some("UserNotAuthorizedException"), Some(400)), Class::Terminal(Condition::AccessDenied));
+        assert_eq!(classify(Some("RequestTooLargeException"), Some(413)), Class::Terminal(Condition::RequestTooLarge));
+        assert_eq!(classify(Some("InvalidRequestContentException"), Some(400)), Class::Terminal(Condition::InvalidEvent));
+        assert_eq!(classify(Some("RecursiveInvocationException"), Some(400)), Class::Terminal(Condition::Rejected));
+        assert_eq!(classify(None, None), Class::Retry, "no answer at all (timeout, connection)");
+        assert_eq!(classify(None, Some(503)), Class::Retry);
+        assert_eq!(classify(Some("SomethingNew"), Some(409)), Class::Terminal(Condition::Rejected));
+    }
+
+    #[test]
+    fn message_text_plays_no_part() {
+        // Same code and status, whatever the message said: the function takes no message at all.
+        assert_eq!(classify(Some("ServiceException"), Some(500)), Class::Retry);
+    }
+}

@@ -1,0 +1,136 @@
+//! One Invoke call against one target, and its failure as a typed, classified error.
+
+use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::invoke::InvokeError;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType as SdkInvocationType;
+use base64::Engine;
+use bytes::Bytes;
+
+use super::classify::{classify, Class};
+use crate::config::{InvocationType, TargetSettings};
+
+/// A failed attempt.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}{}: {}", code.as_deref().unwrap_or("error"), status.map(|s| format!(" ({s})")).unwrap_or_default(), message)]
+pub struct InvokeFailure {
+    /// What to do about it.
+    pub class: Class,
+    /// Lambda's error code, or `Timeout` / `ConnectionError` / `FunctionError` when it gave none.
+    pub code: Option<String>,
+    /// HTTP status of the answer, if there was one.
+    pub status: Option<u16>,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+/// A target's Invoke call, ready to run.
+pub struct Invoker {
+    client: aws_sdk_lambda::Client,
+    function: String,
+    qualifier: Option<String>,
+    invocation_type: InvocationType,
+    client_context: Option<String>,
+}
+
+impl Invoker {
+    pub fn new(client: aws_sdk_lambda::Client, settings: &TargetSettings) -> Self {
+        let client_context = settings.client_context.as_ref().map(|c| {
+            base64::engine::general_purpose::STANDARD.encode(serde_json::Value::Object(c.clone()).to_string())
+        });
+        Invoker {
+            client,
+            function: settings.function.clone(),
+            qualifier: settings.qualifier.clone(),
+            invocation_type: settings.invocation_type,
+            client_context,
+        }
+    }
+
+    /// The function as it appears in dead-letter records: as configured, with `:qualifier`.
+    pub fn function_arn(&self) -> String {
+        match &self.qualifier {
+            Some(q) => format!("{}:{q}", self.function),
+            None => self.function.clone(),
+        }
+    }
+
+    /// Invokes once; the request id on success.
+    pub async fn invoke(&self, payload: &Bytes) -> Result<Option<String>, InvokeFailure> {
+        let invocation_type = match self.invocation_type {
+            InvocationType::Event => SdkInvocationType::Event,
+            InvocationType::RequestResponse => SdkInvocationType::RequestResponse,
+        };
+        let result = self
+            .client
+            .invoke()
+            .function_name(&self.function)
+            .set_qualifier(self.qualifier.clone())
+            .invocation_type(invocation_type)
+            .set_client_context(self.client_context.clone())
+            .payload(Blob::new(payload.to_vec()))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let request_id = aws_sdk_lambda::operation::RequestId::request_id(&out).map(str::to_string);
+                // A synchronous call "succeeds" at the HTTP level when the function itself failed.
+                if let Some(function_error) = out.function_error() {
+                    return Err(InvokeFailure {
+                        class: Class::Retry,
+                        code: Some("FunctionError".into()),
+                        status: Some(out.status_code() as u16),
+                        message: function_error.to_string(),
+                        request_id,
+                    });
+                }
+                Ok(request_id)
+            }
+            Err(err) => Err(failure(err)),
+        }
+    }
+}
+
+fn failure(err: SdkError<InvokeError>) -> InvokeFailure {
+    let request_id = aws_sdk_lambda::operation::RequestId::request_id(&err).map(str::to_string);
+    match &err {
+        SdkError::TimeoutError(_) => InvokeFailure {
+            class: Class::Retry,
+            code: Some("Timeout".into()),
+            status: None,
+            message: "no answer within invoke_timeout".into(),
+            request_id,
+        },
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => InvokeFailure {
+            class: Class::Retry,
+            code: Some("ConnectionError".into()),
+            status: None,
+            message: aws_sdk_lambda::error::DisplayErrorContext(&err).to_string(),
+            request_id,
+        },
+        SdkError::ConstructionFailure(_) => InvokeFailure {
+            class: Class::Terminal(crate::dlq::Condition::InvalidEvent),
+            code: Some("InvalidRequest".into()),
+            status: None,
+            message: aws_sdk_lambda::error::DisplayErrorContext(&err).to_string(),
+            request_id,
+        },
+        _ => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            let code = err.code().map(str::to_string);
+            let message = err.message().unwrap_or_default().to_string();
+            let mut class = classify(code.as_deref(), status);
+            if let (Class::Throttled { reason, retry_after }, Some(InvokeError::TooManyRequestsException(e))) =
+                (&mut class, err.as_service_error())
+            {
+                *reason = e.reason().map(|r| r.as_str().to_string());
+                *retry_after = e
+                    .retry_after_seconds()
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(std::time::Duration::from_secs_f64);
+            }
+            InvokeFailure { class, code, status, message, request_id }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The dispatcher: takes events off the queue, routes each to its targets, and for each
+//! (event, target) waits for the rate limit, takes a concurrency permit, invokes, and then
+//! settles or backs off (holding no permit) and goes again.
+
+mod classify;
+mod invoker;
+mod limits;
+mod retry;
+mod target;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chrono::Utc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
+
+pub use classify::{classify, Class};
+pub use invoker::{InvokeFailure, Invoker};
+pub use limits::AdaptiveLimit;
+pub use target::Target;
+
+use crate::dlq::record::{timestamp, FaninContext, RequestContext, ResponseContext};
+use crate::dlq::{Condition, DeadLetterRecord};
+use crate::event::{Event, Outcome};
+use crate::queue::QueueReceiver;
+
+/// Lambda's limit on an asynchronous invocation's payload.
+pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
+
+/// Routes events to targets under the global and per-target limits.
+pub struct Dispatcher {
+    targets: HashMap<String, Arc<Target>>,
+    /// Source name → the targets its events go to.
+    routes: HashMap<String, Vec<Arc<Target>>>,
+    /// Invocations in flight across all targets (`max_in_flight`).
+    in_flight: Arc<Semaphore>,
+    /// Events taken off the queue and not yet settled, waiting or in backoff included: bounds
+    /// memory, so a slow target fills the queue and the sources stop pulling.
+    pending: Arc<Semaphore>,
+    tasks: TaskTracker,
+}
+
+impl Dispatcher {
+    pub fn new(
+        targets: HashMap<String, Arc<Target>>,
+        routes: HashMap<String, Vec<String>>,
+        max_in_flight: usize,
+        max_pending: usize,
+    ) -> Self {
+        let routes = routes
+            .into_iter()
+            .map(|(source, names)| {
+                let ts = names.iter().map(|n| targets[n].clone()).collect();
+                (source, ts)
+            })
+            .collect();
+        Dispatcher {
+            targets,
+            routes,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            pending: Arc::new(Semaphore::new(max_pending)),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// The target called `name`.
+    pub fn target(&self, name: &str) -> Option<&Arc<Target>> {
+        self.targets.get(name)
+    }
+
+    /// Runs until `shutdown` is cancelled (or every source is gone), then lets invocations
+    /// and dead-letter writes already under way finish, for at most `grace`. Events still in
+    /// the queue or waiting for a retry are released unsettled, so they stay upstream.
+    pub async fn run(self, mut queue: QueueReceiver, shutdown: CancellationToken, grace: Duration) {
+        loop {
+            let slot = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                slot = self.pending.clone().acquire_owned() => slot.expect("never closed"),
+            };
+            let event = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = queue.recv() => match event {
+                    Some(event) => event,
+                    None => break,
+                },
+            };
+            self.dispatch(event, slot, &shutdown);
+        }
+        drop(queue);
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+            warn!(grace = ?grace, "shutdown grace ran out with invocations in flight; their messages stay upstream");
+        }
+    }
+
+    fn dispatch(&self, event: Event, slot: OwnedSemaphorePermit, shutdown: &CancellationToken) {
+        let Event { id, source, born, payload, invalid, ack } = event;
+        let targets = self.routes.get(&*source).cloned().unwrap_or_default();
+        if targets.is_empty() {
+            warn!(%source, event_id = %id, "no route for this source; event acknowledged");
+        }
+        let slot = Arc::new(slot);
+        let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid });
+        for (target, ack) in targets.into_iter().zip(ack.fan_out(self.routes.get(&*source).map_or(0, Vec::len))) {
+            let (event, slot, in_flight, shutdown) = (shared.clone(), slot.clone(), self.in_flight.clone(), shutdown.clone());
+            self.tasks.spawn(async move {
+                let outcome = deliver(&event, &target, &in_flight, &shutdown).await;
+                ack.settle(outcome);
+                drop(slot);
+            });
+        }
+    }
+}
+
+/// The parts of an event every route shares.
+struct Delivery {
+    id: String,
+    source: String,
+    born: SystemTime,
+    payload: bytes::Bytes,
+    invalid: Option<String>,
+}
+
+impl Delivery {
+    fn age(&self) -> Duration {
+        SystemTime::now().duration_since(self.born).unwrap_or_default()
+    }
+}
+
+/// What the attempts so far left behind, for the dead-letter record.
+#[derive(Default)]
+struct Attempts {
+    count: u32,
+    first_at: Option<chrono::DateTime<Utc>>,
+    last_at: Option<chrono::DateTime<Utc>>,
+    last_failure: Option<InvokeFailure>,
+}
+
+/// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it.
+async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutdown: &CancellationToken) -> Outcome {
+    let mut attempts = Attempts::default();
+    if let Some(why) = &event.invalid {
+        let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
+        return dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
+    }
+    if event.payload.len() > ASYNC_PAYLOAD_LIMIT {
+        let note = ResponseContext {
+            error_type: Some("RequestTooLarge".into()),
+            error_message: Some(format!("{} bytes is over Lambda's asynchronous limit of {ASYNC_PAYLOAD_LIMIT}", event.payload.len())),
+            ..Default::default()
+        };
+        return dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
+    }
+    loop {
+        if event.age() > target.retry.max_event_age {
+            return dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+        }
+        // Waiting for the rate limit and for permits gives way to shutdown; the call itself does not.
+        let permits = tokio::select! {
+            _ = shutdown.cancelled() => return Outcome::Failed,
+            permits = async {
+                target.ready().await;
+                let local = target.concurrency.acquire().await;
+                let global = in_flight.acquire().await.expect("never closed");
+                (local, global)
+            } => permits,
+        };
+        let now = Utc::now();
+        attempts.count += 1;
+        attempts.first_at.get_or_insert(now);
+        attempts.last_at = Some(now);
+        let result = target.invoker.invoke(&event.payload).await;
+        drop(permits);
+        let failure = match result {
+            Ok(request_id) => {
+                target.concurrency.on_success();
+                debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
+                return Outcome::Delivered;
+            }
+            Err(failure) => failure,
+        };
+        let class = failure.class.clone();
+        warn!(
+            source = %event.source, target = %target.name, event_id = %event.id, attempt = attempts.count,
+            error = %failure, "invoke failed"
+        );
+        attempts.last_failure = Some(failure);
+        let mut delay = retry::backoff(attempts.count, target.retry.base_delay, target.retry.max_delay);
+        match class {
+            Class::Terminal(condition) => return dead_letter(event, target, condition, &attempts, None).await,
+            Class::Throttled { reason, retry_after } => {
+                target.concurrency.on_throttle();
+                debug!(target = %target.name, reason = reason.as_deref().unwrap_or("unknown"), limit = target.concurrency.current(), "throttled");
+                if let Some(after) = retry_after {
+                    target.pause(after);
+                    delay = delay.max(after);
+                }
+            }
+            Class::Retry => {}
+        }
+        if attempts.count >= target.retry.max_attempts {
+            return dead_letter(event, target, Condition::RetriesExhausted, &attempts, None).await;
+        }
+        if event.age() + delay > target.retry.max_event_age {
+            return dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Outcome::Failed,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+/// Writes the dead-letter record; `Failed` when the sink cannot take it (the message then stays upstream).
+async fn dead_letter(
+    event: &Delivery,
+    target: &Target,
+    condition: Condition,
+    attempts: &Attempts,
+    note: Option<ResponseContext>,
+) -> Outcome {
+    let request_payload = serde_json::from_slice(&event.payload)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned()));
+    let last = attempts.last_failure.as_ref();
+    let response_context = note.unwrap_or_else(|| ResponseContext {
+        status_code: last.and_then(|f| f.status),
+        error_type: last.and_then(|f| f.code.clone()),
+        error_message: last.map(|f| f.message.clone()),
+    });
+    let record = DeadLetterRecord {
+        version: "1.0".into(),
+        timestamp: timestamp(Utc::now()),
+        request_context: RequestContext {
+            request_id: last.and_then(|f| f.request_id.clone()),
+            function_arn: target.invoker.function_arn(),
+            condition,
+            approximate_invoke_count: attempts.count,
+        },
+        request_payload,
+        response_context,
+        fanin: FaninContext {
+            source: event.source.clone(),
+            event_id: event.id.clone(),
+            target: target.name.clone(),
+            first_attempt_at: attempts.first_at.map(timestamp),
+            last_attempt_at: attempts.last_at.map(timestamp),
+        },
+    };
+    match target.dlq.write(&record).await {
+        Ok(()) => {
+            info!(source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), attempts = attempts.count, "dead-lettered");
+            Outcome::DeadLettered
+        }
+        Err(e) => {
+            error!(source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), error = %e, "dead-letter write failed; the event stays upstream and comes back");
+            Outcome::Failed
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! A target at run time: its invoker, limits, retry policy and dead-letter sink.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
+
+use super::invoker::Invoker;
+use super::limits::AdaptiveLimit;
+use crate::config::{RetrySettings, TargetSettings};
+use crate::dlq::DeadLetterSink;
+
+/// Everything the dispatcher needs to send events to one function.
+pub struct Target {
+    pub name: String,
+    pub invoker: Invoker,
+    pub concurrency: Arc<AdaptiveLimit>,
+    pub rate: Option<DefaultDirectRateLimiter>,
+    pub retry: RetrySettings,
+    pub dlq: Arc<dyn DeadLetterSink>,
+    /// Set from `retryAfterSeconds`: no attempt at this target starts before it.
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Target {
+    pub fn new(name: &str, settings: &TargetSettings, invoker: Invoker, dlq: Arc<dyn DeadLetterSink>) -> Self {
+        let rate = settings.rate.map(|r| {
+            let count = NonZeroU32::new(r.count).expect("validated: at least 1");
+            let quota = Quota::with_period(r.per / r.count).expect("non-zero period").allow_burst(count);
+            RateLimiter::direct(quota)
+        });
+        Target {
+            name: name.to_string(),
+            invoker,
+            concurrency: AdaptiveLimit::new(settings.max_concurrency),
+            rate,
+            retry: settings.retry.clone(),
+            dlq,
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Holds every attempt at this target back until `for_` from now.
+    pub fn pause(&self, for_: Duration) {
+        let until = Instant::now() + for_;
+        let mut p = self.paused_until.lock().unwrap();
+        if p.is_none_or(|t| t < until) {
+            *p = Some(until);
+        }
+    }
+
+    /// Waits out a pause and the rate limit.
+    pub async fn ready(&self) {
+        loop {
+            let until = *self.paused_until.lock().unwrap();
+            match until {
+                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
+                _ => break,
+            }
+        }
+        if let Some(rate) = &self.rate {
+            rate.until_ready().await;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Dead-letter sinks: where an event goes when it cannot be delivered.
+//!
+//! A write either lands durably or returns an error; on error the event's ack fails and the
+//! upstream message stays, so nothing is lost while a sink is down.
+
+mod file;
+pub mod record;
+mod s3;
+mod sqs;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+pub use file::FileSink;
+pub use record::{Condition, DeadLetterRecord};
+pub use s3::S3Sink;
+pub use sqs::SqsSink;
+
+use crate::config::{Config, DlqSettings, DEFAULT_DLQ};
+use crate::BoxFuture;
+
+/// A write to a sink that did not land.
+#[derive(Debug, thiserror::Error)]
+#[error("dead-letter sink {sink}: {message}")]
+pub struct SinkError {
+    pub sink: String,
+    pub message: String,
+}
+
+/// Somewhere dead events are kept.
+pub trait DeadLetterSink: Send + Sync {
+    /// Writes one record durably.
+    fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>>;
+}
+
+/// Builds every configured sink, plus the default file sink under the state directory.
+pub fn build_all(config: &Config, sdk: &SdkConfig) -> BTreeMap<String, Arc<dyn DeadLetterSink>> {
+    let mut sinks: BTreeMap<String, Arc<dyn DeadLetterSink>> = BTreeMap::new();
+    sinks.insert(DEFAULT_DLQ.into(), Arc::new(FileSink::new(DEFAULT_DLQ, config.default_dlq_path())));
+    for (name, settings) in &config.dlq {
+        let sink: Arc<dyn DeadLetterSink> = match settings {
+            DlqSettings::File { path } => {
+                Arc::new(FileSink::new(name, path.clone().unwrap_or_else(|| config.default_dlq_path())))
+            }
+            DlqSettings::Sqs { queue_url } => Arc::new(SqsSink::new(name, crate::aws::sqs(sdk), queue_url.clone())),
+            DlqSettings::S3 { bucket, prefix } => {
+                Arc::new(S3Sink::new(name, crate::aws::s3(sdk), bucket.clone(), prefix.clone()))
+            }
+        };
+        sinks.insert(name.clone(), sink);
+    }
+    sinks
+}

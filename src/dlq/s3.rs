@@ -1,0 +1,48 @@
+//! The S3 sink: one object per record under `<prefix>YYYY/MM/DD/HH/`.
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::{DeadLetterRecord, DeadLetterSink, SinkError};
+use crate::BoxFuture;
+
+/// Writes each record as one object.
+pub struct S3Sink {
+    name: String,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Sink {
+    pub fn new(name: &str, client: aws_sdk_s3::Client, bucket: String, prefix: String) -> Self {
+        S3Sink { name: name.to_string(), client, bucket, prefix }
+    }
+
+    /// `<prefix>YYYY/MM/DD/HH/<eventId>.<target>.json`: the target is in the key so an event
+    /// that died at two targets keeps both records, and a redelivered one overwrites its own.
+    fn key(&self, record: &DeadLetterRecord) -> String {
+        let hour = chrono::Utc::now().format("%Y/%m/%d/%H");
+        let clean = |s: &str| s.replace(['/', '\\'], "_");
+        format!("{}{hour}/{}.{}.json", self.prefix, clean(&record.fanin.event_id), clean(&record.fanin.target))
+    }
+}
+
+impl DeadLetterSink for S3Sink {
+    fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(async move {
+            let error = |message: String| SinkError { sink: self.name.clone(), message };
+            let body = serde_json::to_vec(record).map_err(|e| error(e.to_string()))?;
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(self.key(record))
+                .content_type("application/json")
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| error(DisplayErrorContext(e).to_string()))
+        })
+    }
+}

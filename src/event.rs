@@ -1,0 +1,144 @@
+//! An event on its way to Lambda, and the acknowledgement that tells its source when the
+//! upstream message may be deleted.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+/// One event, in the shape its function receives.
+#[derive(Debug)]
+pub struct Event {
+    /// Stable across redeliveries (SQS message id, schedule name + fire time), so functions can be idempotent.
+    pub id: String,
+    /// The source's name (its file name).
+    pub source: Arc<str>,
+    /// When the event came to be (SQS `SentTimestamp`, the cron fire time); `max_event_age` counts from it.
+    pub born: SystemTime,
+    /// The payload, serialized exactly as it will be sent.
+    pub payload: Bytes,
+    /// Why the source could not build a proper payload; such an event is dead-lettered as `InvalidEvent`
+    /// with the raw input as its payload.
+    pub invalid: Option<String>,
+    /// Settles the upstream message.
+    pub ack: Ack,
+}
+
+/// The final outcome of one (event, target) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Lambda accepted it.
+    Delivered,
+    /// It was written to the dead-letter sink.
+    DeadLettered,
+    /// Neither: the upstream message must stay so it comes back.
+    Failed,
+}
+
+/// What the source does with the upstream message once every route has an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Every route was delivered or dead-lettered: delete upstream.
+    Settled,
+    /// Some route failed (or was dropped unsettled): leave it upstream.
+    Failed,
+}
+
+struct AckShared {
+    failed: AtomicBool,
+    tx: Mutex<Option<oneshot::Sender<Disposition>>>,
+}
+
+impl Drop for AckShared {
+    // The last token going away is the moment every route has an outcome.
+    fn drop(&mut self) {
+        let disposition = if *self.failed.get_mut() { Disposition::Failed } else { Disposition::Settled };
+        if let Some(tx) = self.tx.get_mut().ok().and_then(Option::take) {
+            let _ = tx.send(disposition);
+        }
+    }
+}
+
+/// A share of one upstream message's acknowledgement. Each route holds one; a share dropped
+/// without [`Ack::settle`] counts as [`Outcome::Failed`], so nothing is deleted by accident.
+pub struct Ack {
+    shared: Arc<AckShared>,
+    settled: bool,
+}
+
+impl std::fmt::Debug for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ack").field("settled", &self.settled).finish()
+    }
+}
+
+impl Ack {
+    /// A new acknowledgement and the receiver its source awaits.
+    pub fn new() -> (Ack, oneshot::Receiver<Disposition>) {
+        let (tx, rx) = oneshot::channel();
+        let shared = Arc::new(AckShared { failed: AtomicBool::new(false), tx: Mutex::new(Some(tx)) });
+        (Ack { shared, settled: false }, rx)
+    }
+
+    /// Splits this share into `n` (one per route). With `n == 0` the message is settled at once.
+    pub fn fan_out(mut self, n: usize) -> Vec<Ack> {
+        let shares = (0..n).map(|_| Ack { shared: self.shared.clone(), settled: false }).collect();
+        self.settled = true;
+        shares
+    }
+
+    /// Records this share's final outcome.
+    pub fn settle(mut self, outcome: Outcome) {
+        if outcome == Outcome::Failed {
+            self.shared.failed.store(true, Ordering::SeqCst);
+        }
+        self.settled = true;
+    }
+}
+
+impl Drop for Ack {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.shared.failed.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn settles_when_every_route_is_done() {
+        let (ack, rx) = Ack::new();
+        let mut shares = ack.fan_out(2);
+        shares.pop().unwrap().settle(Outcome::Delivered);
+        shares.pop().unwrap().settle(Outcome::DeadLettered);
+        assert_eq!(rx.await.unwrap(), Disposition::Settled);
+    }
+
+    #[tokio::test]
+    async fn one_failed_route_fails_the_message() {
+        let (ack, rx) = Ack::new();
+        let mut shares = ack.fan_out(2);
+        shares.pop().unwrap().settle(Outcome::Failed);
+        shares.pop().unwrap().settle(Outcome::Delivered);
+        assert_eq!(rx.await.unwrap(), Disposition::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_share_counts_as_failed() {
+        let (ack, rx) = Ack::new();
+        drop(ack);
+        assert_eq!(rx.await.unwrap(), Disposition::Failed);
+    }
+
+    #[tokio::test]
+    async fn no_routes_settles_at_once() {
+        let (ack, rx) = Ack::new();
+        assert!(ack.fan_out(0).is_empty());
+        assert_eq!(rx.await.unwrap(), Disposition::Settled);
+    }
+}

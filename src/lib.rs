@@ -1,0 +1,16 @@
+//! fanin: fans events in from AWS event sources and local schedules, and fans them out as
+//! asynchronous Lambda invocations under concurrency and rate limits, with retries and a
+//! dead-letter sink.
+
+pub mod aws;
+pub mod config;
+pub mod daemon;
+pub mod dispatch;
+pub mod dlq;
+pub mod event;
+pub mod queue;
+pub mod sources;
+pub mod telemetry;
+
+/// A boxed, sendable future (for traits used as objects).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,78 @@
+//! The `fanin` command: parses the command line, runs the subcommand, maps errors to exit codes
+//! (0 ok, 1 runtime failure, 2 bad configuration or usage).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use fanin::config::{Config, ConfigError};
+
+#[derive(Parser)]
+#[command(name = "fanin", version, about = "Fans AWS events and schedules out to asynchronous Lambda invocations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Run {
+        /// The daemon configuration file.
+        #[arg(long, default_value = "/etc/fanin/fanin.toml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(config_error) = e.downcast_ref::<ConfigError>() {
+                eprintln!("fanin: configuration error: {config_error}");
+                return ExitCode::from(2);
+            }
+            eprintln!("fanin: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    fanin::telemetry::init_logging();
+    match cli.command {
+        Command::Run { config } => {
+            let config = Config::load(&config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(cancel_on_signal(shutdown.clone()));
+                fanin::daemon::run(config, shutdown).await
+            })?;
+            // Tasks abandoned after the grace period must not hold the exit.
+            runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping: no more pulling; in-flight invocations get the shutdown grace");
+    shutdown.cancel();
+}

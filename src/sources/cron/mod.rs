@@ -1,0 +1,173 @@
+//! The `cron` source: fires at exact instants (a `sleep_until` loop over `croner`'s fire
+//! times, not a polling tick), catches up what was missed while down, keeps its last fire.
+
+pub mod schedule;
+mod state;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
+
+use super::{Source, SourceContext};
+use crate::config::CronSettings;
+use crate::event::{Ack, Disposition, Event};
+use schedule::Schedule;
+use state::LastFire;
+
+/// Fires one schedule.
+pub struct CronSource {
+    settings: CronSettings,
+}
+
+impl CronSource {
+    pub fn new(settings: CronSettings) -> Self {
+        CronSource { settings }
+    }
+}
+
+impl Source for CronSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> {
+        Box::pin(async move {
+            let schedule = match self.settings.parsed.clone() {
+                Some(s) => s,
+                None => Schedule::parse(&self.settings.schedule, &self.settings.timezone)?,
+            };
+            let last = Arc::new(LastFire::new(ctx.state_dir.join("cron").join(format!("{}.json", ctx.name))));
+            let waiters = TaskTracker::new();
+            let firer = Firer { ctx: &ctx, settings: &self.settings, last: last.clone(), waiters: waiters.clone() };
+
+            let now = Utc::now();
+            if let (Some(window), Some(previous)) = (self.settings.catch_up, last.load()) {
+                let from = previous.max(now - chrono::Duration::from_std(window)?);
+                let missed = schedule.fires_between(from, now);
+                if !missed.is_empty() {
+                    info!(source = %ctx.name, count = missed.len(), since = %from, "catching up missed fires");
+                }
+                for at in missed {
+                    if !firer.fire(at).await {
+                        break;
+                    }
+                }
+            }
+            info!(source = %ctx.name, schedule = schedule.expression(), timezone = %schedule.timezone(), "cron source started");
+            let mut cursor = now;
+            while let Some(at) = schedule.next_after(cursor) {
+                if !sleep_until(at, &ctx.shutdown).await {
+                    break;
+                }
+                if !firer.fire(at).await {
+                    break;
+                }
+                cursor = at;
+            }
+            waiters.close();
+            waiters.wait().await;
+            Ok(())
+        })
+    }
+}
+
+/// Sleeps until the wall clock reaches `at`; false if shutdown came first. Sleeps in slices
+/// so a wall-clock step (NTP, suspend) is noticed within a minute.
+async fn sleep_until(at: DateTime<Utc>, shutdown: &CancellationToken) -> bool {
+    loop {
+        let left = match (at - Utc::now()).to_std() {
+            Ok(d) if !d.is_zero() => d,
+            _ => return true,
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(left.min(Duration::from_secs(60))) => {}
+        }
+    }
+}
+
+struct Firer<'a> {
+    ctx: &'a SourceContext,
+    settings: &'a CronSettings,
+    last: Arc<LastFire>,
+    waiters: TaskTracker,
+}
+
+impl Firer<'_> {
+    /// Hands the fire at `at` to the dispatcher; false once the daemon is stopping.
+    async fn fire(&self, at: DateTime<Utc>) -> bool {
+        let id = fire_id(&self.ctx.name, at);
+        let payload = match &self.settings.payload {
+            Some(p) => Bytes::from(serde_json::to_vec(p).expect("JSON from TOML serializes")),
+            None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, at),
+        };
+        let (ack, settled) = Ack::new();
+        let event = Event { id: id.clone(), source: self.ctx.name.clone(), born: SystemTime::from(at), payload, invalid: None, ack };
+        tokio::select! {
+            _ = self.ctx.shutdown.cancelled() => return false,
+            sent = self.ctx.queue.send(event) => if sent.is_err() { return false },
+        }
+        let late = (Utc::now() - at).num_microseconds().unwrap_or(0);
+        debug!(source = %self.ctx.name, event_id = %id, lateness_us = late, "fired");
+        let (last, name) = (self.last.clone(), self.ctx.name.clone());
+        self.waiters.spawn(async move {
+            match settled.await.unwrap_or(Disposition::Failed) {
+                Disposition::Settled => {
+                    if let Err(e) = last.advance(at) {
+                        warn!(source = %name, error = %e, "could not record the last fire; a restart may fire it again");
+                    }
+                }
+                Disposition::Failed => error!(
+                    source = %name, event_id = %id,
+                    "fire neither delivered nor dead-lettered; catch-up fires it again after a restart if it is the last one"
+                ),
+            }
+        });
+        true
+    }
+}
+
+/// `<schedule name>-<fire time, UTC>`: the same fire always gets the same id.
+pub fn fire_id(name: &str, at: DateTime<Utc>) -> String {
+    format!("{name}-{}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// EventBridge's "Scheduled Event", as a scheduled rule would deliver it.
+fn scheduled_event(id: &str, name: &str, region: &str, at: DateTime<Utc>) -> Bytes {
+    let event = EventBridgeEvent::<serde_json::Value> {
+        version: Some("0".into()),
+        id: Some(id.to_string()),
+        detail_type: "Scheduled Event".into(),
+        source: "aws.events".into(),
+        account: None,
+        time: Some(at),
+        region: Some(region.to_string()),
+        resources: Some(vec![format!("fanin:schedule/{name}")]),
+        detail: serde_json::json!({}),
+        ..Default::default()
+    };
+    Bytes::from(serde_json::to_vec(&event).expect("an EventBridge event always serializes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_event_shape() {
+        let at = DateTime::parse_from_rfc3339("2026-11-27T02:00:00Z").unwrap().with_timezone(&Utc);
+        let id = fire_id("nightly", at);
+        assert_eq!(id, "nightly-20261127T020000Z");
+        let v: serde_json::Value = serde_json::from_slice(&scheduled_event(&id, "nightly", "us-east-1", at)).unwrap();
+        assert_eq!(v["detail-type"], "Scheduled Event");
+        assert_eq!(v["source"], "aws.events");
+        assert_eq!(v["id"], "nightly-20261127T020000Z");
+        assert_eq!(v["time"], "2026-11-27T02:00:00Z");
+        assert_eq!(v["region"], "us-east-1");
+        assert_eq!(v["detail"], serde_json::json!({}));
+    }
+}

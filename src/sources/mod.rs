@@ -1,0 +1,44 @@
+//! Sources: one task per source file, each feeding the bounded queue and owning its upstream
+//! (receipts, visibility, deletes once acks settle).
+
+pub mod cron;
+pub mod sqs;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{SourceKind, SourceSettings};
+use crate::queue::QueueSender;
+
+/// What every source gets to run with.
+pub struct SourceContext {
+    /// The source's name.
+    pub name: Arc<str>,
+    /// Where its events go.
+    pub queue: QueueSender,
+    /// Cancelled when the daemon stops: stop pulling, finish settling what was handed out.
+    pub shutdown: CancellationToken,
+    /// Where a source keeps state across restarts.
+    pub state_dir: std::path::PathBuf,
+    /// The AWS region events are labelled with.
+    pub region: String,
+}
+
+/// A running source.
+pub trait Source: Send {
+    /// Pulls events into the queue until shutdown, then returns once every event it handed
+    /// out has settled upstream (deleted or left).
+    fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+}
+
+/// The source a source file describes.
+pub fn build(settings: &SourceSettings, sdk: &SdkConfig) -> Box<dyn Source> {
+    match &settings.kind {
+        SourceKind::Sqs(s) => Box::new(sqs::SqsSource::new(s.clone(), crate::aws::sqs(sdk))),
+        SourceKind::Cron(c) => Box::new(cron::CronSource::new(c.clone())),
+    }
+}

@@ -1,0 +1,246 @@
+//! The `sqs` source: long polling, batches, visibility kept alive while events wait or retry,
+//! batched deletes once an event's every route has settled, FIFO order per message group.
+
+mod shape;
+mod upkeep;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+pub use shape::queue_arn;
+
+use super::{Source, SourceContext};
+use crate::config::SqsSettings;
+use crate::event::{Ack, Disposition, Event};
+use crate::queue::QueueSender;
+
+/// Reads one SQS queue.
+pub struct SqsSource {
+    settings: SqsSettings,
+    client: aws_sdk_sqs::Client,
+}
+
+impl SqsSource {
+    pub fn new(settings: SqsSettings, client: aws_sdk_sqs::Client) -> Self {
+        SqsSource { settings, client }
+    }
+}
+
+/// A message handed out (or waiting its turn in a FIFO group) and not yet settled.
+struct Held {
+    receipt: String,
+    /// When its current visibility timeout runs out.
+    visible_at: Instant,
+}
+
+/// A FIFO message waiting for the one before it in its group to settle.
+struct Waiting {
+    event: Event,
+    settled: oneshot::Receiver<Disposition>,
+    message_id: String,
+}
+
+/// State the pollers, the ack waiters and the upkeep tasks share.
+struct Shared {
+    name: Arc<str>,
+    settings: SqsSettings,
+    client: aws_sdk_sqs::Client,
+    queue: QueueSender,
+    queue_arn: String,
+    region: String,
+    fifo: bool,
+    held: Mutex<HashMap<String, Held>>,
+    /// FIFO: message group → messages received after the one in dispatch, in order.
+    groups: Mutex<HashMap<String, VecDeque<Waiting>>>,
+    deletes: mpsc::UnboundedSender<String>,
+    waiters: TaskTracker,
+}
+
+impl Source for SqsSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> {
+        Box::pin(async move {
+            let (deletes, delete_rx) = mpsc::unbounded_channel();
+            let shared = Arc::new(Shared {
+                name: ctx.name.clone(),
+                queue_arn: shape::queue_arn(&self.settings.queue_url, &ctx.region),
+                fifo: self.settings.queue_url.ends_with(".fifo"),
+                region: ctx.region.clone(),
+                settings: self.settings,
+                client: self.client,
+                queue: ctx.queue,
+                held: Mutex::new(HashMap::new()),
+                groups: Mutex::new(HashMap::new()),
+                deletes,
+                waiters: TaskTracker::new(),
+            });
+            info!(source = %shared.name, queue = %shared.settings.queue_url, fifo = shared.fifo, pollers = shared.settings.pollers, "sqs source started");
+
+            let upkeep_stop = CancellationToken::new();
+            let deleter = tokio::spawn(upkeep::delete_loop(shared.clone(), delete_rx, upkeep_stop.clone()));
+            let heartbeat = tokio::spawn(upkeep::heartbeat_loop(shared.clone(), upkeep_stop.clone()));
+
+            let pollers: Vec<_> =
+                (0..shared.settings.pollers).map(|_| tokio::spawn(poll_loop(shared.clone(), ctx.shutdown.clone()))).collect();
+            for poller in pollers {
+                poller.await?;
+            }
+            // Every event handed out settles: the dispatcher finishes or drops it.
+            shared.waiters.close();
+            shared.waiters.wait().await;
+            upkeep_stop.cancel();
+            deleter.await?;
+            heartbeat.await?;
+            info!(source = %shared.name, "sqs source stopped");
+            Ok(())
+        })
+    }
+}
+
+async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let s = &shared.settings;
+    let mut failures = 0u32;
+    loop {
+        // Room for a whole batch first: a full queue stops the pulling, nothing is dropped.
+        let permits = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            permits = shared.queue.reserve_many(s.batch_size as usize) => match permits {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let receive = shared
+            .client
+            .receive_message()
+            .queue_url(&s.queue_url)
+            .max_number_of_messages(s.batch_size)
+            .wait_time_seconds(s.wait_time.as_secs() as i32)
+            .visibility_timeout(s.visibility_timeout.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send();
+        // A receive abandoned at shutdown may have taken messages: they come back after the visibility timeout.
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = receive => r,
+        };
+        let messages = match result {
+            Ok(out) => {
+                failures = 0;
+                out.messages.unwrap_or_default()
+            }
+            Err(e) => {
+                failures += 1;
+                let pause = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
+                warn!(source = %shared.name, error = %DisplayErrorContext(&e), retry_in = ?pause, "receive failed");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => continue,
+                }
+            }
+        };
+        let now = Instant::now();
+        for (message, permit) in messages.into_iter().zip(permits) {
+            let (Some(id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
+                warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
+                continue;
+            };
+            shared.held.lock().unwrap().insert(id.clone(), Held { receipt, visible_at: now + s.visibility_timeout });
+            let (event, settled) = event(&shared, &message, id.clone());
+            match shape::group(&message).filter(|_| shared.fifo) {
+                Some(group) => {
+                    let mut groups = shared.groups.lock().unwrap();
+                    match groups.get_mut(&group) {
+                        // Its group has a message in dispatch: wait behind it.
+                        Some(waiting) => waiting.push_back(Waiting { event, settled, message_id: id }),
+                        None => {
+                            groups.insert(group.clone(), VecDeque::new());
+                            permit.send(event);
+                            shared.waiters.spawn(settle(shared.clone(), id, settled, Some(group)));
+                        }
+                    }
+                }
+                None => {
+                    permit.send(event);
+                    shared.waiters.spawn(settle(shared.clone(), id, settled, None));
+                }
+            }
+        }
+    }
+}
+
+fn event(shared: &Shared, message: &Message, id: String) -> (Event, oneshot::Receiver<Disposition>) {
+    let (payload, invalid) = shape::payload(message, shared.settings.shape, &shared.queue_arn, &shared.region);
+    let (ack, settled) = Ack::new();
+    let event = Event { id, source: shared.name.clone(), born: shape::sent_at(message), payload, invalid, ack };
+    (event, settled)
+}
+
+/// Waits for one message's disposition: delete it, or leave it for SQS to redeliver. In a FIFO
+/// group, then hands the next message of the group to the dispatcher.
+fn settle(
+    shared: Arc<Shared>,
+    message_id: String,
+    settled: oneshot::Receiver<Disposition>,
+    group: Option<String>,
+) -> crate::BoxFuture<'static, ()> {
+    // Boxed: a FIFO group's waiter spawns the next one's.
+    Box::pin(settle_one(shared, message_id, settled, group))
+}
+
+async fn settle_one(shared: Arc<Shared>, message_id: String, settled: oneshot::Receiver<Disposition>, group: Option<String>) {
+    let disposition = settled.await.unwrap_or(Disposition::Failed);
+    let held = shared.held.lock().unwrap().remove(&message_id);
+    match (disposition, held) {
+        (Disposition::Settled, Some(held)) => {
+            let _ = shared.deletes.send(held.receipt);
+        }
+        // Left: it becomes visible again when its visibility timeout runs out (never set to 0: a hot loop).
+        (Disposition::Failed, _) => debug!(source = %shared.name, message_id, "left in the queue for redelivery"),
+        (Disposition::Settled, None) => {}
+    }
+    let Some(group) = group else { return };
+    let next = {
+        let mut groups = shared.groups.lock().unwrap();
+        if disposition == Disposition::Failed {
+            // Order within the group: what came after a failed message must not overtake it.
+            let waiting = groups.remove(&group).unwrap_or_default();
+            let mut held = shared.held.lock().unwrap();
+            for w in &waiting {
+                held.remove(&w.message_id);
+            }
+            None
+        } else {
+            match groups.get_mut(&group).and_then(VecDeque::pop_front) {
+                Some(next) => Some(next),
+                None => {
+                    groups.remove(&group);
+                    None
+                }
+            }
+        }
+    };
+    if let Some(Waiting { event, settled, message_id }) = next {
+        if shared.queue.send(event).await.is_ok() {
+            shared.waiters.spawn(settle(shared.clone(), message_id, settled, Some(group)));
+        } else {
+            // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
+            let waiting = shared.groups.lock().unwrap().remove(&group).unwrap_or_default();
+            let mut held = shared.held.lock().unwrap();
+            held.remove(&message_id);
+            for w in &waiting {
+                held.remove(&w.message_id);
+            }
+        }
+    }
+}

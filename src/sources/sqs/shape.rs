@@ -1,0 +1,164 @@
+//! The event an SQS message becomes: Lambda's SQS event with one record, or the body itself.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::encodings::Base64Data;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use bytes::Bytes;
+
+use crate::config::SqsShape;
+
+/// The payload for `message`, or why there can be none (then the raw body is the payload).
+pub fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str) -> (Bytes, Option<String>) {
+    let body = message.body().unwrap_or_default();
+    match shape {
+        SqsShape::Body => match serde_json::from_str::<serde::de::IgnoredAny>(body) {
+            Ok(_) => (Bytes::copy_from_slice(body.as_bytes()), None),
+            Err(e) => (
+                Bytes::copy_from_slice(body.as_bytes()),
+                Some(format!("shape = \"body\" needs a JSON body: {e}")),
+            ),
+        },
+        SqsShape::Sqs => {
+            let event = SqsEvent { records: vec![record(message, queue_arn, region)], ..Default::default() };
+            let json = serde_json::to_vec(&event).expect("an SQS event always serializes");
+            (Bytes::from(json), None)
+        }
+    }
+}
+
+/// Lambda's record for one message: the same fields, names and encodings its SQS trigger uses.
+fn record(message: &Message, queue_arn: &str, region: &str) -> SqsMessage {
+    let attributes = message
+        .attributes()
+        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect())
+        .unwrap_or_default();
+    let message_attributes: HashMap<String, SqsMessageAttribute> = message
+        .message_attributes()
+        .map(|attrs| {
+            attrs
+                .iter()
+                .map(|(name, v)| {
+                    let attr = SqsMessageAttribute {
+                        string_value: v.string_value().map(str::to_string),
+                        binary_value: v.binary_value().map(|b| Base64Data(b.as_ref().to_vec())),
+                        string_list_values: v.string_list_values().to_vec(),
+                        binary_list_values: v.binary_list_values().iter().map(|b| Base64Data(b.as_ref().to_vec())).collect(),
+                        data_type: Some(v.data_type().to_string()),
+                        ..Default::default()
+                    };
+                    (name.clone(), attr)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    SqsMessage {
+        message_id: message.message_id().map(str::to_string),
+        receipt_handle: message.receipt_handle().map(str::to_string),
+        body: Some(message.body().unwrap_or_default().to_string()),
+        md5_of_body: message.md5_of_body().map(str::to_string),
+        md5_of_message_attributes: message.md5_of_message_attributes().map(str::to_string),
+        attributes,
+        message_attributes,
+        event_source_arn: Some(queue_arn.to_string()),
+        event_source: Some("aws:sqs".into()),
+        aws_region: Some(region.to_string()),
+        ..Default::default()
+    }
+}
+
+/// When the message was sent (`SentTimestamp`), or now if SQS did not say.
+pub fn sent_at(message: &Message) -> SystemTime {
+    message
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+        .unwrap_or_else(SystemTime::now)
+}
+
+/// The FIFO message group, if any.
+pub fn group(message: &Message) -> Option<String> {
+    message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId)).cloned()
+}
+
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` from a queue URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`).
+pub fn queue_arn(queue_url: &str, region: &str) -> String {
+    let mut parts = queue_url.trim_end_matches('/').rsplit('/');
+    let name = parts.next().unwrap_or_default();
+    let account = parts.next().unwrap_or_default();
+    let region = queue_url
+        .split("://")
+        .nth(1)
+        .and_then(|host| host.split('/').next())
+        .and_then(|host| host.strip_prefix("sqs."))
+        .and_then(|rest| rest.split('.').next())
+        .unwrap_or(region);
+    format!("arn:aws:sqs:{region}:{account}:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sqs::primitives::Blob;
+    use aws_sdk_sqs::types::MessageAttributeValue;
+
+    fn message(body: &str) -> Message {
+        Message::builder()
+            .message_id("m-1")
+            .receipt_handle("r-1")
+            .body(body)
+            .md5_of_body("abc")
+            .attributes(MessageSystemAttributeName::SentTimestamp, "1700000000000")
+            .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "1")
+            .message_attributes(
+                "raw",
+                MessageAttributeValue::builder().data_type("Binary").binary_value(Blob::new(vec![0xff, 0xfe, 0x00])).build().unwrap(),
+            )
+            .message_attributes("kind", MessageAttributeValue::builder().data_type("String").string_value("order").build().unwrap())
+            .build()
+    }
+
+    #[test]
+    fn lambda_sqs_shape() {
+        let (payload, invalid) = payload(&message("{\"a\":1}"), SqsShape::Sqs, "arn:aws:sqs:us-east-1:1:q", "us-east-1");
+        assert!(invalid.is_none());
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        let r = &v["Records"][0];
+        assert_eq!(r["messageId"], "m-1");
+        assert_eq!(r["receiptHandle"], "r-1");
+        assert_eq!(r["body"], "{\"a\":1}");
+        assert_eq!(r["eventSource"], "aws:sqs");
+        assert_eq!(r["eventSourceARN"], "arn:aws:sqs:us-east-1:1:q");
+        assert_eq!(r["awsRegion"], "us-east-1");
+        assert_eq!(r["attributes"]["SentTimestamp"], "1700000000000");
+        assert_eq!(r["messageAttributes"]["kind"]["stringValue"], "order");
+        assert_eq!(r["messageAttributes"]["kind"]["dataType"], "String");
+        assert_eq!(r["messageAttributes"]["raw"]["binaryValue"], "//4A", "bytes that are not UTF-8 travel as base64");
+    }
+
+    #[test]
+    fn body_shape_needs_json() {
+        let (p, invalid) = payload(&message("{\"a\":1}"), SqsShape::Body, "arn", "r");
+        assert_eq!(&p[..], b"{\"a\":1}");
+        assert!(invalid.is_none());
+        for bad in ["not json", "", "{\"a\":"] {
+            let (p, invalid) = payload(&message(bad), SqsShape::Body, "arn", "r");
+            assert_eq!(&p[..], bad.as_bytes());
+            assert!(invalid.is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn arn_from_url() {
+        assert_eq!(queue_arn("https://sqs.eu-west-1.amazonaws.com/123456789012/orders", "us-east-1"), "arn:aws:sqs:eu-west-1:123456789012:orders");
+        assert_eq!(queue_arn("http://127.0.0.1:5000/123456789012/orders.fifo", "us-east-1"), "arn:aws:sqs:us-east-1:123456789012:orders.fifo");
+    }
+
+    #[test]
+    fn sent_timestamp_is_the_birth() {
+        assert_eq!(sent_at(&message("x")), UNIX_EPOCH + Duration::from_millis(1_700_000_000_000));
+    }
+}

@@ -1,0 +1,127 @@
+//! Upkeep of received messages: visibility heartbeats and batched deletes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::Shared;
+
+/// How long the deleter waits to fill a batch of 10.
+const DELETE_LINGER: Duration = Duration::from_millis(20);
+
+/// Deletes settled messages in batches of up to 10; at stop, drains what is left first.
+pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>, stop: CancellationToken) {
+    let mut batch: Vec<String> = Vec::with_capacity(10);
+    loop {
+        let receipt = if batch.is_empty() {
+            tokio::select! {
+                r = rx.recv() => r,
+                _ = stop.cancelled() => rx.try_recv().ok(),
+            }
+        } else {
+            tokio::select! {
+                r = rx.recv() => r,
+                _ = tokio::time::sleep(DELETE_LINGER) => None,
+                _ = stop.cancelled() => rx.try_recv().ok(),
+            }
+        };
+        match receipt {
+            Some(r) => {
+                batch.push(r);
+                if batch.len() == 10 {
+                    delete_batch(&shared, std::mem::take(&mut batch)).await;
+                }
+            }
+            None => {
+                if !batch.is_empty() {
+                    delete_batch(&shared, std::mem::take(&mut batch)).await;
+                } else if stop.is_cancelled() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn delete_batch(shared: &Shared, receipts: Vec<String>) {
+    let entries: Vec<_> = receipts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(r).build().expect("id and receipt set"))
+        .collect();
+    for attempt in 1..=3 {
+        match shared
+            .client
+            .delete_message_batch()
+            .queue_url(&shared.settings.queue_url)
+            .set_entries(Some(entries.clone()))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                for f in out.failed() {
+                    warn!(source = %shared.name, code = f.code(), "delete failed; the message will be delivered again");
+                }
+                return;
+            }
+            Err(e) => {
+                warn!(source = %shared.name, attempt, error = %DisplayErrorContext(&e), "delete batch failed");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+    warn!(source = %shared.name, count = receipts.len(), "gave up deleting; these messages will be delivered again (at-least-once)");
+}
+
+/// Extends the visibility of every held message whose timeout is within half of running out.
+pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    let vt = shared.settings.visibility_timeout;
+    let tick = (vt / 4).max(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(tick) => {}
+        }
+        let now = Instant::now();
+        let due: Vec<(String, String)> = {
+            let mut held = shared.held.lock().unwrap();
+            held.iter_mut()
+                .filter(|(_, h)| h.visible_at.saturating_duration_since(now) < vt / 2)
+                .map(|(id, h)| {
+                    h.visible_at = now + vt;
+                    (id.clone(), h.receipt.clone())
+                })
+                .collect()
+        };
+        for chunk in due.chunks(10) {
+            let entries: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, (_, r))| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(r)
+                        .visibility_timeout(vt.as_secs() as i32)
+                        .build()
+                        .expect("id and receipt set")
+                })
+                .collect();
+            let result = shared
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&shared.settings.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            if let Err(e) = result {
+                warn!(source = %shared.name, error = %DisplayErrorContext(&e), "visibility heartbeat failed; messages may be delivered twice");
+            }
+        }
+    }
+}
