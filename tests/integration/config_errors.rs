@@ -1,0 +1,65 @@
+//! Bad configuration is refused before anything runs: exit code 2, the file and the key named.
+
+use std::time::Duration;
+
+use crate::support::harness::{Daemon, Moto, Setup};
+
+fn refused(setup: &Setup, env: &[(&str, &str)], file_ends: &str, key: &str) {
+    let moto = Moto { url: "http://127.0.0.1:9".into() };
+    let mut d = Daemon::spawn(&["run", "--config", setup.config().to_str().unwrap()], &moto, "http://127.0.0.1:9", env);
+    let status = d.wait(Duration::from_secs(30));
+    let log = d.log();
+    assert_eq!(status.code(), Some(2), "exit code; stderr: {log}");
+    let line = log.lines().find(|l| l.contains("configuration error")).unwrap_or_else(|| panic!("no error line in {log}"));
+    assert!(line.contains(file_ends), "{line:?} should name {file_ends}");
+    assert!(line.contains(&format!(": {key}:")), "{line:?} should name key {key}");
+}
+
+const TARGET: &str = "[targets.work]\nfunction = \"work\"\n";
+
+#[test]
+fn unknown_key_in_the_daemon_file() {
+    let s = Setup::new("queue_capacityy = 5", TARGET);
+    refused(&s, &[], "config/fanin.toml", "daemon.queue_capacityy");
+}
+
+#[test]
+fn unknown_key_in_a_source_file() {
+    let s = Setup::new("", TARGET);
+    s.source("orders", "type = \"sqs\"\nqueue_url = \"http://q\"\ntarget = \"work\"\nvisibility = \"30s\"\n");
+    refused(&s, &[], "sources/orders.toml", "visibility");
+}
+
+#[test]
+fn a_route_to_a_target_that_does_not_exist() {
+    let s = Setup::new("", TARGET);
+    s.source("orders", "type = \"sqs\"\nqueue_url = \"http://q\"\ntarget = \"wrok\"\n");
+    refused(&s, &[], "sources/orders.toml", "target");
+}
+
+#[test]
+fn a_target_defined_twice() {
+    let s = Setup::new("", TARGET);
+    s.source("orders", "type = \"sqs\"\nqueue_url = \"http://q\"\ntarget = \"work\"\n\n[targets.work]\nfunction = \"x\"\n");
+    refused(&s, &[], "sources/orders.toml", "targets.work");
+}
+
+#[test]
+fn an_unparsable_schedule() {
+    let s = Setup::new("", TARGET);
+    s.source("nightly", "type = \"cron\"\nschedule = \"0 2 * * *\"\ntarget = \"work\"\n");
+    refused(&s, &[], "sources/nightly.toml", "schedule");
+}
+
+#[test]
+fn a_bad_environment_override_names_its_key() {
+    let s = Setup::new("", TARGET);
+    refused(&s, &[("FANIN__DAEMON__SHUTDOWN_GRACE", "soon")], "config/fanin.toml", "daemon.shutdown_grace");
+}
+
+#[test]
+fn a_missing_configuration_file() {
+    let s = Setup::new("", TARGET);
+    std::fs::remove_file(s.config()).unwrap();
+    refused(&s, &[], "config/fanin.toml", "(file)");
+}

@@ -1,0 +1,139 @@
+//! Dead letters: what Lambda refuses is recorded before the message is deleted; a sink that
+//! is down keeps the message in SQS until it is back; events too old are recorded as such.
+
+use std::time::Duration;
+
+use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
+use crate::support::lambda_endpoint::{Behavior, LambdaEndpoint, Reply};
+use crate::support::{body_n, numbered, PATIENCE};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_function_is_dead_lettered_after_one_attempt() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("ghost", Behavior::not_found());
+    let queue = moto.queue(&unique("ghostly")).await;
+    moto.send_all(&queue, &numbered(20)).await;
+    let setup = Setup::new("", "[targets.ghost]\nfunction = \"ghost\"\nqualifier = \"live\"\n");
+    setup.source("ghostly", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"ghost\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+
+    eventually(PATIENCE, "20 dead-letter records", || async { setup.dead_letters().len() >= 20 }).await;
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let records = setup.dead_letters();
+    assert_eq!(records.len(), 20);
+    let mut numbers: Vec<u64> = records.iter().map(|r| body_n(&r["requestPayload"])).collect();
+    numbers.sort();
+    assert_eq!(numbers, (0..20).collect::<Vec<_>>());
+    let r = &records[0];
+    assert_eq!(r["version"], "1.0");
+    assert!(r["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(r["requestContext"]["condition"], "ResourceNotFound");
+    assert_eq!(r["requestContext"]["approximateInvokeCount"], 1);
+    assert_eq!(r["requestContext"]["functionArn"], "ghost:live");
+    assert!(r["requestContext"]["requestId"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(r["responseContext"]["statusCode"], 404);
+    assert_eq!(r["responseContext"]["errorType"], "ResourceNotFoundException");
+    assert_eq!(r["fanin"]["source"], "ghostly");
+    assert_eq!(r["fanin"]["target"], "ghost");
+    assert_eq!(r["fanin"]["eventId"], r["requestPayload"]["Records"][0]["messageId"]);
+    assert!(r["fanin"]["firstAttemptAt"].is_string() && r["fanin"]["lastAttemptAt"].is_string());
+    assert_eq!(lambda.invocations().len(), 20, "one attempt each: a 404 is not retried");
+}
+
+/// A sink that is down: the message must stay in SQS and come back, then land once the sink exists.
+async fn sink_down_then_back(sink_toml: &str, create_sink: impl std::future::Future<Output = ()>, moto: &Moto, lambda: &LambdaEndpoint) -> Setup {
+    lambda.set_behavior("ghost", Behavior::not_found());
+    let queue = moto.queue(&unique("stuck")).await;
+    moto.send_all(&queue, &numbered(3)).await;
+    let setup = Setup::new("", &format!("{sink_toml}\n[targets.ghost]\nfunction = \"ghost\"\ndlq = \"remote\"\n"));
+    setup.source("stuck", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"ghost\"\nvisibility_timeout = \"3s\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+
+    // Each message tried, the record refused, the message left: it comes back for a second try.
+    eventually(PATIENCE, "every message to come back at least once", || async {
+        let tries = lambda.invocations();
+        (0..3).all(|n| tries.iter().filter(|i| body_n(&i.payload_json()) == n).count() >= 2)
+    })
+    .await;
+    let (visible, in_flight) = moto.depth(&queue).await;
+    assert_eq!(visible + in_flight, 3, "a message was deleted although its dead-letter record was not written");
+    assert!(daemon.log().contains("dead-letter write failed"), "the log says so");
+    assert!(daemon.running(), "the daemon keeps running while the sink is down");
+
+    create_sink.await;
+    eventually(PATIENCE, "the queue to be empty once the sink is back", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    assert!(setup.dead_letters().is_empty(), "nothing went to the default file sink");
+    setup
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_sink_that_is_missing_keeps_messages_until_it_exists() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let bucket = unique("dlq-bucket");
+    let sink = format!("[dlq.remote]\ntype = \"s3\"\nbucket = \"{bucket}\"\nprefix = \"dead/\"\n");
+    let create = async { moto.s3().create_bucket().bucket(&bucket).send().await.map(|_| ()).unwrap() };
+    sink_down_then_back(&sink, create, &moto, &lambda).await;
+
+    let records = moto.objects(&bucket, "dead/").await;
+    let mut numbers: Vec<u64> = records.iter().map(|r| body_n(&r["requestPayload"])).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers, vec![0, 1, 2]);
+    assert!(records.iter().all(|r| r["requestContext"]["condition"] == "ResourceNotFound"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_sink_that_is_missing_keeps_messages_until_it_exists() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let name = unique("dlq-queue");
+    let url = format!("{}/123456789012/{name}", moto.url);
+    let sink = format!("[dlq.remote]\ntype = \"sqs\"\nqueue_url = \"{url}\"\n");
+    let create = async {
+        moto.queue(&name).await;
+    };
+    sink_down_then_back(&sink, create, &moto, &lambda).await;
+
+    let out = moto.sqs().receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+    let mut numbers: Vec<u64> = out
+        .messages()
+        .iter()
+        .map(|m| {
+            let record: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            assert_eq!(record["requestContext"]["condition"], "ResourceNotFound");
+            body_n(&record["requestPayload"])
+        })
+        .collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers, vec![0, 1, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_older_than_max_event_age_are_dead_lettered_as_such() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("down", Behavior::always(Reply::service_error()));
+    let queue = moto.queue(&unique("aging")).await;
+    moto.send_all(&queue, &numbered(5)).await;
+    let setup = Setup::new(
+        "",
+        "[targets.down]\nfunction = \"down\"\nretry = { max_attempts = 1000, base_delay = \"100ms\", max_delay = \"300ms\", max_event_age = \"3s\" }\n",
+    );
+    setup.source("aging", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"down\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "5 dead-letter records", || async { setup.dead_letters().len() >= 5 }).await;
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    for r in setup.dead_letters() {
+        assert_eq!(r["requestContext"]["condition"], "EventAgeExceeded", "{r}");
+        assert!(r["requestContext"]["approximateInvokeCount"].as_u64().unwrap() >= 2, "retried until too old: {r}");
+        assert_eq!(r["responseContext"]["statusCode"], 500);
+        assert_eq!(r["responseContext"]["errorType"], "ServiceException");
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real `fanin` binary against moto (SQS, S3) and the Lambda test
+//! endpoint. Run through `scripts/test`, which starts moto and sets `FANIN_TEST_MOTO_URL`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod config_errors;
+mod cron;
+mod dead_letters;
+mod sqs_delivery;

@@ -1,0 +1,322 @@
+//! SQS in, Lambda out: shape, completeness, throttles and 5xx, FIFO order, a kill in the
+//! middle, shutdown, odd messages.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use aws_sdk_sqs::primitives::Blob;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
+
+use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
+use crate::support::lambda_endpoint::{Behavior, InvocationType, LambdaEndpoint, Reply};
+use crate::support::{body_n, numbered, PATIENCE};
+
+fn sqs_source(queue_url: &str, extra: &str) -> String {
+    format!("type = \"sqs\"\nqueue_url = \"{queue_url}\"\ntarget = \"work\"\n{extra}\n")
+}
+
+/// Distinct message numbers Lambda accepted.
+fn accepted_numbers(lambda: &LambdaEndpoint) -> HashSet<u64> {
+    lambda.accepted().iter().map(|i| body_n(&i.payload_json())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_messages_are_each_invoked_in_lambdas_sqs_shape_and_deleted() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let name = unique("orders");
+    let queue = moto.queue(&name).await;
+    moto.send_all(&queue, &numbered(1000)).await;
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\nqualifier = \"live\"\nclient_context = { app = \"fanin\" }\n");
+    setup.source("orders", &sqs_source(&queue, "pollers = 4"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+
+    eventually(PATIENCE, "all 1000 messages invoked", || async { accepted_numbers(&lambda).len() == 1000 }).await;
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+
+    for inv in lambda.accepted() {
+        assert_eq!(inv.invocation_type, InvocationType::Event);
+        assert_eq!(inv.function_name, "work");
+        assert_eq!(inv.qualifier.as_deref(), Some("live"));
+        assert_eq!(inv.client_context.as_deref(), Some("{\"app\":\"fanin\"}"));
+        let p = inv.payload_json();
+        let records = p["Records"].as_array().expect("Records");
+        assert_eq!(records.len(), 1, "one record per event");
+        let r = &records[0];
+        assert_eq!(r["eventSource"], "aws:sqs");
+        assert_eq!(r["eventSourceARN"], format!("arn:aws:sqs:us-east-1:123456789012:{name}"));
+        assert_eq!(r["awsRegion"], "us-east-1");
+        assert!(r["messageId"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(r["receiptHandle"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(r["md5OfBody"].as_str().is_some_and(|s| s.len() == 32));
+        assert!(r["attributes"]["SentTimestamp"].as_str().is_some_and(|s| s.parse::<u64>().is_ok()));
+        assert!(r["attributes"]["ApproximateReceiveCount"].as_str().is_some());
+    }
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+}
+
+/// The reply a throttled-and-failing Lambda gives to a payload's `seen`-th arrival.
+fn flaky_plan() -> Behavior {
+    // 30 % throttled (a third of those with retryAfterSeconds = 1), 10 % ServiceException.
+    Behavior::random(
+        11,
+        vec![
+            (0.1, Reply::throttle("ReservedFunctionConcurrentInvocationLimitExceeded", Some(1))),
+            (0.2, Reply::throttle("ConcurrentInvocationLimitExceeded", None)),
+            (0.1, Reply::service_error()),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_and_retry_after() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("work", flaky_plan());
+    let queue = moto.queue(&unique("flaky")).await;
+    moto.send_all(&queue, &numbered(300)).await;
+    let setup = Setup::new(
+        "",
+        "[targets.work]\nfunction = \"work\"\nmax_concurrency = 16\nretry = { max_attempts = 6, base_delay = \"50ms\", max_delay = \"400ms\", max_event_age = \"1h\" }\n",
+    );
+    setup.source("flaky", &sqs_source(&queue, "pollers = 2"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+
+    let settled = || {
+        let delivered = accepted_numbers(&lambda);
+        let dead: HashSet<u64> = setup.dead_letters().iter().map(|r| body_n(&r["requestPayload"])).collect();
+        (delivered, dead)
+    };
+    eventually(PATIENCE, "every message delivered or dead-lettered", || async {
+        let (delivered, dead) = settled();
+        delivered.union(&dead).count() == 300
+    })
+    .await;
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let (delivered, dead) = settled();
+    for record in setup.dead_letters() {
+        assert_eq!(record["requestContext"]["condition"], "RetriesExhausted", "{record}");
+        assert_eq!(record["requestContext"]["approximateInvokeCount"], 6);
+    }
+    assert!(delivered.is_disjoint(&dead), "a message both delivered and dead-lettered");
+
+    // Attempts per message, in arrival order.
+    let mut attempts: HashMap<u64, Vec<_>> = HashMap::new();
+    for inv in lambda.invocations() {
+        attempts.entry(body_n(&inv.payload_json())).or_default().push(inv);
+    }
+    let mut throttled = 0;
+    let mut waited_out = 0;
+    for (n, tries) in &attempts {
+        assert!(tries.len() <= 6, "message {n} was tried {} times, more than max_attempts", tries.len());
+        for pair in tries.windows(2) {
+            if pair[0].status == Some(429) {
+                throttled += 1;
+            }
+            // A 429 that carried retryAfterSeconds = 1: the next try waits at least that long.
+            if pair[0].status == Some(429) && pair[0].reply_retry_after == Some(1) {
+                waited_out += 1;
+                let gap = pair[1].received_at.duration_since(pair[0].received_at);
+                assert!(gap >= Duration::from_millis(990), "message {n}: retried {gap:?} after a 429 with retryAfterSeconds=1");
+            }
+        }
+    }
+    assert!(throttled > 50 && waited_out > 10, "the plan throttled too little to prove anything ({throttled}, {waited_out})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_groups_keep_their_order() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    // Uneven answer times would let a later message overtake an earlier one if groups were not serialized.
+    lambda.set_behavior(
+        "work",
+        Behavior::from_fn(|inv, _| {
+            let delay = (inv.payload.len() as u64 * 7919) % 40;
+            Reply::slow(Duration::from_millis(delay), Reply::Accept)
+        }),
+    );
+    let queue = moto.queue(&format!("{}.fifo", unique("ordered"))).await;
+    let sqs = moto.sqs();
+    let groups = ["a", "b", "c"];
+    for seq in 0..30 {
+        for g in groups {
+            let body = serde_json::json!({ "group": g, "seq": seq, "pad": "x".repeat(seq % 7) }).to_string();
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body(body)
+                .message_group_id(g)
+                .message_deduplication_id(format!("{g}-{seq}"))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
+    setup.source("ordered", &sqs_source(&queue, "pollers = 3"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "90 messages delivered", || async { lambda.accepted_count() >= 90 }).await;
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for inv in lambda.accepted() {
+        let p = inv.payload_json();
+        let body: serde_json::Value = serde_json::from_str(p["Records"][0]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(p["Records"][0]["attributes"]["MessageGroupId"], body["group"]);
+        seen.entry(body["group"].as_str().unwrap().into()).or_default().push(body["seq"].as_u64().unwrap());
+    }
+    for g in groups {
+        assert_eq!(seen[g], (0..30).collect::<Vec<_>>(), "group {g} out of order or incomplete");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_in_the_middle_loses_nothing() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("work", Behavior::always(Reply::slow(Duration::from_millis(15), Reply::Accept)));
+    let queue = moto.queue(&unique("killed")).await;
+    moto.send_all(&queue, &numbered(1000)).await;
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\nmax_concurrency = 8\n");
+    setup.source("killed", &sqs_source(&queue, "pollers = 2\nvisibility_timeout = \"5s\""));
+
+    let mut first = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "a third of the messages delivered", || async { lambda.accepted_count() >= 330 }).await;
+    first.kill9();
+    let before_restart = lambda.accepted_count();
+
+    let mut second = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "every message delivered", || async { accepted_numbers(&lambda).len() == 1000 }).await;
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(second.terminate(Duration::from_secs(30)).success());
+
+    let total = lambda.accepted_count();
+    assert!(setup.dead_letters().is_empty());
+    assert!(before_restart < 1000, "the kill came too late to test anything");
+    println!("kill -9 after {before_restart} deliveries: 1000 messages, {total} invocations, {} duplicates (at-least-once)", total - 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_invokes_finish_and_leaves_the_rest_in_the_queue() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("work", Behavior::always(Reply::slow(Duration::from_secs(3), Reply::Accept)));
+    let queue = moto.queue(&unique("draining")).await;
+    moto.send_all(&queue, &numbered(20)).await;
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\nmax_concurrency = 4\ninvoke_timeout = \"20s\"\n");
+    setup.source("draining", &sqs_source(&queue, "pollers = 1"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "four invokes in flight", || async { lambda.invocations().len() >= 4 }).await;
+
+    let status = daemon.terminate(Duration::from_secs(30));
+    assert!(status.success(), "exit status {status:?}");
+    let started = lambda.invocations().len();
+    let delivered = lambda.accepted_count();
+    assert_eq!(started, delivered, "every invoke under way when SIGTERM came finished");
+    assert!(delivered >= 4 && delivered < 20);
+    let (visible, in_flight) = moto.depth(&queue).await;
+    assert_eq!(visible + in_flight, 20 - delivered, "delivered messages deleted, the rest left in SQS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_messages_are_dead_lettered_or_delivered_never_a_crash() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let sqs = moto.sqs();
+    let body_queue = moto.queue(&unique("raw")).await;
+    let sqs_queue = moto.queue(&unique("full")).await;
+    sqs.set_queue_attributes()
+        .queue_url(&sqs_queue)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1048576")
+        .send()
+        .await
+        .unwrap();
+
+    // shape = "body": JSON goes through as is; anything else is an InvalidEvent.
+    for body in ["{\"ok\":true}", "not json", "{\"truncated\":", " "] {
+        sqs.send_message().queue_url(&body_queue).message_body(body).send().await.unwrap();
+    }
+    // shape = "sqs": bytes that are not UTF-8 in a binary attribute, and a 1 MiB body.
+    sqs.send_message()
+        .queue_url(&sqs_queue)
+        .message_body("binary attribute")
+        .message_attributes(
+            "raw",
+            MessageAttributeValue::builder().data_type("Binary").binary_value(Blob::new(vec![0xff, 0xc3, 0x28, 0x00])).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let huge = "x".repeat(1024 * 1024);
+    sqs.send_message().queue_url(&sqs_queue).message_body(&huge).send().await.expect("a 1 MiB message");
+
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
+    setup.source("raw", &format!("type = \"sqs\"\nqueue_url = \"{body_queue}\"\nshape = \"body\"\ntarget = \"work\"\n"));
+    setup.source("full", &format!("type = \"sqs\"\nqueue_url = \"{sqs_queue}\"\ntarget = \"work\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+
+    eventually(PATIENCE, "both queues empty", || async {
+        moto.depth(&body_queue).await == (0, 0) && moto.depth(&sqs_queue).await == (0, 0)
+    })
+    .await;
+    assert!(daemon.running(), "fanin crashed: {}", daemon.log());
+
+    let accepted: Vec<serde_json::Value> = lambda.accepted().iter().map(|i| i.payload_json()).collect();
+    assert!(accepted.contains(&serde_json::json!({"ok": true})), "the JSON body delivered as is");
+    let binary = accepted.iter().find(|p| p["Records"][0]["body"] == "binary attribute").expect("binary attribute delivered");
+    assert_eq!(binary["Records"][0]["messageAttributes"]["raw"]["binaryValue"], "/8MoAA==");
+    assert_eq!(binary["Records"][0]["messageAttributes"]["raw"]["dataType"], "Binary");
+    assert_eq!(lambda.invocations().len(), 2, "nothing that was going to fail was sent");
+
+    let dead = setup.dead_letters();
+    let mut conditions: Vec<(String, String)> = dead
+        .iter()
+        .map(|r| {
+            let payload = match &r["requestPayload"] {
+                serde_json::Value::String(s) => s.clone(),
+                other => other["Records"][0]["body"].as_str().map(|b| format!("{} bytes", b.len())).unwrap_or_default(),
+            };
+            (r["requestContext"]["condition"].as_str().unwrap().to_string(), payload)
+        })
+        .collect();
+    conditions.sort();
+    assert_eq!(
+        conditions,
+        vec![
+            ("InvalidEvent".to_string(), " ".to_string()),
+            ("InvalidEvent".to_string(), "not json".to_string()),
+            ("InvalidEvent".to_string(), "{\"truncated\":".to_string()),
+            ("RequestTooLarge".to_string(), format!("{} bytes", huge.len())),
+        ]
+    );
+    for r in &dead {
+        assert_eq!(r["requestContext"]["approximateInvokeCount"], 0);
+        assert_eq!(r["fanin"]["target"], "work");
+    }
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environment_overrides_and_the_config_endpoint_url_apply() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let queue = moto.queue(&unique("override")).await;
+    moto.send_all(&queue, &numbered(5)).await;
+    let setup = Setup::new("", &format!("[targets.work]\nfunction = \"work\"\n"));
+    // No AWS_ENDPOINT_URL: SQS is reached through [aws] endpoint_url, set here by override.
+    setup.source("override", &sqs_source(&queue, ""));
+    let config = setup.config();
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let mut daemon = Daemon::spawn(
+        &args,
+        &moto,
+        &lambda.url(),
+        &[("FANIN__TARGETS__WORK__FUNCTION", "renamed"), ("FANIN__AWS__ENDPOINT_URL", &moto.url), ("AWS_ENDPOINT_URL", "")],
+    );
+    eventually(PATIENCE, "five deliveries", || async { lambda.accepted_count() >= 5 }).await;
+    assert!(lambda.accepted().iter().all(|i| i.function_name == "renamed"));
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+}
