@@ -55,24 +55,23 @@ async fn a_thousand_messages_are_each_invoked_in_lambdas_sqs_shape_and_deleted()
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 }
 
-/// The reply a throttled-and-failing Lambda gives to a payload's `seen`-th arrival.
-fn flaky_plan() -> Behavior {
-    // 30 % throttled (a third of those with retryAfterSeconds = 1), 10 % ServiceException.
-    Behavior::random(
-        11,
-        vec![
-            (0.1, Reply::throttle("ReservedFunctionConcurrentInvocationLimitExceeded", Some(1))),
-            (0.2, Reply::throttle("ConcurrentInvocationLimitExceeded", None)),
-            (0.1, Reply::service_error()),
-        ],
-    )
+/// The reply a throttled-and-failing Lambda gives to the `seen`-th arrival of `payload`:
+/// 30 % throttled (a third of those with retryAfterSeconds = 1), 10 % ServiceException.
+fn flaky_reply(payload: &[u8], seen: u32) -> Reply {
+    let hash = payload.iter().chain(&seen.to_le_bytes()).fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3));
+    match (hash >> 7) % 10 {
+        0 => Reply::throttle("ReservedFunctionConcurrentInvocationLimitExceeded", Some(1)),
+        1 | 2 => Reply::throttle("ConcurrentInvocationLimitExceeded", None),
+        3 => Reply::service_error(),
+        _ => Reply::Accept,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_and_retry_after() {
     let moto = Moto::from_env();
     let lambda = LambdaEndpoint::start();
-    lambda.set_behavior("work", flaky_plan());
+    lambda.set_behavior("work", Behavior::from_fn(|inv, seen| flaky_reply(&inv.payload, seen)));
     let queue = moto.queue(&unique("flaky")).await;
     moto.send_all(&queue, &numbered(300)).await;
     let setup = Setup::new(
@@ -111,12 +110,13 @@ async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_
     let mut waited_out = 0;
     for (n, tries) in &attempts {
         assert!(tries.len() <= 6, "message {n} was tried {} times, more than max_attempts", tries.len());
-        for pair in tries.windows(2) {
+        for (seen, pair) in tries.windows(2).enumerate() {
             if pair[0].status == Some(429) {
                 throttled += 1;
             }
             // A 429 that carried retryAfterSeconds = 1: the next try waits at least that long.
-            if pair[0].status == Some(429) && pair[0].reply_retry_after == Some(1) {
+            if matches!(flaky_reply(&pair[0].payload, seen as u32), Reply::Throttle { retry_after: Some(1), .. }) {
+                assert_eq!(pair[0].status, Some(429));
                 waited_out += 1;
                 let gap = pair[1].received_at.duration_since(pair[0].received_at);
                 assert!(gap >= Duration::from_millis(990), "message {n}: retried {gap:?} after a 429 with retryAfterSeconds=1");
