@@ -155,7 +155,10 @@ async fn fifo_groups_keep_their_order() {
         }
     }
     let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
-    setup.source("ordered", &sqs_source(&queue, "pollers = 3"));
+    // One poller and a short long-poll, for moto's sake: two concurrent receives can each take
+    // a message of the same group (SQS locks the group; moto checks the lock before it waits),
+    // and a waiting receive does not wake when a group unlocks.
+    setup.source("ordered", &sqs_source(&queue, "pollers = 1\nwait_time = \"1s\""));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "90 messages delivered", || async { lambda.accepted_count() >= 90 }).await;
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
