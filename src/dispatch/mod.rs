@@ -33,7 +33,6 @@ pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
 
 /// Routes events to targets under the global and per-target limits.
 pub struct Dispatcher {
-    targets: HashMap<String, Arc<Target>>,
     /// Source name → the targets its events go to.
     routes: HashMap<String, Vec<Arc<Target>>>,
     /// Invocations in flight across all targets (`max_in_flight`).
@@ -59,17 +58,11 @@ impl Dispatcher {
             })
             .collect();
         Dispatcher {
-            targets,
             routes,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             pending: Arc::new(Semaphore::new(max_pending)),
             tasks: TaskTracker::new(),
         }
-    }
-
-    /// The target called `name`.
-    pub fn target(&self, name: &str) -> Option<&Arc<Target>> {
-        self.targets.get(name)
     }
 
     /// Runs until `shutdown` is cancelled (or every source is gone), then lets invocations
@@ -103,9 +96,10 @@ impl Dispatcher {
         if targets.is_empty() {
             warn!(%source, event_id = %id, "no route for this source; event acknowledged");
         }
+        let acks = ack.fan_out(targets.len());
         let slot = Arc::new(slot);
         let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid });
-        for (target, ack) in targets.into_iter().zip(ack.fan_out(self.routes.get(&*source).map_or(0, Vec::len))) {
+        for (target, ack) in targets.into_iter().zip(acks) {
             let (event, slot, in_flight, shutdown) = (shared.clone(), slot.clone(), self.in_flight.clone(), shutdown.clone());
             self.tasks.spawn(async move {
                 let outcome = deliver(&event, &target, &in_flight, &shutdown).await;
@@ -184,17 +178,21 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
             Err(failure) => failure,
         };
         let class = failure.class.clone();
+        let reason = match &class {
+            Class::Throttled { reason, .. } => reason.as_deref().unwrap_or("unknown"),
+            _ => "",
+        };
         warn!(
             source = %event.source, target = %target.name, event_id = %event.id, attempt = attempts.count,
-            error = %failure, "invoke failed"
+            error = %failure, reason, "invoke failed"
         );
         attempts.last_failure = Some(failure);
         let mut delay = retry::backoff(attempts.count, target.retry.base_delay, target.retry.max_delay);
         match class {
             Class::Terminal(condition) => return dead_letter(event, target, condition, &attempts, None).await,
-            Class::Throttled { reason, retry_after } => {
+            Class::Throttled { retry_after, .. } => {
                 target.concurrency.on_throttle();
-                debug!(target = %target.name, reason = reason.as_deref().unwrap_or("unknown"), limit = target.concurrency.current(), "throttled");
+                debug!(target = %target.name, limit = target.concurrency.current(), "throttled: concurrency lowered");
                 if let Some(after) = retry_after {
                     target.pause(after);
                     delay = delay.max(after);

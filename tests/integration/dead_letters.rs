@@ -137,3 +137,88 @@ async fn events_older_than_max_event_age_are_dead_lettered_as_such() {
         assert_eq!(r["responseContext"]["errorType"], "ServiceException");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_gets_its_own_condition_and_the_message_goes_only_when_all_settled() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("denied", Behavior::always(Reply::access_denied()));
+    lambda.set_behavior("large", Behavior::always(Reply::too_large()));
+    lambda.set_behavior("refused", Behavior::always(Reply::error(400, "InvalidRequestContentException", "Could not parse request body")));
+    lambda.set_behavior("kms", Behavior::always(Reply::error(502, "KMSDisabledException", "key disabled")));
+    // Slow, so the other routes settle first and the message must wait for this one.
+    lambda.set_behavior("fine", Behavior::always(Reply::slow(Duration::from_secs(2), Reply::Accept)));
+    let queue = moto.queue(&unique("fanned")).await;
+    moto.send_all(&queue, &numbered(1)).await;
+    let targets: String = ["denied", "large", "refused", "kms", "fine"]
+        .iter()
+        .map(|t| format!("[targets.{t}]\nfunction = \"{t}\"\nretry = {{ max_attempts = 5, base_delay = \"10ms\" , max_delay = \"10ms\", max_event_age = \"1h\" }}\n"))
+        .collect();
+    let setup = Setup::new("", &targets);
+    let routes: String = ["denied", "large", "refused", "kms", "fine"].iter().map(|t| format!("[[routes]]\ntarget = \"{t}\"\n")).collect();
+    setup.source("fanned", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n{routes}"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+
+    eventually(PATIENCE, "four dead-letter records", || async { setup.dead_letters().len() >= 4 }).await;
+    let (visible, in_flight) = moto.depth(&queue).await;
+    if lambda.accepted_count() == 0 {
+        assert_eq!(visible + in_flight, 1, "the message went before its last route settled");
+    }
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let mut got: Vec<(String, String, u64)> = setup
+        .dead_letters()
+        .iter()
+        .map(|r| {
+            (
+                r["fanin"]["target"].as_str().unwrap().to_string(),
+                r["requestContext"]["condition"].as_str().unwrap().to_string(),
+                r["requestContext"]["approximateInvokeCount"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want = |t: &str, c: &str| (t.to_string(), c.to_string(), 1);
+    assert_eq!(
+        got,
+        vec![want("denied", "AccessDenied"), want("kms", "Rejected"), want("large", "RequestTooLarge"), want("refused", "InvalidEvent")],
+        "terminal errors are dead-lettered after one attempt"
+    );
+    assert_eq!(lambda.accepted().len(), 1);
+    assert_eq!(lambda.invocations().len(), 5, "one attempt per route");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_timeouts_and_502s_are_retried_until_delivered() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior(
+        "shaky",
+        Behavior::from_fn(|_, seen| match seen {
+            0 => Reply::Drop,
+            1 => Reply::slow(Duration::from_secs(4), Reply::service_error()),
+            2 => Reply::not_ready(),
+            _ => Reply::Accept,
+        }),
+    );
+    let queue = moto.queue(&unique("shaky")).await;
+    moto.send_all(&queue, &numbered(10)).await;
+    let setup = Setup::new(
+        "",
+        "[targets.shaky]\nfunction = \"shaky\"\ninvoke_timeout = \"1s\"\nretry = { max_attempts = 4, base_delay = \"50ms\", max_delay = \"100ms\", max_event_age = \"1h\" }\n",
+    );
+    setup.source("shaky", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"shaky\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    assert!(setup.dead_letters().is_empty(), "{:?}", setup.dead_letters());
+    let log = daemon.log();
+    assert!(log.contains("ConnectionError") && log.contains("Timeout") && log.contains("ResourceNotReadyException"), "each failure logged");
+    for n in 0..10 {
+        let tries: Vec<_> = lambda.invocations().into_iter().filter(|i| body_n(&i.payload_json()) == n).collect();
+        let statuses: Vec<_> = tries.iter().map(|i| i.status).collect();
+        assert_eq!(statuses, vec![None, Some(500), Some(502), Some(202)], "message {n}");
+    }
+}

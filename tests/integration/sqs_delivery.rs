@@ -323,3 +323,39 @@ async fn environment_overrides_and_the_config_endpoint_url_apply() {
     assert!(lambda.accepted().iter().all(|i| i.function_name == "renamed"));
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_target_causes_no_duplicate_deliveries() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    // One at a time, each answered after 1 s, some only on the third try: messages wait in
+    // fanin and between retries far longer than their 3 s visibility timeout.
+    lambda.set_behavior(
+        "work",
+        Behavior::from_fn(|inv, seen| {
+            let reply = if inv.payload.len() % 2 == 0 && seen < 2 { Reply::service_error() } else { Reply::Accept };
+            Reply::slow(Duration::from_millis(700), reply)
+        }),
+    );
+    let queue = moto.queue(&unique("patient")).await;
+    moto.send_all(&queue, &numbered(12)).await;
+    let setup = Setup::new(
+        "",
+        "[targets.work]\nfunction = \"work\"\nmax_concurrency = 1\nretry = { max_attempts = 3, base_delay = \"1s\", max_delay = \"2s\", max_event_age = \"1h\" }\n",
+    );
+    setup.source("patient", &sqs_source(&queue, "pollers = 1\nvisibility_timeout = \"3s\""));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let accepted = lambda.accepted();
+    let mut numbers: Vec<u64> = accepted.iter().map(|i| body_n(&i.payload_json())).collect();
+    numbers.sort();
+    assert_eq!(numbers, (0..12).collect::<Vec<_>>(), "each message delivered exactly once");
+    for inv in &accepted {
+        assert_eq!(inv.payload_json()["Records"][0]["attributes"]["ApproximateReceiveCount"], "1", "received once");
+    }
+    let first = accepted.first().unwrap().received_at;
+    let last = accepted.last().unwrap().received_at;
+    assert!(last.duration_since(first) > Duration::from_secs(6), "the run outlasted the visibility timeout");
+}

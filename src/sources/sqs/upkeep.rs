@@ -119,8 +119,15 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
                 .set_entries(Some(entries))
                 .send()
                 .await;
-            if let Err(e) = result {
-                warn!(source = %shared.name, error = %DisplayErrorContext(&e), "visibility heartbeat failed; messages may be delivered twice");
+            match result {
+                Ok(out) => {
+                    for f in out.failed() {
+                        warn!(source = %shared.name, code = f.code(), "visibility not extended; the message may be delivered twice");
+                    }
+                }
+                Err(e) => {
+                    warn!(source = %shared.name, error = %DisplayErrorContext(&e), "visibility heartbeat failed; messages may be delivered twice")
+                }
             }
         }
     }
