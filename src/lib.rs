@@ -8,9 +8,13 @@ pub mod daemon;
 pub mod dispatch;
 pub mod dlq;
 pub mod event;
+pub mod iam;
+pub mod pattern;
 pub mod queue;
+pub mod replay;
 pub mod sources;
 pub mod telemetry;
+pub mod validate;
 
 /// A boxed, sendable future (for traits used as objects).
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

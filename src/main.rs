@@ -9,6 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use fanin::config::{Config, ConfigError};
 
+const DEFAULT_CONFIG: &str = "/etc/fanin/fanin.toml";
+
 #[derive(Parser)]
 #[command(name = "fanin", version, about = "Fans AWS events and schedules out to asynchronous Lambda invocations")]
 struct Cli {
@@ -21,8 +23,31 @@ enum Command {
     /// Run the daemon.
     Run {
         /// The daemon configuration file.
-        #[arg(long, default_value = "/etc/fanin/fanin.toml")]
+        #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+    },
+    /// Parse everything, then check every target, queue, sink and schedule against AWS.
+    Validate {
+        /// The daemon configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Only parse and check the configuration itself; no AWS calls.
+        #[arg(long)]
+        offline: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = fanin::validate::Format::Text)]
+        format: fanin::validate::Format,
+    },
+    /// Send dead-lettered events again.
+    Replay(fanin::replay::ReplayArgs),
+    /// Print the least-privilege IAM policy this configuration needs.
+    IamPolicy {
+        /// The daemon configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Also grant what `fanin setup --apply` needs.
+        #[arg(long)]
+        include_setup: bool,
     },
 }
 
@@ -60,6 +85,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             // Tasks abandoned after the grace period must not hold the exit.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { config, offline, format } => {
+            let config = Config::load(&config)?;
+            tokio::runtime::Runtime::new()?.block_on(fanin::validate::run(&config, offline, format))
+        }
+        Command::Replay(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(cancel_on_signal(shutdown.clone()));
+                fanin::replay::run(args, shutdown).await
+            })
+        }
+        Command::IamPolicy { config, include_setup } => {
+            let config = Config::load(&config)?;
+            let policy = fanin::iam::policy(&config, include_setup);
+            println!("{}", serde_json::to_string_pretty(&policy)?);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -246,6 +246,7 @@ async fn dead_letter(
             target: target.name.clone(),
             first_attempt_at: attempts.first_at.map(timestamp),
             last_attempt_at: attempts.last_at.map(timestamp),
+            replay_count: 0,
         },
     };
     match target.dlq.write(&record).await {

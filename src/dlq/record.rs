@@ -85,6 +85,13 @@ pub struct FaninContext {
     pub target: String,
     pub first_attempt_at: Option<String>,
     pub last_attempt_at: Option<String>,
+    /// How many times `fanin replay` sent this event and it died again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replay_count: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// RFC 3339 with milliseconds, as Lambda writes its timestamps.

@@ -7,4 +7,5 @@ mod support;
 mod config_errors;
 mod cron;
 mod dead_letters;
+mod replay;
 mod sqs_delivery;

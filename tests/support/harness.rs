@@ -213,6 +213,11 @@ impl Daemon {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// What it printed to stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         if self.status.is_some() {
@@ -243,6 +248,13 @@ impl Daemon {
             unsafe { libc::kill(self.pid(), libc::SIGTERM) };
         }
         self.wait(timeout)
+    }
+
+    /// SIGINT, as Ctrl-C sends it (does not wait).
+    pub fn interrupt(&mut self) {
+        if self.running() {
+            unsafe { libc::kill(self.pid(), libc::SIGINT) };
+        }
     }
 
     /// SIGKILL: no chance to clean up.

@@ -39,7 +39,6 @@ impl SqsSource {
 
 /// A message handed out (or waiting its turn in a FIFO group) and not yet settled.
 struct Held {
-    receipt: String,
     /// When its current visibility timeout runs out.
     visible_at: Instant,
 }
@@ -48,7 +47,7 @@ struct Held {
 struct Waiting {
     event: Event,
     settled: oneshot::Receiver<Disposition>,
-    message_id: String,
+    receipt: String,
 }
 
 /// State the pollers, the ack waiters and the upkeep tasks share.
@@ -60,6 +59,8 @@ struct Shared {
     queue_arn: String,
     region: String,
     fifo: bool,
+    /// Receipt handle → visibility deadline. Keyed by receipt, not message id: a message that
+    /// comes back while an earlier copy is still held is a separate receipt to settle.
     held: Mutex<HashMap<String, Held>>,
     /// FIFO: message group → messages received after the one in dispatch, in order.
     groups: Mutex<HashMap<String, VecDeque<Waiting>>>,
@@ -155,24 +156,24 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
                 continue;
             };
-            shared.held.lock().unwrap().insert(id.clone(), Held { receipt, visible_at: now + s.visibility_timeout });
-            let (event, settled) = event(&shared, &message, id.clone());
+            shared.held.lock().unwrap().insert(receipt.clone(), Held { visible_at: now + s.visibility_timeout });
+            let (event, settled) = event(&shared, &message, id);
             match shape::group(&message).filter(|_| shared.fifo) {
                 Some(group) => {
                     let mut groups = shared.groups.lock().unwrap();
                     match groups.get_mut(&group) {
                         // Its group has a message in dispatch: wait behind it.
-                        Some(waiting) => waiting.push_back(Waiting { event, settled, message_id: id }),
+                        Some(waiting) => waiting.push_back(Waiting { event, settled, receipt }),
                         None => {
                             groups.insert(group.clone(), VecDeque::new());
                             permit.send(event);
-                            shared.waiters.spawn(settle(shared.clone(), id, settled, Some(group)));
+                            shared.waiters.spawn(settle(shared.clone(), receipt, settled, Some(group)));
                         }
                     }
                 }
                 None => {
                     permit.send(event);
-                    shared.waiters.spawn(settle(shared.clone(), id, settled, None));
+                    shared.waiters.spawn(settle(shared.clone(), receipt, settled, None));
                 }
             }
         }
@@ -190,24 +191,23 @@ fn event(shared: &Shared, message: &Message, id: String) -> (Event, oneshot::Rec
 /// group, then hands the next message of the group to the dispatcher.
 fn settle(
     shared: Arc<Shared>,
-    message_id: String,
+    receipt: String,
     settled: oneshot::Receiver<Disposition>,
     group: Option<String>,
 ) -> crate::BoxFuture<'static, ()> {
     // Boxed: a FIFO group's waiter spawns the next one's.
-    Box::pin(settle_one(shared, message_id, settled, group))
+    Box::pin(settle_one(shared, receipt, settled, group))
 }
 
-async fn settle_one(shared: Arc<Shared>, message_id: String, settled: oneshot::Receiver<Disposition>, group: Option<String>) {
+async fn settle_one(shared: Arc<Shared>, receipt: String, settled: oneshot::Receiver<Disposition>, group: Option<String>) {
     let disposition = settled.await.unwrap_or(Disposition::Failed);
-    let held = shared.held.lock().unwrap().remove(&message_id);
-    match (disposition, held) {
-        (Disposition::Settled, Some(held)) => {
-            let _ = shared.deletes.send(held.receipt);
+    shared.held.lock().unwrap().remove(&receipt);
+    match disposition {
+        Disposition::Settled => {
+            let _ = shared.deletes.send(receipt);
         }
         // Left: it becomes visible again when its visibility timeout runs out (never set to 0: a hot loop).
-        (Disposition::Failed, _) => debug!(source = %shared.name, message_id, "left in the queue for redelivery"),
-        (Disposition::Settled, None) => {}
+        Disposition::Failed => debug!(source = %shared.name, "message left in the queue for redelivery"),
     }
     let Some(group) = group else { return };
     let next = {
@@ -217,7 +217,7 @@ async fn settle_one(shared: Arc<Shared>, message_id: String, settled: oneshot::R
             let waiting = groups.remove(&group).unwrap_or_default();
             let mut held = shared.held.lock().unwrap();
             for w in &waiting {
-                held.remove(&w.message_id);
+                held.remove(&w.receipt);
             }
             None
         } else {
@@ -230,16 +230,16 @@ async fn settle_one(shared: Arc<Shared>, message_id: String, settled: oneshot::R
             }
         }
     };
-    if let Some(Waiting { event, settled, message_id }) = next {
+    if let Some(Waiting { event, settled, receipt }) = next {
         if shared.queue.send(event).await.is_ok() {
-            shared.waiters.spawn(settle(shared.clone(), message_id, settled, Some(group)));
+            shared.waiters.spawn(settle(shared.clone(), receipt, settled, Some(group)));
         } else {
             // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
             let waiting = shared.groups.lock().unwrap().remove(&group).unwrap_or_default();
             let mut held = shared.held.lock().unwrap();
-            held.remove(&message_id);
+            held.remove(&receipt);
             for w in &waiting {
-                held.remove(&w.message_id);
+                held.remove(&w.receipt);
             }
         }
     }

@@ -89,13 +89,13 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
             _ = tokio::time::sleep(tick) => {}
         }
         let now = Instant::now();
-        let due: Vec<(String, String)> = {
+        let due: Vec<String> = {
             let mut held = shared.held.lock().unwrap();
             held.iter_mut()
                 .filter(|(_, h)| h.visible_at.saturating_duration_since(now) < vt / 2)
-                .map(|(id, h)| {
+                .map(|(receipt, h)| {
                     h.visible_at = now + vt;
-                    (id.clone(), h.receipt.clone())
+                    receipt.clone()
                 })
                 .collect()
         };
@@ -103,7 +103,7 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
             let entries: Vec<_> = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, (_, r))| {
+                .map(|(i, r)| {
                     ChangeMessageVisibilityBatchRequestEntry::builder()
                         .id(i.to_string())
                         .receipt_handle(r)

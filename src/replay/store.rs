@@ -1,0 +1,286 @@
+//! Where dead letters are read from and what happens to them after a replay: removed once
+//! Lambda accepted them, written back (with the replay count raised) when they died again,
+//! left untouched otherwise.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+
+use super::item::{self, DeadLetter, LegacyAttributes};
+use crate::dlq::DeadLetterRecord;
+
+/// How long replay holds SQS messages it has read; released earlier when it stops.
+const SQS_HOLD: Duration = Duration::from_secs(900);
+
+/// One stored dead letter and how to find it again.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Line number (file), receipt handle (SQS) or key (S3).
+    pub key: String,
+    pub letter: DeadLetter,
+}
+
+/// What `--from` names.
+pub enum Store {
+    File(FileStore),
+    Sqs(SqsStore),
+    S3(S3Store),
+}
+
+impl Store {
+    /// Parses `file:PATH`, `sqs:QUEUE_URL` or `s3://BUCKET/PREFIX`.
+    pub fn open(from: &str, sdk: &aws_config::SdkConfig, keep: bool) -> anyhow::Result<Store> {
+        if let Some(path) = from.strip_prefix("file:") {
+            return Ok(Store::File(FileStore { path: PathBuf::from(path), state: Mutex::new(FileState::default()) }));
+        }
+        if let Some(url) = from.strip_prefix("sqs:") {
+            return Ok(Store::Sqs(SqsStore { client: crate::aws::sqs(sdk), queue_url: url.to_string() }));
+        }
+        if let Some(rest) = from.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            return Ok(Store::S3(S3Store { client: crate::aws::s3(sdk), bucket: bucket.into(), prefix: prefix.into(), keep }));
+        }
+        bail!("--from {from:?}: write file:PATH, sqs:QUEUE_URL or s3://BUCKET/PREFIX")
+    }
+
+    /// Reads every dead letter; the ones that cannot be read are returned as errors, untouched.
+    pub async fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+        match self {
+            Store::File(s) => s.load(),
+            Store::Sqs(s) => s.load().await,
+            Store::S3(s) => s.load().await,
+        }
+    }
+
+    /// Lambda accepted it: remove it from the store.
+    pub async fn remove(&self, item: &Item) -> anyhow::Result<()> {
+        match self {
+            Store::File(s) => s.settle(item, None),
+            Store::Sqs(s) => s.delete(&item.key).await,
+            Store::S3(s) => s.remove(&item.key).await,
+        }
+    }
+
+    /// It died again: replace it with `record` (which carries the raised replay count).
+    pub async fn put_back(&self, item: &Item, record: &DeadLetterRecord) -> anyhow::Result<()> {
+        let body = serde_json::to_string(record)?;
+        match self {
+            Store::File(s) => s.settle(item, Some(body)),
+            Store::Sqs(s) => {
+                s.client.send_message().queue_url(&s.queue_url).message_body(body).send().await.map_err(sqs_error)?;
+                s.delete(&item.key).await
+            }
+            Store::S3(s) => s.put(&item.key, body).await,
+        }
+    }
+
+    /// Makes what was settled so far durable (the file store rewrites its file).
+    pub fn flush(&self) -> anyhow::Result<()> {
+        match self {
+            Store::File(s) => s.rewrite(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Hands back what was read and not settled (SQS: visible again at once, for a rerun).
+    pub async fn release(&self, items: &[&Item]) {
+        if let Store::Sqs(s) = self {
+            for item in items {
+                let _ = s.client.change_message_visibility().queue_url(&s.queue_url).receipt_handle(&item.key).visibility_timeout(0).send().await;
+            }
+        }
+    }
+}
+
+/// A JSON-lines file (fanin's `file` sink).
+pub struct FileStore {
+    path: PathBuf,
+    state: Mutex<FileState>,
+}
+
+#[derive(Default)]
+struct FileState {
+    /// The lines as first read; line numbers are the items' keys for the whole run.
+    lines: Vec<String>,
+    /// Line number → its replacement (`None`: removed); grows over the run.
+    settled: HashMap<usize, Option<String>>,
+    /// Length of the file as fanin last wrote (or first read) it.
+    written_len: usize,
+    /// Lines others (a running daemon) appended since: kept at the end of every rewrite.
+    appended: Vec<u8>,
+}
+
+impl FileStore {
+    fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+        let text = std::fs::read_to_string(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
+        let mut state = self.state.lock().unwrap();
+        *state = FileState { written_len: text.len(), lines: text.lines().map(str::to_string).collect(), ..Default::default() };
+        let (mut items, mut errors) = (vec![], vec![]);
+        for (n, line) in state.lines.iter().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let key = format!("{}:{}", self.path.display(), n + 1);
+            match item::parse(line, &key, None) {
+                Ok(letter) => items.push(Item { key: n.to_string(), letter }),
+                Err(e) => errors.push(format!("{key}: {e}")),
+            }
+        }
+        Ok((items, errors))
+    }
+
+    fn settle(&self, item: &Item, replacement: Option<String>) -> anyhow::Result<()> {
+        let n: usize = item.key.parse()?;
+        self.state.lock().unwrap().settled.insert(n, replacement);
+        Ok(())
+    }
+
+    /// Writes the remaining records to a temporary file, fsyncs it, and renames it over the
+    /// original: a crash leaves either the old file or the new one, never half of each.
+    fn rewrite(&self) -> anyhow::Result<()> {
+        let mut state = self.state.lock().unwrap();
+        if state.settled.is_empty() {
+            return Ok(());
+        }
+        let current = std::fs::read(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
+        let new_tail = current.get(state.written_len..).unwrap_or_default().to_vec();
+        state.appended.extend_from_slice(&new_tail);
+        let mut out = Vec::new();
+        for (n, line) in state.lines.iter().enumerate() {
+            match state.settled.get(&n) {
+                Some(None) => {}
+                Some(Some(replacement)) => writeln!(out, "{replacement}")?,
+                None => writeln!(out, "{line}")?,
+            }
+        }
+        out.extend_from_slice(&state.appended);
+        let tmp = self.path.with_extension("replay.tmp");
+        let mut file = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        file.write_all(&out)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &self.path)?;
+        state.written_len = out.len();
+        Ok(())
+    }
+}
+
+/// An SQS queue: fanin's `sqs` sink, a Lambda on-failure destination, or a legacy Lambda DLQ.
+pub struct SqsStore {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+fn sqs_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> anyhow::Error {
+    anyhow::anyhow!("{}", DisplayErrorContext(e))
+}
+
+impl SqsStore {
+    async fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+        let (mut items, mut errors) = (vec![], vec![]);
+        loop {
+            let out = self
+                .client
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .visibility_timeout(SQS_HOLD.as_secs() as i32)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .map_err(sqs_error)?;
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok((items, errors));
+            }
+            for m in messages {
+                let receipt = m.receipt_handle().unwrap_or_default().to_string();
+                let attr = |name: &str| {
+                    m.message_attributes().and_then(|a| a.get(name)).and_then(|v| v.string_value()).map(str::to_string)
+                };
+                let legacy = LegacyAttributes { request_id: attr("RequestID"), error_code: attr("ErrorCode") };
+                let id = m.message_id().unwrap_or_default();
+                match item::parse(m.body().unwrap_or_default(), id, Some(&legacy)) {
+                    Ok(letter) => items.push(Item { key: receipt, letter }),
+                    Err(e) => {
+                        errors.push(format!("message {id}: {e}"));
+                        // Unreadable: hand it back untouched.
+                        let _ = self.client.change_message_visibility().queue_url(&self.queue_url).receipt_handle(&receipt).visibility_timeout(0).send().await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn delete(&self, receipt: &str) -> anyhow::Result<()> {
+        self.client.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.map_err(sqs_error)?;
+        Ok(())
+    }
+}
+
+/// S3 objects under a prefix: fanin's `s3` sink or a Lambda on-failure destination.
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+    /// Move replayed objects under `replayed/` instead of deleting them.
+    keep: bool,
+}
+
+fn s3_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> anyhow::Error {
+    anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(e))
+}
+
+impl S3Store {
+    async fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
+        let (mut items, mut errors) = (vec![], vec![]);
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&self.prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(s3_error)?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                if key.starts_with(&format!("{}replayed/", self.prefix)) {
+                    continue;
+                }
+                let body = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
+                let bytes = body.body.collect().await?.into_bytes();
+                match item::parse(&String::from_utf8_lossy(&bytes), key, None) {
+                    Ok(letter) => items.push(Item { key: key.to_string(), letter }),
+                    Err(e) => errors.push(format!("s3://{}/{key}: {e}", self.bucket)),
+                }
+            }
+        }
+        Ok((items, errors))
+    }
+
+    async fn remove(&self, key: &str) -> anyhow::Result<()> {
+        if self.keep {
+            let rest = key.strip_prefix(&self.prefix).unwrap_or(key);
+            let target = format!("{}replayed/{rest}", self.prefix);
+            self.client.copy_object().bucket(&self.bucket).key(target).copy_source(format!("{}/{key}", self.bucket)).send().await.map_err(s3_error)?;
+        }
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
+        Ok(())
+    }
+
+    async fn put(&self, key: &str, body: String) -> anyhow::Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body.into_bytes()))
+            .send()
+            .await
+            .map_err(s3_error)?;
+        Ok(())
+    }
+}
