@@ -14,6 +14,9 @@ const DEFAULT_CONFIG: &str = "/etc/fanin/fanin.toml";
 #[derive(Parser)]
 #[command(name = "fanin", version, about = "Fans AWS events and schedules out to asynchronous Lambda invocations")]
 struct Cli {
+    /// Log format: `text` (coloured on a terminal) or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = fanin::telemetry::LogFormat::Text)]
+    log_format: fanin::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,7 +76,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    fanin::telemetry::init_logging();
+    fanin::telemetry::init_logging(cli.log_format);
     match cli.command {
         Command::Run { config } => {
             let config = Config::load(&config)?;
@@ -117,5 +120,6 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
         _ = term.recv() => {}
     }
     tracing::info!("stopping: no more pulling; in-flight invocations get the shutdown grace");
+    fanin::telemetry::systemd::stopping();
     shutdown.cancel();
 }

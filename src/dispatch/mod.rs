@@ -9,8 +9,9 @@ mod retry;
 mod target;
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -27,6 +28,14 @@ use crate::dlq::record::{timestamp, FaninContext, RequestContext, ResponseContex
 use crate::dlq::{Condition, DeadLetterRecord};
 use crate::event::{Event, Outcome};
 use crate::queue::QueueReceiver;
+use crate::telemetry::events::{
+    DeadLetterFailed, DispatchLoad, EventDeadLettered, EventDispatched, EventUnrouted, InvokeFinished, InvokeRetried, InvokeThrottled,
+};
+use crate::telemetry::health::Health;
+use crate::telemetry::systemd;
+
+/// How often the dispatch loop reports it is alive (health, watchdog, load gauges).
+const TICK: Duration = Duration::from_secs(1);
 
 /// Lambda's limit on an asynchronous invocation's payload.
 pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
@@ -40,6 +49,11 @@ pub struct Dispatcher {
     /// Events taken off the queue and not yet settled, waiting or in backoff included: bounds
     /// memory, so a slow target fills the queue and the sources stop pulling.
     pending: Arc<Semaphore>,
+    max_in_flight: usize,
+    /// Births of the events under dispatch, for the age of the oldest.
+    births: Arc<Mutex<HashMap<u64, SystemTime>>>,
+    next_id: AtomicU64,
+    health: Arc<Health>,
     tasks: TaskTracker,
 }
 
@@ -49,6 +63,7 @@ impl Dispatcher {
         routes: HashMap<String, Vec<String>>,
         max_in_flight: usize,
         max_pending: usize,
+        health: Arc<Health>,
     ) -> Self {
         let routes = routes
             .into_iter()
@@ -61,6 +76,10 @@ impl Dispatcher {
             routes,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             pending: Arc::new(Semaphore::new(max_pending)),
+            max_in_flight,
+            births: Arc::default(),
+            next_id: AtomicU64::new(0),
+            health,
             tasks: TaskTracker::new(),
         }
     }
@@ -69,19 +88,27 @@ impl Dispatcher {
     /// and dead-letter writes already under way finish, for at most `grace`. Events still in
     /// the queue or waiting for a retry are released unsettled, so they stay upstream.
     pub async fn run(self, mut queue: QueueReceiver, shutdown: CancellationToken, grace: Duration) {
+        let watchdog = systemd::watchdog_interval();
+        let mut tick = tokio::time::interval(watchdog.map_or(TICK, |w| w.min(TICK)));
+        let mut slot = None;
         loop {
-            let slot = tokio::select! {
+            // The tick keeps the loop beating while it waits, so a wedged loop is noticed
+            // (`/healthz`, systemd's watchdog) and an idle one is not.
+            tokio::select! {
                 _ = shutdown.cancelled() => break,
-                slot = self.pending.clone().acquire_owned() => slot.expect("never closed"),
-            };
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                event = queue.recv() => match event {
-                    Some(event) => event,
+                _ = tick.tick() => {
+                    self.beat(&queue, watchdog.is_some());
+                    continue;
+                }
+                taken = self.pending.clone().acquire_owned(), if slot.is_none() => {
+                    slot = Some(taken.expect("never closed"));
+                    continue;
+                }
+                event = queue.recv(), if slot.is_some() => match event {
+                    Some(event) => self.dispatch(event, slot.take().expect("guarded"), &shutdown),
                     None => break,
                 },
-            };
-            self.dispatch(event, slot, &shutdown);
+            }
         }
         drop(queue);
         self.tasks.close();
@@ -90,14 +117,33 @@ impl Dispatcher {
         }
     }
 
+    fn beat(&self, queue: &QueueReceiver, watchdog: bool) {
+        self.health.dispatch_beat();
+        if watchdog {
+            systemd::watchdog();
+        }
+        let now = SystemTime::now();
+        let oldest = self.births.lock().unwrap().values().min().and_then(|b| now.duration_since(*b).ok());
+        DispatchLoad {
+            queue_depth: queue.len(),
+            in_flight: self.max_in_flight - self.in_flight.available_permits(),
+            oldest_event_age: oldest.unwrap_or_default(),
+        }
+        .emit();
+    }
+
     fn dispatch(&self, event: Event, slot: OwnedSemaphorePermit, shutdown: &CancellationToken) {
         let Event { id, source, born, payload, invalid, ack } = event;
         let targets = self.routes.get(&*source).cloned().unwrap_or_default();
         if targets.is_empty() {
+            EventUnrouted { source: &source }.emit();
             warn!(%source, event_id = %id, "no route for this source; event acknowledged");
         }
         let acks = ack.fan_out(targets.len());
-        let slot = Arc::new(slot);
+        let key = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.births.lock().unwrap().insert(key, born);
+        // Dropped when the event's last route settles: frees its slot and forgets its birth.
+        let slot = Arc::new(Pending { _slot: slot, births: self.births.clone(), key });
         let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid });
         for (target, ack) in targets.into_iter().zip(acks) {
             let (event, slot, in_flight, shutdown) = (shared.clone(), slot.clone(), self.in_flight.clone(), shutdown.clone());
@@ -107,6 +153,19 @@ impl Dispatcher {
                 drop(slot);
             });
         }
+    }
+}
+
+/// An event's place under dispatch.
+struct Pending {
+    _slot: OwnedSemaphorePermit,
+    births: Arc<Mutex<HashMap<u64, SystemTime>>>,
+    key: u64,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.births.lock().unwrap().remove(&self.key);
     }
 }
 
@@ -167,11 +226,14 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         attempts.count += 1;
         attempts.first_at.get_or_insert(now);
         attempts.last_at = Some(now);
+        let started = Instant::now();
         let result = target.invoker.invoke(&event.payload).await;
         drop(permits);
+        InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
         let failure = match result {
             Ok(request_id) => {
                 target.concurrency.on_success();
+                EventDispatched { source: &event.source, target: &target.name }.emit();
                 debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
                 return Outcome::Delivered;
             }
@@ -191,6 +253,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         match class {
             Class::Terminal(condition) => return dead_letter(event, target, condition, &attempts, None).await,
             Class::Throttled { retry_after, .. } => {
+                InvokeThrottled { target: &target.name, reason }.emit();
                 target.concurrency.on_throttle();
                 debug!(target = %target.name, limit = target.concurrency.current(), "throttled: concurrency lowered");
                 if let Some(after) = retry_after {
@@ -206,6 +269,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         if event.age() + delay > target.retry.max_event_age {
             return dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
         }
+        InvokeRetried { source: &event.source, target: &target.name }.emit();
         tokio::select! {
             _ = shutdown.cancelled() => return Outcome::Failed,
             _ = tokio::time::sleep(delay) => {}
@@ -251,10 +315,12 @@ async fn dead_letter(
     };
     match target.dlq.write(&record).await {
         Ok(()) => {
+            EventDeadLettered { source: &event.source, target: &target.name, condition: condition.as_str() }.emit();
             info!(source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), attempts = attempts.count, "dead-lettered");
             Outcome::DeadLettered
         }
         Err(e) => {
+            DeadLetterFailed { source: &event.source, target: &target.name }.emit();
             error!(source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), error = %e, "dead-letter write failed; the event stays upstream and comes back");
             Outcome::Failed
         }

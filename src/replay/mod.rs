@@ -266,7 +266,8 @@ async fn send(
         });
         routes.insert(dest.name.clone(), vec![dest.name.clone()]);
     }
-    let dispatcher = Dispatcher::new(targets, routes, args.concurrency, args.concurrency * 4);
+    let health = Arc::new(crate::telemetry::health::Health::new([]));
+    let dispatcher = Dispatcher::new(targets, routes, args.concurrency, args.concurrency * 4, health);
     let (queue, queue_rx) = crate::queue::bounded(args.concurrency * 2);
     let dispatching = tokio::spawn(dispatcher.run(queue_rx, shutdown.clone(), Duration::from_secs(30)));
 

@@ -26,6 +26,8 @@ pub struct SourceContext {
     pub state_dir: std::path::PathBuf,
     /// The AWS region events are labelled with.
     pub region: String,
+    /// Where the source reports that it runs, or keeps failing.
+    pub health: Arc<crate::telemetry::health::Health>,
 }
 
 /// A running source.

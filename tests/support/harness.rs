@@ -123,7 +123,7 @@ impl Setup {
         std::fs::create_dir_all(dir.path().join("config")).unwrap();
         std::fs::create_dir_all(dir.path().join("sources")).unwrap();
         let text = format!(
-            "[daemon]\nsources_dir = \"../sources\"\nstate_dir = \"../state\"\nshutdown_grace = \"10s\"\n{daemon_extra}\n\n[aws]\nregion = \"us-east-1\"\n\n{rest}\n"
+            "[daemon]\nsources_dir = \"../sources\"\nstate_dir = \"../state\"\nshutdown_grace = \"10s\"\n{daemon_extra}\n\n[aws]\nregion = \"us-east-1\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n{rest}\n"
         );
         std::fs::write(dir.path().join("config/fanin.toml"), text).unwrap();
         Setup { dir }

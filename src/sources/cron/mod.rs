@@ -19,6 +19,7 @@ use tracing::{debug, error, info, warn};
 use super::{Source, SourceContext};
 use crate::config::CronSettings;
 use crate::event::{Ack, Disposition, Event};
+use crate::telemetry::events::{CronFired, EventReceived};
 use schedule::Schedule;
 use state::LastFire;
 
@@ -58,6 +59,7 @@ impl Source for CronSource {
                 }
             }
             info!(source = %ctx.name, schedule = schedule.expression(), timezone = %schedule.timezone(), "cron source started");
+            ctx.health.source_ok(&ctx.name);
             let mut cursor = now;
             while let Some(at) = schedule.next_after(cursor) {
                 if !sleep_until(at, &ctx.shutdown).await {
@@ -111,8 +113,10 @@ impl Firer<'_> {
             _ = self.ctx.shutdown.cancelled() => return false,
             sent = self.ctx.queue.send(event) => if sent.is_err() { return false },
         }
-        let late = (Utc::now() - at).num_microseconds().unwrap_or(0);
-        debug!(source = %self.ctx.name, event_id = %id, lateness_us = late, "fired");
+        let late = (Utc::now() - at).to_std().unwrap_or_default();
+        EventReceived { source: &self.ctx.name }.emit();
+        CronFired { source: &self.ctx.name, late }.emit();
+        debug!(source = %self.ctx.name, event_id = %id, lateness_us = late.as_micros() as u64, "fired");
         let (last, name) = (self.last.clone(), self.ctx.name.clone());
         self.waiters.spawn(async move {
             match settled.await.unwrap_or(Disposition::Failed) {

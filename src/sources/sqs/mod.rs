@@ -24,6 +24,7 @@ use super::{Source, SourceContext};
 use crate::config::SqsSettings;
 use crate::event::{Ack, Disposition, Event};
 use crate::queue::QueueSender;
+use crate::telemetry::events::EventReceived;
 
 /// Reads one SQS queue.
 pub struct SqsSource {
@@ -66,6 +67,7 @@ struct Shared {
     groups: Mutex<HashMap<String, VecDeque<Waiting>>>,
     deletes: mpsc::UnboundedSender<String>,
     waiters: TaskTracker,
+    health: Arc<crate::telemetry::health::Health>,
 }
 
 impl Source for SqsSource {
@@ -84,6 +86,7 @@ impl Source for SqsSource {
                 groups: Mutex::new(HashMap::new()),
                 deletes,
                 waiters: TaskTracker::new(),
+                health: ctx.health.clone(),
             });
             info!(source = %shared.name, queue = %shared.settings.queue_url, fifo = shared.fifo, pollers = shared.settings.pollers, "sqs source started");
 
@@ -110,7 +113,7 @@ impl Source for SqsSource {
 
 async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
     let s = &shared.settings;
-    let mut failures = 0u32;
+    let (mut failures, mut first) = (0u32, true);
     loop {
         // Room for a whole batch first: a full queue stops the pulling, nothing is dropped.
         let permits = tokio::select! {
@@ -137,13 +140,18 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
         };
         let messages = match result {
             Ok(out) => {
-                failures = 0;
+                if failures > 0 || first {
+                    shared.health.source_ok(&shared.name);
+                }
+                (failures, first) = (0, false);
                 out.messages.unwrap_or_default()
             }
             Err(e) => {
                 failures += 1;
                 let pause = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
-                warn!(source = %shared.name, error = %DisplayErrorContext(&e), retry_in = ?pause, "receive failed");
+                let error = DisplayErrorContext(&e).to_string();
+                warn!(source = %shared.name, error, retry_in = ?pause, "receive failed");
+                shared.health.source_failed(&shared.name, error);
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(pause) => continue,
@@ -157,6 +165,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 continue;
             };
             shared.held.lock().unwrap().insert(receipt.clone(), Held { visible_at: now + s.visibility_timeout });
+            EventReceived { source: &shared.name }.emit();
             let (event, settled) = event(&shared, &message, id);
             match shape::group(&message).filter(|_| shared.fifo) {
                 Some(group) => {

@@ -1,0 +1,179 @@
+//! Internal events: one struct per thing that happens, each feeding its metrics, so the
+//! names and labels live in one place. Labels are `source` and `target`, plus the bounded
+//! `condition` and `reason` where the issue calls for them; never event ids.
+
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+
+/// Installs the Prometheus recorder; the handle renders `/metrics`.
+pub fn install_recorder() -> metrics_exporter_prometheus::PrometheusHandle {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("seconds".into()),
+            &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+        )
+        .expect("static buckets")
+        .install_recorder()
+        .expect("the metrics recorder is installed once");
+    describe();
+    handle
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!("fanin_events_received_total", "Events taken in from upstream, by source.");
+    describe_counter!("fanin_events_dispatched_total", "Events Lambda accepted, by source and target.");
+    describe_counter!("fanin_events_dead_lettered_total", "Events written to a dead-letter sink, by condition.");
+    describe_counter!("fanin_dead_letter_failures_total", "Dead-letter writes that failed (the event stays upstream).");
+    describe_counter!("fanin_invoke_retries_total", "Failed attempts that will be retried.");
+    describe_counter!("fanin_invoke_throttles_total", "429 answers, by Lambda's Reason.");
+    describe_counter!("fanin_events_unrouted_total", "Events with no route, acknowledged.");
+    describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
+    describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
+    describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
+    describe_gauge!("fanin_queue_depth", "Events waiting in the queue between sources and dispatcher.");
+    describe_gauge!("fanin_invocations_in_flight", "Invoke calls in flight.");
+    describe_gauge!("fanin_oldest_event_age_seconds", "Age of the oldest event under dispatch (waiting, in flight or backing off).");
+}
+
+/// An event came in from upstream.
+pub struct EventReceived<'a> {
+    pub source: &'a str,
+}
+
+impl EventReceived<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_events_received_total", "source" => self.source.to_string()).increment(1);
+    }
+}
+
+/// Lambda accepted an event.
+pub struct EventDispatched<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+}
+
+impl EventDispatched<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_events_dispatched_total", "source" => self.source.to_string(), "target" => self.target.to_string())
+            .increment(1);
+    }
+}
+
+/// One Invoke call finished, whatever its answer.
+pub struct InvokeFinished<'a> {
+    pub target: &'a str,
+    pub took: Duration,
+}
+
+impl InvokeFinished<'_> {
+    pub fn emit(&self) {
+        histogram!("fanin_invoke_duration_seconds", "target" => self.target.to_string()).record(self.took.as_secs_f64());
+    }
+}
+
+/// An attempt failed and another will follow.
+pub struct InvokeRetried<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+}
+
+impl InvokeRetried<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_invoke_retries_total", "source" => self.source.to_string(), "target" => self.target.to_string())
+            .increment(1);
+    }
+}
+
+/// Lambda answered 429.
+pub struct InvokeThrottled<'a> {
+    pub target: &'a str,
+    pub reason: &'a str,
+}
+
+impl InvokeThrottled<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_invoke_throttles_total", "target" => self.target.to_string(), "reason" => self.reason.to_string())
+            .increment(1);
+    }
+}
+
+/// An event was written to its dead-letter sink.
+pub struct EventDeadLettered<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+    pub condition: &'static str,
+}
+
+impl EventDeadLettered<'_> {
+    pub fn emit(&self) {
+        counter!(
+            "fanin_events_dead_lettered_total",
+            "source" => self.source.to_string(), "target" => self.target.to_string(), "condition" => self.condition
+        )
+        .increment(1);
+    }
+}
+
+/// A dead-letter write failed.
+pub struct DeadLetterFailed<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+}
+
+impl DeadLetterFailed<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_dead_letter_failures_total", "source" => self.source.to_string(), "target" => self.target.to_string())
+            .increment(1);
+    }
+}
+
+/// An event matched no route.
+pub struct EventUnrouted<'a> {
+    pub source: &'a str,
+}
+
+impl EventUnrouted<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_events_unrouted_total", "source" => self.source.to_string()).increment(1);
+    }
+}
+
+/// A cron fire reached the queue `late` after its instant.
+pub struct CronFired<'a> {
+    pub source: &'a str,
+    pub late: Duration,
+}
+
+impl CronFired<'_> {
+    pub fn emit(&self) {
+        histogram!("fanin_cron_lateness_seconds", "source" => self.source.to_string()).record(self.late.as_secs_f64());
+    }
+}
+
+/// A configuration reload was tried.
+pub struct ConfigReloaded {
+    pub ok: bool,
+}
+
+impl ConfigReloaded {
+    pub fn emit(&self) {
+        counter!("fanin_config_reloads_total", "result" => if self.ok { "ok" } else { "refused" }).increment(1);
+    }
+}
+
+/// The dispatcher's periodic view of its load.
+pub struct DispatchLoad {
+    pub queue_depth: usize,
+    pub in_flight: usize,
+    pub oldest_event_age: Duration,
+}
+
+impl DispatchLoad {
+    pub fn emit(&self) {
+        gauge!("fanin_queue_depth").set(self.queue_depth as f64);
+        gauge!("fanin_invocations_in_flight").set(self.in_flight as f64);
+        gauge!("fanin_oldest_event_age_seconds").set(self.oldest_event_age.as_secs_f64());
+    }
+}
