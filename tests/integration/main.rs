@@ -7,5 +7,6 @@ mod support;
 mod config_errors;
 mod cron;
 mod dead_letters;
+mod operations;
 mod replay;
 mod sqs_delivery;

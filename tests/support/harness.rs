@@ -213,7 +213,7 @@ impl Daemon {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
-    /// What it printed to stdout so far.
+    /// What it printed to stdout so far (a subcommand's output).
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
@@ -279,6 +279,41 @@ impl Drop for Daemon {
             let tail: Vec<&str> = log.lines().rev().take(300).collect();
             eprintln!("---- stderr (last {} lines)\n{}", tail.len(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
         }
+    }
+}
+
+/// `GET path` on a plain HTTP/1.0 endpoint: (status, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+impl Daemon {
+    /// The address the metrics endpoint listens on, from the log (configured with port 0).
+    pub async fn metrics_addr(&self) -> String {
+        let mut addr = String::new();
+        eventually(Duration::from_secs(60), "the metrics endpoint to listen", || {
+            let log = self.log();
+            let found = log
+                .lines()
+                .find(|l| l.contains("/readyz listening"))
+                .and_then(|l| l.split("listen=").nth(1))
+                .map(|a| a.split_whitespace().next().unwrap_or_default().to_string());
+            if let Some(a) = found {
+                addr = a;
+            }
+            let done = !addr.is_empty();
+            async move { done }
+        })
+        .await;
+        addr
     }
 }
 
