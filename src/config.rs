@@ -110,7 +110,7 @@ impl Default for MetricsSettings {
 }
 
 /// `[dlq.NAME]`: a dead-letter sink.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DlqSettings {
     /// JSON lines in a local file, fsync'd before the upstream delete.
@@ -141,7 +141,7 @@ fn default_dlq_prefix() -> String {
 pub const DEFAULT_DLQ: &str = "default";
 
 /// `[targets.NAME]`: a Lambda function events are sent to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSettings {
     /// Function name, partial ARN or full ARN.
@@ -188,7 +188,7 @@ pub enum InvocationType {
 }
 
 /// `retry = { … }` of a target.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetrySettings {
     /// Attempts in all, the first included.
@@ -241,7 +241,7 @@ impl std::str::FromStr for Rate {
 }
 
 /// One source file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceSettings {
     /// The file name without `.toml`.
     pub name: String,
@@ -254,14 +254,14 @@ pub struct SourceSettings {
 }
 
 /// The type-specific part of a source file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SourceKind {
     Sqs(SqsSettings),
     Cron(CronSettings),
 }
 
 /// `type = "sqs"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqsSettings {
     /// The queue's URL (standard or `.fifo`).
@@ -324,6 +324,13 @@ pub struct CronSettings {
     /// The parsed schedule (filled in by validation).
     #[serde(skip)]
     pub parsed: Option<Schedule>,
+}
+
+// The parsed schedule follows from the text; two settings are the same when the text is.
+impl PartialEq for CronSettings {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.schedule, &self.timezone, &self.catch_up, &self.payload) == (&other.schedule, &other.timezone, &other.catch_up, &other.payload)
+    }
 }
 
 fn default_timezone() -> String {
@@ -593,6 +600,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The settings of the sink `target` dead-letters to (`None`: the default file).
+    pub fn dlq_of(&self, target: &TargetSettings) -> Option<&DlqSettings> {
+        target.dlq.as_ref().and_then(|name| self.dlq.get(name))
     }
 
     /// The dead-letter file used by targets that name no sink.

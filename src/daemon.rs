@@ -1,22 +1,28 @@
 //! `fanin run`: builds sources, dispatcher and sinks from a configuration and runs them until
-//! the shutdown token is cancelled (tests inject it; `main` cancels it on SIGINT/SIGTERM).
+//! the shutdown token is cancelled (tests inject it; `main` cancels it on SIGINT/SIGTERM),
+//! re-reading the configuration on each message from `reloads` (SIGHUP).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use aws_config::SdkConfig;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, DEFAULT_DLQ};
-use crate::dispatch::{Dispatcher, Invoker, Target};
+use crate::config::{Config, SourceSettings, TargetSettings, DEFAULT_DLQ};
+use crate::dispatch::{Dispatcher, Invoker, Routes, Target};
+use crate::dlq::DeadLetterSink;
+use crate::queue::QueueSender;
 use crate::sources::{self, SourceContext};
+use crate::telemetry::events::{self, ConfigReloaded};
 use crate::telemetry::health::Health;
-use crate::telemetry::{events, server, systemd};
+use crate::telemetry::{server, systemd};
 
 /// The process-wide Prometheus recorder (installed on first use).
 fn metrics_handle() -> PrometheusHandle {
@@ -28,7 +34,7 @@ fn metrics_handle() -> PrometheusHandle {
 const SOURCE_FLUSH: Duration = Duration::from_secs(10);
 
 /// Runs the daemon until `shutdown` is cancelled, then drains within `shutdown_grace`.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc::Receiver<()>) -> anyhow::Result<()> {
     let health = Arc::new(Health::new(config.sources.iter().map(|s| s.name.as_str())));
     let listener = TcpListener::bind(config.metrics.listen)
         .await
@@ -37,47 +43,159 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     tokio::spawn(server::serve(listener, metrics_handle(), health.clone(), shutdown.clone()));
 
     let sdk = crate::aws::load(&config.aws).await;
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-    let sinks = crate::dlq::build_all(&config, &sdk);
-
-    let mut targets = HashMap::new();
-    for (name, settings) in &config.targets {
-        let invoker = Invoker::new(crate::aws::lambda(&sdk, settings.invoke_timeout), settings);
-        let sink = sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone();
-        targets.insert(name.clone(), Arc::new(Target::new(name, settings, invoker, sink)));
-    }
-    let routes = config.sources.iter().map(|s| (s.name.clone(), s.routes.clone())).collect();
     let capacity = config.daemon.queue_capacity;
-    let dispatcher = Dispatcher::new(targets, routes, config.daemon.max_in_flight, capacity, health.clone());
     let (queue, queue_rx) = crate::queue::bounded(capacity);
+    let mut running = Running {
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+        sdk,
+        config: config.clone(),
+        targets: HashMap::new(),
+        routes: Arc::default(),
+        sources: HashMap::new(),
+        tasks: TaskTracker::new(),
+        queue,
+        health: health.clone(),
+        shutdown: shutdown.clone(),
+    };
+    running.apply(config);
+    let dispatcher = Dispatcher::new(running.routes.clone(), running.config.daemon.max_in_flight, capacity, health);
+    let dispatching = tokio::spawn(dispatcher.run(queue_rx, shutdown.clone(), running.config.daemon.shutdown_grace));
+    info!(sources = running.sources.len(), targets = running.targets.len(), "fanin running");
+    systemd::ready();
 
-    let running = TaskTracker::new();
-    for settings in &config.sources {
-        let source = sources::build(settings, &sdk);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Some(()) = reloads.recv() => running.reload(),
+        }
+    }
+    dispatching.await?;
+    info!("dispatcher stopped; settling sources");
+    running.tasks.close();
+    if tokio::time::timeout(SOURCE_FLUSH, running.tasks.wait()).await.is_err() {
+        warn!("sources did not finish deleting in time; undeleted messages will be delivered again");
+    }
+    Ok(())
+}
+
+/// A source task and what it was started with.
+struct RunningSource {
+    settings: SourceSettings,
+    stop: CancellationToken,
+}
+
+/// What runs now, and what a reload changes.
+struct Running {
+    sdk: SdkConfig,
+    region: String,
+    config: Config,
+    targets: HashMap<String, (TargetSettings, Arc<Target>)>,
+    routes: Arc<Routes>,
+    sources: HashMap<String, RunningSource>,
+    tasks: TaskTracker,
+    queue: QueueSender,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+}
+
+impl Running {
+    /// Re-reads the configuration file; a configuration that does not load is refused and
+    /// the one running stays.
+    fn reload(&mut self) {
+        systemd::reloading();
+        match Config::load(&self.config.file) {
+            Ok(config) => {
+                for (what, old, new) in [
+                    ("daemon.queue_capacity", self.config.daemon.queue_capacity, config.daemon.queue_capacity),
+                    ("daemon.max_in_flight", self.config.daemon.max_in_flight, config.daemon.max_in_flight),
+                ] {
+                    if old != new {
+                        warn!(key = what, "changed; takes effect at the next restart");
+                    }
+                }
+                if self.config.daemon.state_dir != config.daemon.state_dir || self.config.metrics.listen != config.metrics.listen || self.config.aws.region != config.aws.region {
+                    warn!("state_dir, [metrics] and [aws] changes take effect at the next restart");
+                }
+                self.apply(config);
+                ConfigReloaded { ok: true }.emit();
+                info!(sources = self.sources.len(), targets = self.targets.len(), "configuration reloaded");
+            }
+            Err(e) => {
+                ConfigReloaded { ok: false }.emit();
+                error!(error = %e, "configuration reload refused; the running configuration stays");
+            }
+        }
+        systemd::ready();
+    }
+
+    /// Brings targets, routes and sources in line with `config`: unchanged ones keep running
+    /// (and keep their adaptive limits), changed ones are replaced, removed sources stop
+    /// pulling and finish what they handed out.
+    fn apply(&mut self, config: Config) {
+        let sinks = crate::dlq::build_all(&config, &self.sdk);
+        let mut targets = HashMap::new();
+        for (name, settings) in &config.targets {
+            let unchanged = self
+                .targets
+                .get(name)
+                .filter(|(old, _)| old == settings && config.dlq_of(settings) == self.config.dlq_of(settings));
+            let target = match unchanged {
+                Some((_, target)) => target.clone(),
+                None => build_target(&self.sdk, name, settings, sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone()),
+            };
+            targets.insert(name.clone(), (settings.clone(), target));
+        }
+        let resolved: HashMap<String, Arc<Target>> = targets.iter().map(|(n, (_, t))| (n.clone(), t.clone())).collect();
+        let mut routes: HashMap<String, Vec<String>> = config.sources.iter().map(|s| (s.name.clone(), s.routes.clone())).collect();
+        // A removed source's events still in the queue keep their old route until it drains.
+        for (name, old) in &self.sources {
+            if !routes.contains_key(name) && old.settings.routes.iter().all(|t| resolved.contains_key(t)) {
+                routes.insert(name.clone(), old.settings.routes.clone());
+            }
+        }
+        self.routes.set(&resolved, &routes);
+        self.targets = targets;
+
+        let wanted: BTreeMap<&str, &SourceSettings> = config.sources.iter().map(|s| (s.name.as_str(), s)).collect();
+        self.sources.retain(|name, running| {
+            let keep = wanted.get(name.as_str()).is_some_and(|s| **s == running.settings);
+            if !keep {
+                info!(source = %name, "stopping source (removed or changed)");
+                running.stop.cancel();
+                self.health.source_removed(name);
+            }
+            keep
+        });
+        let new: Vec<SourceSettings> = config.sources.iter().filter(|s| !self.sources.contains_key(&s.name)).cloned().collect();
+        for settings in new {
+            self.start(settings, &config);
+        }
+        self.config = config;
+    }
+
+    fn start(&mut self, settings: SourceSettings, config: &Config) {
+        let stop = self.shutdown.child_token();
+        let source = sources::build(&settings, &self.sdk);
+        self.health.source_starting(&settings.name);
         let ctx = SourceContext {
             name: settings.name.as_str().into(),
-            queue: queue.clone(),
-            shutdown: shutdown.clone(),
+            queue: self.queue.clone(),
+            shutdown: stop.clone(),
             state_dir: config.daemon.state_dir.clone(),
-            region: region.clone(),
-            health: health.clone(),
+            region: self.region.clone(),
+            health: self.health.clone(),
         };
         let name = settings.name.clone();
-        running.spawn(async move {
+        self.tasks.spawn(async move {
             if let Err(e) = source.run(ctx).await {
                 error!(source = %name, error = %e, "source stopped with an error");
             }
         });
+        self.sources.insert(settings.name.clone(), RunningSource { settings, stop });
     }
-    drop(queue);
-    running.close();
-    info!(sources = config.sources.len(), targets = config.targets.len(), "fanin running");
-    systemd::ready();
+}
 
-    dispatcher.run(queue_rx, shutdown.clone(), config.daemon.shutdown_grace).await;
-    info!("dispatcher stopped; settling sources");
-    if tokio::time::timeout(SOURCE_FLUSH, running.wait()).await.is_err() {
-        warn!("sources did not finish deleting in time; undeleted messages will be delivered again");
-    }
-    Ok(())
+fn build_target(sdk: &SdkConfig, name: &str, settings: &TargetSettings, sink: Arc<dyn DeadLetterSink>) -> Arc<Target> {
+    let invoker = Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings);
+    Arc::new(Target::new(name, settings, invoker, sink))
 }

@@ -84,7 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime.block_on(async {
                 let shutdown = CancellationToken::new();
                 tokio::spawn(cancel_on_signal(shutdown.clone()));
-                fanin::daemon::run(config, shutdown).await
+                fanin::daemon::run(config, shutdown, reload_on_sighup()?).await
             })?;
             // Tasks abandoned after the grace period must not hold the exit.
             runtime.shutdown_timeout(std::time::Duration::from_millis(100));
@@ -109,6 +109,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A message for every SIGHUP: re-read the configuration.
+fn reload_on_sighup() -> anyhow::Result<tokio::sync::mpsc::Receiver<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            // One pending reload is enough: it reads the file as it is then.
+            let _ = tx.try_send(());
+        }
+    });
+    Ok(rx)
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM.

@@ -42,8 +42,7 @@ pub const ASYNC_PAYLOAD_LIMIT: usize = 1024 * 1024;
 
 /// Routes events to targets under the global and per-target limits.
 pub struct Dispatcher {
-    /// Source name → the targets its events go to.
-    routes: HashMap<String, Vec<Arc<Target>>>,
+    routes: Arc<Routes>,
     /// Invocations in flight across all targets (`max_in_flight`).
     in_flight: Arc<Semaphore>,
     /// Events taken off the queue and not yet settled, waiting or in backoff included: bounds
@@ -58,20 +57,7 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(
-        targets: HashMap<String, Arc<Target>>,
-        routes: HashMap<String, Vec<String>>,
-        max_in_flight: usize,
-        max_pending: usize,
-        health: Arc<Health>,
-    ) -> Self {
-        let routes = routes
-            .into_iter()
-            .map(|(source, names)| {
-                let ts = names.iter().map(|n| targets[n].clone()).collect();
-                (source, ts)
-            })
-            .collect();
+    pub fn new(routes: Arc<Routes>, max_in_flight: usize, max_pending: usize, health: Arc<Health>) -> Self {
         Dispatcher {
             routes,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
@@ -134,7 +120,7 @@ impl Dispatcher {
 
     fn dispatch(&self, event: Event, slot: OwnedSemaphorePermit, shutdown: &CancellationToken) {
         let Event { id, source, born, payload, invalid, ack } = event;
-        let targets = self.routes.get(&*source).cloned().unwrap_or_default();
+        let targets = self.routes.of(&source);
         if targets.is_empty() {
             EventUnrouted { source: &source }.emit();
             warn!(%source, event_id = %id, "no route for this source; event acknowledged");
@@ -153,6 +139,33 @@ impl Dispatcher {
                 drop(slot);
             });
         }
+    }
+}
+
+/// Source name → the targets its events go to; replaced whole on reload, while deliveries
+/// under way keep the targets they started with.
+#[derive(Default)]
+pub struct Routes(std::sync::RwLock<HashMap<String, Vec<Arc<Target>>>>);
+
+impl Routes {
+    /// Routes from source names to target names, resolved against `targets`.
+    pub fn new(targets: &HashMap<String, Arc<Target>>, routes: &HashMap<String, Vec<String>>) -> Arc<Routes> {
+        let resolved = Routes::default();
+        resolved.set(targets, routes);
+        Arc::new(resolved)
+    }
+
+    /// Replaces every route.
+    pub fn set(&self, targets: &HashMap<String, Arc<Target>>, routes: &HashMap<String, Vec<String>>) {
+        let resolved = routes
+            .iter()
+            .map(|(source, names)| (source.clone(), names.iter().map(|n| targets[n].clone()).collect()))
+            .collect();
+        *self.0.write().unwrap() = resolved;
+    }
+
+    fn of(&self, source: &str) -> Vec<Arc<Target>> {
+        self.0.read().unwrap().get(source).cloned().unwrap_or_default()
     }
 }
 

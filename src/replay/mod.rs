@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, InvocationType, Rate, RetrySettings, TargetSettings};
-use crate::dispatch::{Dispatcher, Invoker, Target};
+use crate::dispatch::{Dispatcher, Invoker, Routes, Target};
 use crate::dlq::{DeadLetterRecord, DeadLetterSink, SinkError};
 use crate::event::{Ack, Disposition, Event};
 use crate::pattern::Pattern;
@@ -257,7 +257,7 @@ async fn send(
         items: selected.iter().enumerate().map(|(i, (item, _))| (i, item.clone())).collect(),
         written: Mutex::new(HashMap::new()),
     });
-    let mut targets = HashMap::new();
+    let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
     let mut routes = HashMap::new();
     for (_, dest) in &selected {
         targets.entry(dest.name.clone()).or_insert_with(|| {
@@ -267,7 +267,7 @@ async fn send(
         routes.insert(dest.name.clone(), vec![dest.name.clone()]);
     }
     let health = Arc::new(crate::telemetry::health::Health::new([]));
-    let dispatcher = Dispatcher::new(targets, routes, args.concurrency, args.concurrency * 4, health);
+    let dispatcher = Dispatcher::new(Routes::new(&targets, &routes), args.concurrency, args.concurrency * 4, health);
     let (queue, queue_rx) = crate::queue::bounded(args.concurrency * 2);
     let dispatching = tokio::spawn(dispatcher.run(queue_rx, shutdown.clone(), Duration::from_secs(30)));
 

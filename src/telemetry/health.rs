@@ -37,6 +37,11 @@ impl Health {
         *self.dispatch_beat.lock().unwrap() = Some(Instant::now());
     }
 
+    /// `source` is starting (again, after a reload): not ready until it runs.
+    pub fn source_starting(&self, source: &str) {
+        self.sources.lock().unwrap().insert(source.to_string(), SourceState::Starting);
+    }
+
     /// `source` has started, or polled successfully again.
     pub fn source_ok(&self, source: &str) {
         self.sources.lock().unwrap().insert(source.to_string(), SourceState::Running);

@@ -8,5 +8,6 @@ mod config_errors;
 mod cron;
 mod dead_letters;
 mod operations;
+mod reload;
 mod replay;
 mod sqs_delivery;
