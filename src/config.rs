@@ -67,6 +67,8 @@ pub struct DaemonSettings {
     /// How long SIGTERM waits for in-flight invokes and dead-letter writes.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// Put event payloads in log lines about failures (off: payloads may hold personal data).
+    pub log_payloads: bool,
 }
 
 impl Default for DaemonSettings {
@@ -77,6 +79,7 @@ impl Default for DaemonSettings {
             queue_capacity: 10_000,
             max_in_flight: 256,
             shutdown_grace: Duration::from_secs(30),
+            log_payloads: false,
         }
     }
 }

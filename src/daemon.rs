@@ -132,6 +132,7 @@ impl Running {
     /// (and keep their adaptive limits), changed ones are replaced, removed sources stop
     /// pulling and finish what they handed out.
     fn apply(&mut self, config: Config) {
+        crate::telemetry::log_limit::set_log_payloads(config.daemon.log_payloads);
         let sinks = crate::dlq::build_all(&config, &self.sdk);
         let mut targets = HashMap::new();
         for (name, settings) in &config.targets {

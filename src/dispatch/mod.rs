@@ -32,7 +32,7 @@ use crate::telemetry::events::{
     DeadLetterFailed, DispatchLoad, EventDeadLettered, EventDispatched, EventUnrouted, InvokeFinished, InvokeRetried, InvokeThrottled,
 };
 use crate::telemetry::health::Health;
-use crate::telemetry::systemd;
+use crate::telemetry::{log_limit, systemd};
 
 /// How often the dispatch loop reports it is alive (health, watchdog, load gauges).
 const TICK: Duration = Duration::from_secs(1);
@@ -192,6 +192,11 @@ struct Delivery {
 }
 
 impl Delivery {
+    /// The payload for a log line: only with `[daemon] log_payloads = true`.
+    fn payload_for_log(&self) -> Option<String> {
+        log_limit::log_payloads().then(|| String::from_utf8_lossy(&self.payload).into_owned())
+    }
+
     fn age(&self) -> Duration {
         SystemTime::now().duration_since(self.born).unwrap_or_default()
     }
@@ -257,10 +262,12 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
             Class::Throttled { reason, .. } => reason.as_deref().unwrap_or("unknown"),
             _ => "",
         };
-        warn!(
-            source = %event.source, target = %target.name, event_id = %event.id, attempt = attempts.count,
-            error = %failure, reason, "invoke failed"
-        );
+        if let Some(left_out) = log_limit::allow(&format!("invoke:{}:{}", target.name, failure.code.as_deref().unwrap_or(""))) {
+            warn!(
+                source = %event.source, target = %target.name, event_id = %event.id, attempt = attempts.count,
+                error = %failure, reason, similar_left_out = left_out, payload = event.payload_for_log(), "invoke failed"
+            );
+        }
         attempts.last_failure = Some(failure);
         let mut delay = retry::backoff(attempts.count, target.retry.base_delay, target.retry.max_delay);
         match class {
@@ -329,12 +336,20 @@ async fn dead_letter(
     match target.dlq.write(&record).await {
         Ok(()) => {
             EventDeadLettered { source: &event.source, target: &target.name, condition: condition.as_str() }.emit();
-            info!(source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), attempts = attempts.count, "dead-lettered");
+            info!(
+                source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(),
+                attempts = attempts.count, payload = event.payload_for_log(), "dead-lettered"
+            );
             Outcome::DeadLettered
         }
         Err(e) => {
             DeadLetterFailed { source: &event.source, target: &target.name }.emit();
-            error!(source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), error = %e, "dead-letter write failed; the event stays upstream and comes back");
+            if let Some(left_out) = log_limit::allow(&format!("dlq:{}", target.name)) {
+                error!(
+                    source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), error = %e,
+                    similar_left_out = left_out, "dead-letter write failed; the event stays upstream and comes back"
+                );
+            }
             Outcome::Failed
         }
     }

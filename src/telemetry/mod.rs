@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod health;
+pub mod log_limit;
 pub mod server;
 pub mod systemd;
 

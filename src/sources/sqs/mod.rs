@@ -150,7 +150,9 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 failures += 1;
                 let pause = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
                 let error = DisplayErrorContext(&e).to_string();
-                warn!(source = %shared.name, error, retry_in = ?pause, "receive failed");
+                if let Some(left_out) = crate::telemetry::log_limit::allow(&format!("receive:{}", shared.name)) {
+                    warn!(source = %shared.name, error, retry_in = ?pause, similar_left_out = left_out, "receive failed");
+                }
                 shared.health.source_failed(&shared.name, error);
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
