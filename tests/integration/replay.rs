@@ -240,3 +240,32 @@ async fn an_s3_replay_deletes_or_keeps_and_writes_back_failures_in_place() {
     assert_eq!(moto.objects(&bucket, "dlq/").await.len(), 3, "only the kept copies remain");
     assert_eq!(accepted_n(&lambda).len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_since_and_until_pick_what_is_replayed() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dlq.jsonl");
+    let records: Vec<Value> =
+        (0..10).map(|n| fanin_record(n, "work", if n % 2 == 0 { "ResourceNotFound" } else { "RetriesExhausted" })).collect();
+    write_jsonl(&file, &records, &[]);
+    let from = format!("file:{}", file.display());
+
+    let filter = r#"{"requestContext":{"condition":["ResourceNotFound"]},"requestPayload":{"n":[{"numeric":["<",8]}]}}"#;
+    let mut run = replay(&["--from", &from, "--filter", filter, "--since", "2026-11-26T01:02:02Z"], &moto, &lambda);
+    assert_eq!(run.wait(PATIENCE).code(), Some(0), "{}", run.log());
+    let mut sent: Vec<u64> = accepted_n(&lambda).into_keys().collect();
+    sent.sort();
+    assert_eq!(sent, vec![2, 4, 6], "even (ResourceNotFound), below 8, at or after :02");
+    let left: Vec<u64> = read_jsonl(&file).iter().map(|r| r["requestPayload"]["n"].as_u64().unwrap()).collect();
+    assert_eq!(left, vec![0, 1, 3, 5, 7, 8, 9], "the rest untouched, in order");
+
+    let mut run = replay(&["--from", &from, "--until", "2026-11-26T01:02:05Z", "--dry-run"], &moto, &lambda);
+    assert_eq!(run.wait(PATIENCE).code(), Some(0));
+    assert!(run.stdout().contains("would send 3 events"), "0, 1 and 3 died before :05\n{}", run.stdout());
+
+    let mut bad = replay(&["--from", &from, "--filter", r#"{"requestContext":{"condition":"x"}}"#], &moto, &lambda);
+    assert_eq!(bad.wait(PATIENCE).code(), Some(2), "a bad pattern is a usage error");
+    assert!(bad.log().contains("requestContext.condition"), "{}", bad.log());
+}
