@@ -94,6 +94,8 @@ fn run_contender(contender: Contender, messages: usize) -> Result {
         .env("AWS_ENDPOINT_URL_SQS", sqs.url())
         .env("AWS_ENDPOINT_URL_LAMBDA", lambda.url());
     let start = Instant::now();
+    // Reaped below with wait4, which also gives the child's CPU time and peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().expect("spawn contender");
     let pid = child.id() as i32;
     assert!(sqs.wait_for_deleted(messages, Duration::from_secs(600)), "not every message was deleted");

@@ -344,8 +344,10 @@ async fn send(
     flushing.abort();
     store.flush().context("writing back the dead-letter file")?;
 
-    let done = settled_items.lock().unwrap();
-    let unsettled: Vec<&Item> = selected.iter().enumerate().filter(|(i, _)| !done.contains(i)).map(|(_, (item, _))| item).collect();
+    let unsettled: Vec<&Item> = {
+        let done = settled_items.lock().unwrap();
+        selected.iter().enumerate().filter(|(i, _)| !done.contains(i)).map(|(_, (item, _))| item).collect()
+    };
     store.release(&unsettled).await;
     let mut failed_again = BTreeMap::new();
     for condition in write_back.written.lock().unwrap().values() {

@@ -50,7 +50,7 @@ async fn sink_down_then_back(sink_toml: &str, create_sink: impl std::future::Fut
     moto.send_all(&queue, &numbered(3)).await;
     let setup = Setup::new("", &format!("{sink_toml}\n[targets.ghost]\nfunction = \"ghost\"\ndlq = \"remote\"\n"));
     setup.source("stuck", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"ghost\"\nvisibility_timeout = \"3s\"\n"));
-    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    let mut daemon = Daemon::start(&setup, moto, &lambda.url());
 
     // Each message tried, the record refused, the message left: it comes back for a second try.
     eventually(PATIENCE, "every message to come back at least once", || async {

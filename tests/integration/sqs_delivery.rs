@@ -219,7 +219,7 @@ async fn sigterm_lets_in_flight_invokes_finish_and_leaves_the_rest_in_the_queue(
     let started = lambda.invocations().len();
     let delivered = lambda.accepted_count();
     assert_eq!(started, delivered, "every invoke under way when SIGTERM came finished");
-    assert!(delivered >= 4 && delivered < 20);
+    assert!((4..20).contains(&delivered));
     let (visible, in_flight) = moto.depth(&queue).await;
     assert_eq!(visible + in_flight, 20 - delivered, "delivered messages deleted, the rest left in SQS");
 }
@@ -308,7 +308,7 @@ async fn environment_overrides_and_the_config_endpoint_url_apply() {
     let lambda = LambdaEndpoint::start();
     let queue = moto.queue(&unique("override")).await;
     moto.send_all(&queue, &numbered(5)).await;
-    let setup = Setup::new("", &format!("[targets.work]\nfunction = \"work\"\n"));
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
     // No AWS_ENDPOINT_URL: SQS is reached through [aws] endpoint_url, set here by override.
     setup.source("override", &sqs_source(&queue, ""));
     let config = setup.config();
