@@ -1,8 +1,382 @@
-//! `fanin iam-policy`: the least-privilege IAM policy a configuration needs. (Being built.)
+//! `fanin iam-policy`: the least-privilege IAM policy a configuration needs.
+//!
+//! Every permission is a `Grant`: one action group on one exact resource. Grants come from
+//! the targets (invoke), the sources (what the daemon calls on them, and with `--include-setup`
+//! what `fanin setup --apply` would call) and the dead-letter sinks; the policy merges them into
+//! one statement per action group, in a fixed order, resources sorted, so the output is stable.
+//! A new source type is one arm in `source_grants` and one in `setup_grants`.
+//!
+//! Names that are not ARNs need a region and an account; where the configuration does not tell
+//! them (see `Scope`), the field is `*` rather than a guess that would make the policy deny.
+//! The policy covers `fanin run`; `fanin validate`'s own extra look-ups (a dead-letter queue's
+//! attributes, deleting its S3 marker) are deliberately not in it.
 
-use crate::config::Config;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The policy document.
-pub fn policy(_config: &Config, _include_setup: bool) -> serde_json::Value {
-    serde_json::json!({ "Version": "2012-10-17", "Statement": [] })
+use serde_json::{json, Value};
+
+use crate::config::{Config, DlqSettings, SourceKind, SourceSettings, TargetSettings};
+
+/// The policy document for `config` (`include_setup`: also what `fanin setup --apply` needs).
+pub fn policy(config: &Config, include_setup: bool) -> Value {
+    let scope = Scope::of(config);
+    let mut grants: Vec<Grant> = config.targets.values().map(|t| target_grant(&scope, t)).collect();
+    for source in &config.sources {
+        grants.extend(source_grants(&scope, source));
+        if include_setup {
+            grants.extend(setup_grants(&scope, source));
+        }
+    }
+    grants.extend(config.dlq.values().filter_map(|sink| sink_grant(&scope, sink)));
+    document(grants)
+}
+
+/// One part of a configuration, for advice about a single denied call (`fanin validate`).
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// What invoking the target needs.
+    Target(&'a TargetSettings),
+    /// What reading the source needs.
+    Source(&'a SourceSettings),
+    /// What writing to the dead-letter sink needs (nothing for a file).
+    Sink(&'a DlqSettings),
+}
+
+/// The statements `subject` alone needs, as they stand in [`policy`]; `region` (the one the
+/// SDK resolved) fills in a region the configuration does not name.
+pub fn statements_for(config: &Config, subject: Subject<'_>, region: Option<&str>) -> Vec<Value> {
+    let mut scope = Scope::of(config);
+    if let (true, Some(region)) = (scope.region == ANY, region) {
+        scope.region = region.to_string();
+    }
+    let grants = match subject {
+        Subject::Target(t) => vec![target_grant(&scope, t)],
+        Subject::Source(s) => source_grants(&scope, s),
+        Subject::Sink(s) => sink_grant(&scope, s).into_iter().collect(),
+    };
+    statements(grants)
+}
+
+/// `function` (as configured) without its qualifier suffix, and that suffix: `resize:live` is
+/// (`resize`, `live`), and so are the partial and full ARN forms.
+pub fn split_qualifier(function: &str) -> (&str, Option<&str>) {
+    match FunctionRef::parse(function).qualifier {
+        Some(q) => (&function[..function.len() - q.len() - 1], Some(&function[function.len() - q.len()..])),
+        None => (function, None),
+    }
+}
+
+/// The wildcard used for a region or account nothing in the configuration gives.
+const ANY: &str = "*";
+
+/// A set of actions that always go together, one statement each in the policy. The order of
+/// the variants is the order of the statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    /// Invoke (asynchronous, synchronous and DryRun all need `lambda:InvokeFunction`).
+    InvokeTargets,
+    /// Long-poll, keep visibility, delete: what an SQS-backed source does.
+    ConsumeSourceQueues,
+    /// The `sqs` dead-letter sink.
+    SendDeadLetterMessages,
+    /// The `s3` dead-letter sink.
+    WriteDeadLetterObjects,
+}
+
+impl Group {
+    fn sid(self) -> &'static str {
+        match self {
+            Group::InvokeTargets => "InvokeTargets",
+            Group::ConsumeSourceQueues => "ConsumeSourceQueues",
+            Group::SendDeadLetterMessages => "SendDeadLetterMessages",
+            Group::WriteDeadLetterObjects => "WriteDeadLetterObjects",
+        }
+    }
+
+    /// Sorted, so the document is the same whatever the order grants came in.
+    fn actions(self) -> &'static [&'static str] {
+        match self {
+            Group::InvokeTargets => &["lambda:InvokeFunction"],
+            // The batch calls (DeleteMessageBatch, ChangeMessageVisibilityBatch) are authorised
+            // by these same actions.
+            Group::ConsumeSourceQueues => &[
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+            Group::SendDeadLetterMessages => &["sqs:SendMessage"],
+            Group::WriteDeadLetterObjects => &["s3:PutObject"],
+        }
+    }
+}
+
+/// One action group on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Grant {
+    group: Group,
+    resource: String,
+}
+
+/// Region and account for names given without them (a bare function name, a queue URL whose
+/// host names no region).
+///
+/// Region: `[aws] region` (or `FANIN__AWS__REGION`); else the one region every ARN and queue
+/// URL in the configuration names (the clients reach one region, so they must agree); else `*`.
+/// Account: that of `[aws] assume_role_arn` (fanin acts as that role, and a bare function name
+/// resolves in the caller's account); else the one account every function ARN and queue URL
+/// names; else (none, or several) `*`. The process environment is not read, so the policy is a
+/// function of the configuration alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Scope {
+    region: String,
+    account: String,
+}
+
+impl Scope {
+    fn of(config: &Config) -> Scope {
+        let named = named_locations(config);
+        let region = config.aws.region.clone().or_else(|| only(named.iter().filter_map(|(r, _)| r.clone())));
+        let role_account = config.aws.assume_role_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| is_account(a));
+        let account = role_account.map(str::to_string).or_else(|| only(named.into_iter().filter_map(|(_, a)| a)));
+        Scope { region: region.unwrap_or_else(|| ANY.into()), account: account.unwrap_or_else(|| ANY.into()) }
+    }
+}
+
+/// The (region, account) each function and queue of the configuration names, where it does.
+fn named_locations(config: &Config) -> Vec<(Option<String>, Option<String>)> {
+    let functions = config.targets.values().map(|t| {
+        let f = FunctionRef::parse(&t.function);
+        (f.region, f.account)
+    });
+    let queues = queue_urls(config).map(|url| {
+        let (region, account, _) = queue_parts(url);
+        (region, account)
+    });
+    functions.chain(queues).collect()
+}
+
+/// Every SQS queue URL in the configuration: sources and dead-letter queues.
+fn queue_urls(config: &Config) -> impl Iterator<Item = &str> {
+    let sources = config.sources.iter().filter_map(|s| match &s.kind {
+        SourceKind::Sqs(q) => Some(q.queue_url.as_str()),
+        SourceKind::Cron(_) => None,
+    });
+    let sinks = config.dlq.values().filter_map(|d| match d {
+        DlqSettings::Sqs { queue_url } => Some(queue_url.as_str()),
+        DlqSettings::File { .. } | DlqSettings::S3 { .. } => None,
+    });
+    sources.chain(sinks)
+}
+
+/// The single distinct value, if there is exactly one.
+fn only(values: impl Iterator<Item = String>) -> Option<String> {
+    let distinct: BTreeSet<String> = values.collect();
+    (distinct.len() == 1).then(|| distinct.into_iter().next().expect("one value"))
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A queue URL's region (when its host names one), account and name, read through the same
+/// parser the SQS source labels events with.
+fn queue_parts(url: &str) -> (Option<String>, Option<String>, String) {
+    let arn = crate::sources::sqs::queue_arn(url, "");
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let field = |i: usize| parts.get(i).copied().unwrap_or_default();
+    let region = Some(field(3)).filter(|r| !r.is_empty()).map(str::to_string);
+    let account = Some(field(4)).filter(|a| is_account(a)).map(str::to_string);
+    (region, account, field(5).to_string())
+}
+
+/// A function as Lambda accepts it: `NAME[:Q]`, `ACCOUNT:function:NAME[:Q]` or a full ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FunctionRef {
+    region: Option<String>,
+    account: Option<String>,
+    name: String,
+    qualifier: Option<String>,
+}
+
+impl FunctionRef {
+    fn parse(function: &str) -> FunctionRef {
+        let own = |s: &str| Some(s.to_string());
+        let (region, account, name, qualifier) = match function.split(':').collect::<Vec<_>>().as_slice() {
+            ["arn", _, "lambda", region, account, "function", name] => (own(region), own(account), *name, None),
+            ["arn", _, "lambda", region, account, "function", name, q] => (own(region), own(account), *name, own(q)),
+            [account, "function", name] => (None, own(account), *name, None),
+            [account, "function", name, q] => (None, own(account), *name, own(q)),
+            [name, q] => (None, None, *name, own(q)),
+            _ => (None, None, function, None),
+        };
+        FunctionRef { region, account, name: name.to_string(), qualifier }
+    }
+}
+
+/// `lambda:InvokeFunction` on exactly what the target calls: a qualified invoke is authorised
+/// against the qualified ARN only, an unqualified one against the bare function ARN only.
+fn target_grant(scope: &Scope, target: &TargetSettings) -> Grant {
+    let f = FunctionRef::parse(&target.function);
+    let region = f.region.as_deref().unwrap_or(&scope.region);
+    let account = f.account.as_deref().unwrap_or(&scope.account);
+    let mut arn = format!("arn:aws:lambda:{region}:{account}:function:{}", f.name);
+    if let Some(q) = target.qualifier.as_ref().or(f.qualifier.as_ref()) {
+        arn = format!("{arn}:{q}");
+    }
+    Grant { group: Group::InvokeTargets, resource: arn }
+}
+
+/// What the daemon calls on a source's upstream.
+fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
+    match &source.kind {
+        SourceKind::Sqs(s) => vec![Grant { group: Group::ConsumeSourceQueues, resource: queue_arn(scope, &s.queue_url) }],
+        SourceKind::Cron(_) => vec![],
+    }
+}
+
+/// What `fanin setup --apply` calls to wire a source's upstream (S3 notifications, SNS
+/// subscriptions, EventBridge rules). The source types that need wiring are not built yet.
+fn setup_grants(_scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
+    match &source.kind {
+        SourceKind::Sqs(_) | SourceKind::Cron(_) => vec![],
+    }
+}
+
+/// What a dead-letter sink writes with; a file sink needs no AWS permission.
+fn sink_grant(scope: &Scope, sink: &DlqSettings) -> Option<Grant> {
+    match sink {
+        DlqSettings::File { .. } => None,
+        DlqSettings::Sqs { queue_url } => {
+            Some(Grant { group: Group::SendDeadLetterMessages, resource: queue_arn(scope, queue_url) })
+        }
+        DlqSettings::S3 { bucket, prefix } => {
+            Some(Grant { group: Group::WriteDeadLetterObjects, resource: format!("arn:aws:s3:::{bucket}/{prefix}*") })
+        }
+    }
+}
+
+/// A queue's ARN, with the scope's region and account where the URL names none.
+fn queue_arn(scope: &Scope, url: &str) -> String {
+    let (region, account, name) = queue_parts(url);
+    let region = region.as_deref().unwrap_or(&scope.region);
+    let account = account.as_deref().unwrap_or(&scope.account);
+    format!("arn:aws:sqs:{region}:{account}:{name}")
+}
+
+/// The policy document: one statement per group present.
+fn document(grants: Vec<Grant>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements(grants) })
+}
+
+/// One statement per group, in group order, each with its resources sorted and deduplicated.
+fn statements(grants: Vec<Grant>) -> Vec<Value> {
+    let mut by_group: BTreeMap<Group, BTreeSet<String>> = BTreeMap::new();
+    for g in grants {
+        by_group.entry(g.group).or_default().insert(g.resource);
+    }
+    by_group
+        .into_iter()
+        .map(|(group, resources)| {
+            json!({
+                "Sid": group.sid(),
+                "Effect": "Allow",
+                "Action": group.actions(),
+                "Resource": resources,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function(region: Option<&str>, account: Option<&str>, name: &str, qualifier: Option<&str>) -> FunctionRef {
+        let own = |s: Option<&str>| s.map(str::to_string);
+        FunctionRef { region: own(region), account: own(account), name: name.into(), qualifier: own(qualifier) }
+    }
+
+    #[test]
+    fn function_forms_lambda_accepts() {
+        assert_eq!(FunctionRef::parse("resize"), function(None, None, "resize", None));
+        assert_eq!(FunctionRef::parse("resize:live"), function(None, None, "resize", Some("live")));
+        assert_eq!(
+            FunctionRef::parse("123456789012:function:resize"),
+            function(None, Some("123456789012"), "resize", None)
+        );
+        assert_eq!(
+            FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:resize:7"),
+            function(Some("eu-west-1"), Some("123456789012"), "resize", Some("7"))
+        );
+    }
+
+    #[test]
+    fn qualifier_suffixes_split_off() {
+        assert_eq!(split_qualifier("resize"), ("resize", None));
+        assert_eq!(split_qualifier("resize:live"), ("resize", Some("live")));
+        assert_eq!(
+            split_qualifier("arn:aws:lambda:eu-west-1:123456789012:function:resize:7"),
+            ("arn:aws:lambda:eu-west-1:123456789012:function:resize", Some("7"))
+        );
+    }
+
+    #[test]
+    fn queue_urls_give_region_and_account() {
+        assert_eq!(
+            queue_parts("https://sqs.eu-west-1.amazonaws.com/123456789012/orders"),
+            (Some("eu-west-1".into()), Some("123456789012".into()), "orders".into())
+        );
+        assert_eq!(queue_parts("http://127.0.0.1:5000/123456789012/q"), (None, Some("123456789012".into()), "q".into()));
+        assert_eq!(queue_parts("http://q"), (None, None, "q".into()));
+    }
+
+    #[test]
+    fn one_distinct_value_or_none() {
+        assert_eq!(only(["a".to_string(), "a".to_string()].into_iter()), Some("a".into()));
+        assert_eq!(only(["a".to_string(), "b".to_string()].into_iter()), None);
+        assert_eq!(only(std::iter::empty()), None);
+    }
+
+    /// A configuration of one daemon file (`sources_dir` made empty) and one SQS source file.
+    fn config(daemon: &str, queue_url: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        std::fs::write(dir.path().join("fanin.toml"), daemon).unwrap();
+        let source = format!("type = \"sqs\"\nqueue_url = \"{queue_url}\"\ntarget = \"t\"\n");
+        std::fs::write(dir.path().join("sources/q.toml"), source).unwrap();
+        Config::load(&dir.path().join("fanin.toml")).unwrap()
+    }
+
+    #[test]
+    fn region_and_account_come_from_what_the_configuration_names() {
+        let eu = "https://sqs.eu-west-1.amazonaws.com/123456789012/q";
+        let scope = |daemon: &str, url: &str| Scope::of(&config(daemon, url));
+        let named = |region: &str, account: &str| Scope { region: region.into(), account: account.into() };
+        // No [aws] region: the queue's; its account too.
+        assert_eq!(scope("[targets.t]\nfunction = \"f\"\n", eu), named("eu-west-1", "123456789012"));
+        // [aws] region wins; the assumed role's account wins.
+        let daemon = "[aws]\nregion = \"us-west-2\"\nassume_role_arn = \"arn:aws:iam::210987654321:role/fanin\"\n[targets.t]\nfunction = \"f\"\n";
+        assert_eq!(scope(daemon, eu), named("us-west-2", "210987654321"));
+        // Accounts (or regions) that disagree tell nothing: wildcards.
+        let other = "[targets.t]\nfunction = \"arn:aws:lambda:us-east-1:210987654321:function:f\"\n";
+        assert_eq!(scope(other, eu), named("*", "*"));
+        // Nothing names either.
+        assert_eq!(scope("[targets.t]\nfunction = \"f\"\n", "http://127.0.0.1:9/q"), named("*", "*"));
+    }
+
+    #[test]
+    fn statements_merge_by_group_in_a_fixed_order() {
+        let grant = |group, r: &str| Grant { group, resource: r.into() };
+        let out = statements(vec![
+            grant(Group::WriteDeadLetterObjects, "arn:aws:s3:::b/p*"),
+            grant(Group::InvokeTargets, "arn:aws:lambda:r:1:function:z"),
+            grant(Group::InvokeTargets, "arn:aws:lambda:r:1:function:a"),
+            grant(Group::InvokeTargets, "arn:aws:lambda:r:1:function:a"),
+        ]);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0]["Sid"], "InvokeTargets");
+        assert_eq!(out[0]["Resource"], json!(["arn:aws:lambda:r:1:function:a", "arn:aws:lambda:r:1:function:z"]));
+        assert_eq!(out[1]["Sid"], "WriteDeadLetterObjects");
+    }
 }

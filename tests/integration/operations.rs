@@ -127,3 +127,97 @@ async fn systemd_hears_ready_watchdog_and_stopping() {
     assert!(heard.iter().any(|m| m == "STOPPING=1"), "{heard:?}");
     assert!(status.success());
 }
+
+#[test]
+fn the_systemd_unit_is_notify_type_with_reload_watchdog_and_hardening() {
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/fanin.service")).unwrap();
+    for line in [
+        "Type=notify",
+        "ExecStartPre=/usr/bin/fanin validate --offline --config /etc/fanin/fanin.toml",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "WatchdogSec=30",
+        "DynamicUser=yes",
+        "StateDirectory=fanin",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "SystemCallFilter=@system-service",
+        "UMask=077",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing from the unit");
+    }
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true", concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/fanin.service")])
+        .output()
+    else {
+        println!("systemd-analyze is not installed here: exposure not rated");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rating: f64 = text
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for fanin.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rating in: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(rating <= 2.0, "exposure {rating} is above 2.0");
+}
+
+#[test]
+fn the_install_script_lays_out_binary_unit_and_configuration() {
+    let root = tempfile::tempdir().unwrap();
+    let run = || {
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install"))
+            .env("DESTDIR", root.path())
+            .env("FANIN_BIN", env!("CARGO_BIN_EXE_fanin"))
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let at = |p: &str| root.path().join(p);
+    assert!(at("usr/bin/fanin").is_file());
+    assert!(at("lib/systemd/system/fanin.service").is_file());
+    assert!(at("etc/fanin/sources/orders.toml.example").is_file());
+    // The installed configuration parses as installed (sources_dir is relative to it).
+    let check = std::process::Command::new(at("usr/bin/fanin"))
+        .args(["validate", "--offline", "--config", at("etc/fanin/fanin.toml").to_str().unwrap()])
+        .env("FANIN__DAEMON__STATE_DIR", root.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}\n{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    // A second install keeps the operator's configuration.
+    std::fs::write(at("etc/fanin/fanin.toml"), "# mine\n").unwrap();
+    assert!(run().status.success());
+    assert_eq!(std::fs::read_to_string(at("etc/fanin/fanin.toml")).unwrap(), "# mine\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_leave_payloads_out_unless_asked_and_rate_limit_repeated_errors() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("down", Behavior::always(Reply::service_error()));
+    for log_payloads in [false, true] {
+        let queue = moto.queue(&unique("secret")).await;
+        let bodies: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n},\"card\":\"tok-4242\"}}")).collect();
+        moto.send_all(&queue, &bodies).await;
+        let setup = Setup::new(
+            &format!("log_payloads = {log_payloads}"),
+            "[targets.down]\nfunction = \"down\"\nretry = { max_attempts = 3, base_delay = \"10ms\", max_delay = \"20ms\", max_event_age = \"1h\" }\n",
+        );
+        setup.source("secret", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"down\"\n"));
+        let config = setup.config();
+        let mut daemon = Daemon::spawn(&["--log-format", "json", "run", "--config", config.to_str().unwrap()], &moto, &lambda.url(), &[]);
+        eventually(PATIENCE, "20 dead letters", || async { setup.dead_letters().len() >= 20 }).await;
+        assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+        let log = daemon.log();
+        let lines: Vec<serde_json::Value> =
+            log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+        let failed: Vec<_> = lines.iter().filter(|l| l["fields"]["message"] == "invoke failed").collect();
+        assert_eq!(lambda.invocations().len() % 60, 0, "3 attempts for each of 20 events");
+        assert!(failed.len() <= 10, "60 identical failures rate-limited to a few lines, got {}", failed.len());
+        assert!(failed.iter().all(|l| l["fields"]["target"] == "down" && l["fields"]["event_id"].is_string()));
+        assert_eq!(log.contains("tok-4242"), log_payloads, "payloads in the log only when asked (log_payloads = {log_payloads})");
+    }
+}
