@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::pattern::Pattern;
 use crate::sources::cron::schedule::{Schedule, ScheduleError};
 
 /// A configuration that cannot be used, with the file and key it is about.
@@ -250,8 +251,8 @@ pub struct SourceSettings {
     pub name: String,
     /// The file it came from.
     pub file: PathBuf,
-    /// Targets each event of this source goes to.
-    pub routes: Vec<String>,
+    /// Where its events go.
+    pub routes: Vec<Route>,
     /// What it reads.
     pub kind: SourceKind,
 }
@@ -346,6 +347,32 @@ fn default_timezone() -> String {
 struct RouteSettings {
     /// The target's name.
     target: String,
+    /// An EventBridge event pattern over the delivered event; without one, every event.
+    filter: Option<serde_json::Value>,
+}
+
+/// Where a source's events go: a target, for the events its filter matches.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The target's name.
+    pub target: String,
+    /// The compiled pattern, if the route has one.
+    pub filter: Option<Pattern>,
+    /// The pattern as written, to tell a changed route on reload.
+    filter_source: Option<serde_json::Value>,
+}
+
+impl Route {
+    /// A route taking every event to `target`.
+    pub fn to(target: &str) -> Route {
+        Route { target: target.to_string(), filter: None, filter_source: None }
+    }
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.target, &self.filter_source) == (&other.target, &other.filter_source)
+    }
 }
 
 /// The daemon file as written.
@@ -505,11 +532,23 @@ impl Config {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(path, "routes", "give either `target` or `[[routes]]`, not both"))
             }
-            (Some(t), None) => vec![deserialize_at::<String>(path, "target", t)?],
-            (None, Some(r)) => deserialize_at::<Vec<RouteSettings>>(path, "routes", r)?
-                .into_iter()
-                .map(|r| r.target)
-                .collect(),
+            (Some(t), None) => vec![Route::to(&deserialize_at::<String>(path, "target", t)?)],
+            (None, Some(r)) => {
+                let mut routes = Vec::new();
+                for (i, r) in deserialize_at::<Vec<RouteSettings>>(path, "routes", r)?.into_iter().enumerate() {
+                    let filter = r
+                        .filter
+                        .as_ref()
+                        .map(Pattern::parse)
+                        .transpose()
+                        .map_err(|e| {
+                            let at = if e.path.is_empty() { String::new() } else { format!(".{}", e.path) };
+                            ConfigError::new(path, format!("routes[{i}].filter{at}"), e.message)
+                        })?;
+                    routes.push(Route { target: r.target, filter, filter_source: r.filter });
+                }
+                routes
+            }
             (None, None) => {
                 return Err(ConfigError::new(path, "target", "missing: name the target events go to"))
             }
@@ -564,7 +603,7 @@ impl Config {
             }
         }
         for source in &mut self.sources {
-            for (i, target) in source.routes.iter().enumerate() {
+            for (i, Route { target, .. }) in source.routes.iter().enumerate() {
                 if !self.targets.contains_key(target) {
                     let key = if source.routes.len() == 1 { "target".to_string() } else { format!("routes[{i}].target") };
                     let known: Vec<&str> = self.targets.keys().map(String::as_str).collect();
@@ -745,6 +784,15 @@ retry = { max_attempts = 5, base_delay = "100ms", max_delay = "1s", max_event_ag
         assert_eq!(e.key, "daemon.shutdown_grace");
         let e = error_of("[targets.a]\nfunction = \"a\"\nrate = \"fast\"\n", &[]);
         assert_eq!(e.key, "targets.a.rate");
+    }
+
+    #[test]
+    fn a_bad_route_filter_names_its_route_and_path() {
+        let e = error_of(
+            DAEMON,
+            &[("a.toml", "type = \"sqs\"\nqueue_url = \"u\"\n[[routes]]\ntarget = \"resize\"\nfilter = { detail = { state = \"ALARM\" } }\n")],
+        );
+        assert_eq!(e.key, "routes[0].filter.detail.state", "{e}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, SourceSettings, TargetSettings, DEFAULT_DLQ};
+use crate::config::{Config, Route, SourceSettings, TargetSettings, DEFAULT_DLQ};
 use crate::dispatch::{Dispatcher, Invoker, Routes, Target};
 use crate::dlq::DeadLetterSink;
 use crate::queue::QueueSender;
@@ -147,10 +147,10 @@ impl Running {
             targets.insert(name.clone(), (settings.clone(), target));
         }
         let resolved: HashMap<String, Arc<Target>> = targets.iter().map(|(n, (_, t))| (n.clone(), t.clone())).collect();
-        let mut routes: HashMap<String, Vec<String>> = config.sources.iter().map(|s| (s.name.clone(), s.routes.clone())).collect();
+        let mut routes: HashMap<String, Vec<Route>> = config.sources.iter().map(|s| (s.name.clone(), s.routes.clone())).collect();
         // A removed source's events still in the queue keep their old route until it drains.
         for (name, old) in &self.sources {
-            if !routes.contains_key(name) && old.settings.routes.iter().all(|t| resolved.contains_key(t)) {
+            if !routes.contains_key(name) && old.settings.routes.iter().all(|r| resolved.contains_key(&r.target)) {
                 routes.insert(name.clone(), old.settings.routes.clone());
             }
         }

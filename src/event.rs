@@ -22,6 +22,8 @@ pub struct Event {
     /// Why the source could not build a proper payload; such an event is dead-lettered as `InvalidEvent`
     /// with the raw input as its payload.
     pub invalid: Option<String>,
+    /// What route filters match against, when not the payload itself (S3: keys decoded).
+    pub filter_view: Option<serde_json::Value>,
     /// Settles the upstream message.
     pub ack: Ack,
 }

@@ -26,7 +26,9 @@ pub use target::Target;
 
 use crate::dlq::record::{timestamp, FaninContext, RequestContext, ResponseContext};
 use crate::dlq::{Condition, DeadLetterRecord};
+use crate::config::Route;
 use crate::event::{Event, Outcome};
+use crate::pattern::Pattern;
 use crate::queue::QueueReceiver;
 use crate::telemetry::events::{
     DeadLetterFailed, DispatchLoad, EventDeadLettered, EventDispatched, EventUnrouted, InvokeFinished, InvokeRetried, InvokeThrottled,
@@ -119,11 +121,11 @@ impl Dispatcher {
     }
 
     fn dispatch(&self, event: Event, slot: OwnedSemaphorePermit, shutdown: &CancellationToken) {
-        let Event { id, source, born, payload, invalid, ack } = event;
-        let targets = self.routes.of(&source);
+        let Event { id, source, born, payload, invalid, filter_view, ack } = event;
+        let targets = self.routes.matching(&source, &payload, filter_view, invalid.is_some());
         if targets.is_empty() {
             EventUnrouted { source: &source }.emit();
-            warn!(%source, event_id = %id, "no route for this source; event acknowledged");
+            debug!(%source, event_id = %id, "no route matched; event acknowledged");
         }
         let acks = ack.fan_out(targets.len());
         let key = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -145,27 +147,41 @@ impl Dispatcher {
 /// Source name → the targets its events go to; replaced whole on reload, while deliveries
 /// under way keep the targets they started with.
 #[derive(Default)]
-pub struct Routes(std::sync::RwLock<HashMap<String, Vec<Arc<Target>>>>);
+pub struct Routes(std::sync::RwLock<HashMap<String, Vec<(Arc<Target>, Option<Pattern>)>>>);
 
 impl Routes {
-    /// Routes from source names to target names, resolved against `targets`.
-    pub fn new(targets: &HashMap<String, Arc<Target>>, routes: &HashMap<String, Vec<String>>) -> Arc<Routes> {
+    /// Routes of every source, resolved against `targets`.
+    pub fn new(targets: &HashMap<String, Arc<Target>>, routes: &HashMap<String, Vec<Route>>) -> Arc<Routes> {
         let resolved = Routes::default();
         resolved.set(targets, routes);
         Arc::new(resolved)
     }
 
     /// Replaces every route.
-    pub fn set(&self, targets: &HashMap<String, Arc<Target>>, routes: &HashMap<String, Vec<String>>) {
+    pub fn set(&self, targets: &HashMap<String, Arc<Target>>, routes: &HashMap<String, Vec<Route>>) {
         let resolved = routes
             .iter()
-            .map(|(source, names)| (source.clone(), names.iter().map(|n| targets[n].clone()).collect()))
+            .map(|(source, routes)| {
+                (source.clone(), routes.iter().map(|r| (targets[&r.target].clone(), r.filter.clone())).collect())
+            })
             .collect();
         *self.0.write().unwrap() = resolved;
     }
 
-    fn of(&self, source: &str) -> Vec<Arc<Target>> {
-        self.0.read().unwrap().get(source).cloned().unwrap_or_default()
+    /// The targets of `source` whose filter lets the event through. The filter sees
+    /// `filter_view` when the source gave one (S3: keys decoded), else the payload. An event
+    /// that could not be made into a proper payload goes to every route, to be dead-lettered.
+    fn matching(&self, source: &str, payload: &[u8], filter_view: Option<serde_json::Value>, invalid: bool) -> Vec<Arc<Target>> {
+        let routes = self.0.read().unwrap().get(source).cloned().unwrap_or_default();
+        if invalid || routes.iter().all(|(_, f)| f.is_none()) {
+            return routes.into_iter().map(|(t, _)| t).collect();
+        }
+        let view = filter_view.or_else(|| serde_json::from_slice(payload).ok());
+        routes
+            .into_iter()
+            .filter(|(_, f)| f.as_ref().is_none_or(|p| view.as_ref().is_some_and(|v| p.matches(v))))
+            .map(|(t, _)| t)
+            .collect()
     }
 }
 

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, InvocationType, Rate, RetrySettings, TargetSettings};
+use crate::config::{Config, InvocationType, Rate, RetrySettings, Route, TargetSettings};
 use crate::dispatch::{Dispatcher, Invoker, Routes, Target};
 use crate::dlq::{DeadLetterRecord, DeadLetterSink, SinkError};
 use crate::event::{Ack, Disposition, Event};
@@ -264,7 +264,7 @@ async fn send(
             let invoker = Invoker::new(crate::aws::lambda(sdk, dest.settings.invoke_timeout), &dest.settings);
             Arc::new(Target::new(&dest.name, &dest.settings, invoker, write_back.clone()))
         });
-        routes.insert(dest.name.clone(), vec![dest.name.clone()]);
+        routes.insert(dest.name.clone(), vec![Route::to(&dest.name)]);
     }
     let health = Arc::new(crate::telemetry::health::Health::new([]));
     let dispatcher = Dispatcher::new(Routes::new(&targets, &routes), args.concurrency, args.concurrency * 4, health);
@@ -306,6 +306,7 @@ async fn send(
             born: SystemTime::now(),
             payload: serde_json::to_vec(&item.letter.payload)?.into(),
             invalid: None,
+            filter_view: None,
             ack,
         };
         tokio::select! {

@@ -44,7 +44,7 @@ pub(super) async fn check(world: World, index: usize) -> Vec<Check> {
     let source = &world.config.sources[index];
     let SourceKind::Sqs(settings) = &source.kind else { return vec![] };
     let targets: Vec<(&str, &TargetSettings)> =
-        source.routes.iter().filter_map(|t| world.config.targets.get_key_value(t)).map(|(n, t)| (n.as_str(), t)).collect();
+        source.routes.iter().filter_map(|r| world.config.targets.get_key_value(&r.target)).map(|(n, t)| (n.as_str(), t)).collect();
     let mut checks = Vec::new();
     if let Some(sdk) = &world.sdk {
         match attributes(sdk, &settings.queue_url).await {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 
-use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
+use crate::support::harness::{eventually, http_get, unique, Daemon, Moto, Setup};
 use crate::support::lambda_endpoint::{Behavior, InvocationType, LambdaEndpoint, Reply};
 use crate::support::{body_n, numbered, PATIENCE};
 
@@ -358,4 +358,42 @@ async fn a_slow_target_causes_no_duplicate_deliveries() {
     let first = accepted.first().unwrap().received_at;
     let last = accepted.last().unwrap().received_at;
     assert!(last.duration_since(first) > Duration::from_secs(6), "the run outlasted the visibility timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_filters_send_each_event_to_every_matching_target_and_count_the_unrouted() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let queue = moto.queue(&unique("routed")).await;
+    let bodies = [
+        r#"{"id":1,"kind":"order","amount":50}"#,
+        r#"{"id":2,"kind":"order","amount":500}"#,
+        r#"{"id":3,"kind":"refund","amount":10}"#,
+        r#"{"id":4,"kind":"ORDER","amount":101}"#,
+    ];
+    moto.send_all(&queue, &bodies.map(String::from)).await;
+    let setup = Setup::new("", "[targets.orders]\nfunction = \"orders\"\n[targets.big]\nfunction = \"big\"\n");
+    setup.source(
+        "routed",
+        &format!(
+            "type = \"sqs\"\nqueue_url = \"{queue}\"\nshape = \"body\"\n\
+             [[routes]]\ntarget = \"orders\"\nfilter = {{ kind = [{{ \"equals-ignore-case\" = \"order\" }}] }}\n\
+             [[routes]]\ntarget = \"big\"\nfilter = {{ amount = [{{ numeric = [\">\", 100] }}] }}\n"
+        ),
+    );
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    let addr = daemon.metrics_addr().await;
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(metrics.lines().any(|l| l == "fanin_events_unrouted_total{source=\"routed\"} 1"), "{metrics}");
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let ids = |f: &str| {
+        let mut v: Vec<u64> = lambda.invocations_for(f).iter().map(|i| i.payload_json()["id"].as_u64().unwrap()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids("orders"), vec![1, 2, 4]);
+    assert_eq!(ids("big"), vec![2, 4]);
+    assert!(daemon.log().contains("no route matched"), "the unrouted event is acknowledged, and said so");
 }

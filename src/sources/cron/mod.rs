@@ -108,7 +108,8 @@ impl Firer<'_> {
             None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, at),
         };
         let (ack, settled) = Ack::new();
-        let event = Event { id: id.clone(), source: self.ctx.name.clone(), born: SystemTime::from(at), payload, invalid: None, ack };
+        let event =
+            Event { id: id.clone(), source: self.ctx.name.clone(), born: SystemTime::from(at), payload, invalid: None, filter_view: None, ack };
         tokio::select! {
             _ = self.ctx.shutdown.cancelled() => return false,
             sent = self.ctx.queue.send(event) => if sent.is_err() { return false },

@@ -194,7 +194,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
 fn event(shared: &Shared, message: &Message, id: String) -> (Event, oneshot::Receiver<Disposition>) {
     let (payload, invalid) = shape::payload(message, shared.settings.shape, &shared.queue_arn, &shared.region);
     let (ack, settled) = Ack::new();
-    let event = Event { id, source: shared.name.clone(), born: shape::sent_at(message), payload, invalid, ack };
+    let event = Event { id, source: shared.name.clone(), born: shape::sent_at(message), payload, invalid, filter_view: None, ack };
     (event, settled)
 }
 
