@@ -285,6 +285,67 @@ pub struct SqsSettings {
     /// Visibility timeout asked for on receive and renewed while an event waits or retries.
     #[serde(default = "default_visibility_timeout", deserialize_with = "duration")]
     pub visibility_timeout: Duration,
+    /// For the `s3`, `sns`, `eventbridge` and `cloudwatch_alarm` types: which AWS service
+    /// delivers to the queue, so messages become the events its own Lambda trigger would give.
+    #[serde(skip)]
+    pub origin: Option<Origin>,
+}
+
+/// The AWS service behind an SQS-backed source, with its type's own keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    S3(S3Options),
+    Sns(SnsOptions),
+    EventBridge,
+    CloudWatchAlarm(AlarmOptions),
+}
+
+/// `type = "s3"`: S3 event notifications, straight, through SNS or through EventBridge.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Options {
+    /// `s3`: Lambda's S3 event, one record each; `eventbridge`: EventBridge's S3 events as they are.
+    #[serde(default)]
+    pub shape: S3Shape,
+    /// Only events of this bucket.
+    pub bucket: Option<String>,
+    /// Only keys (decoded) starting with this.
+    pub prefix: Option<String>,
+    /// Only keys (decoded) ending with this.
+    pub suffix: Option<String>,
+    /// Only these event names; a trailing `*` matches a family (`ObjectCreated:*`).
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// What an `s3` source hands the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum S3Shape {
+    #[default]
+    S3,
+    Eventbridge,
+}
+
+/// `type = "sns"`: a queue subscribed to a topic.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsOptions {
+    /// The topic; needed with raw message delivery, where messages carry no envelope.
+    pub topic_arn: Option<String>,
+    /// Reported as `EventSubscriptionArn`; default `<topic_arn>:fanin`.
+    pub subscription_arn: Option<String>,
+}
+
+/// `type = "cloudwatch_alarm"`: alarm state changes delivered to a queue.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmOptions {
+    /// Only alarms whose name starts with this.
+    pub alarm_name_prefix: Option<String>,
+    /// Only changes into these states (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+    #[serde(default)]
+    pub states: Vec<String>,
 }
 
 fn default_pollers() -> usize {
@@ -559,14 +620,28 @@ impl Config {
             Some(toml::Value::String(t)) => match t.as_str() {
                 "sqs" => SourceKind::Sqs(deserialize_at(path, "", toml::Value::Table(table))?),
                 "cron" => SourceKind::Cron(deserialize_at(path, "", toml::Value::Table(table))?),
-                "s3" | "sns" | "eventbridge" | "cloudwatch_alarm" => {
-                    return Err(ConfigError::new(path, "type", format!("\"{t}\" sources are not built yet")))
+                "s3" => {
+                    let own = split_off(&mut table, &["shape", "bucket", "prefix", "suffix", "events"]);
+                    queue_source(path, table, Origin::S3(deserialize_at(path, "", own)?))?
+                }
+                "sns" => {
+                    let own = split_off(&mut table, &["topic_arn", "subscription_arn"]);
+                    queue_source(path, table, Origin::Sns(deserialize_at(path, "", own)?))?
+                }
+                "eventbridge" => queue_source(path, table, Origin::EventBridge)?,
+                "cloudwatch_alarm" => {
+                    let own = split_off(&mut table, &["alarm_name_prefix", "states"]);
+                    let options: AlarmOptions = deserialize_at(path, "", own)?;
+                    if let Some(bad) = options.states.iter().find(|s| !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&s.as_str())) {
+                        return Err(ConfigError::new(path, "states", format!("\"{bad}\" is not OK, ALARM or INSUFFICIENT_DATA")));
+                    }
+                    queue_source(path, table, Origin::CloudWatchAlarm(options))?
                 }
                 other => {
                     return Err(ConfigError::new(
                         path,
                         "type",
-                        format!("unknown source type \"{other}\"; expected \"sqs\" or \"cron\""),
+                        format!("unknown source type \"{other}\"; expected sqs, s3, sns, eventbridge, cloudwatch_alarm or cron"),
                     ))
                 }
             },
@@ -653,6 +728,22 @@ impl Config {
     pub fn default_dlq_path(&self) -> PathBuf {
         self.daemon.state_dir.join("dlq.jsonl")
     }
+}
+
+/// Moves `keys` out of `table` into a table of their own.
+fn split_off(table: &mut toml::Table, keys: &[&str]) -> toml::Value {
+    toml::Value::Table(keys.iter().filter_map(|k| table.remove(*k).map(|v| (k.to_string(), v))).collect())
+}
+
+/// An SQS-backed source of an AWS service: the queue settings of `type = "sqs"` (but `shape`,
+/// which the service decides), plus where its messages come from.
+fn queue_source(path: &Path, table: toml::Table, origin: Origin) -> Result<SourceKind, ConfigError> {
+    if table.contains_key("shape") {
+        return Err(ConfigError::new(path, "shape", "only sqs and s3 sources have a shape"));
+    }
+    let mut settings: SqsSettings = deserialize_at(path, "", toml::Value::Table(table))?;
+    settings.origin = Some(origin);
+    Ok(SourceKind::Sqs(settings))
 }
 
 /// Deserializes `value` (found at `key` of `file`) into `T`, naming the full key on error.

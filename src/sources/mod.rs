@@ -2,6 +2,7 @@
 //! (receipts, visibility, deletes once acks settle).
 
 pub mod cron;
+pub mod decode;
 pub mod sqs;
 
 use std::future::Future;

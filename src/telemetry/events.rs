@@ -29,6 +29,7 @@ fn describe() {
     describe_counter!("fanin_invoke_retries_total", "Failed attempts that will be retried.");
     describe_counter!("fanin_invoke_throttles_total", "429 answers, by Lambda's Reason.");
     describe_counter!("fanin_events_unrouted_total", "Events with no route, acknowledged.");
+    describe_counter!("fanin_events_skipped_total", "Messages that became no event (S3 test events, SNS confirmations, source filters).");
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
@@ -126,6 +127,18 @@ impl DeadLetterFailed<'_> {
     pub fn emit(&self) {
         counter!("fanin_dead_letter_failures_total", "source" => self.source.to_string(), "target" => self.target.to_string())
             .increment(1);
+    }
+}
+
+/// A message became no event (S3 test event, SNS confirmation, filtered out by the source).
+pub struct EventSkipped<'a> {
+    pub source: &'a str,
+    pub reason: &'static str,
+}
+
+impl EventSkipped<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_events_skipped_total", "source" => self.source.to_string(), "reason" => self.reason).increment(1);
     }
 }
 

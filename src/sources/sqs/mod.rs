@@ -24,7 +24,9 @@ use super::{Source, SourceContext};
 use crate::config::SqsSettings;
 use crate::event::{Ack, Disposition, Event};
 use crate::queue::QueueSender;
-use crate::telemetry::events::EventReceived;
+use crate::telemetry::events::{EventReceived, EventSkipped};
+use shape::Intake;
+use tokio::sync::mpsc::Permit;
 
 /// Reads one SQS queue.
 pub struct SqsSource {
@@ -46,7 +48,7 @@ struct Held {
 
 /// A FIFO message waiting for the one before it in its group to settle.
 struct Waiting {
-    event: Event,
+    events: Vec<Event>,
     settled: oneshot::Receiver<Disposition>,
     receipt: String,
 }
@@ -167,35 +169,84 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 continue;
             };
             shared.held.lock().unwrap().insert(receipt.clone(), Held { visible_at: now + s.visibility_timeout });
-            EventReceived { source: &shared.name }.emit();
-            let (event, settled) = event(&shared, &message, id);
-            match shape::group(&message).filter(|_| shared.fifo) {
+            let Some((events, settled)) = events(&shared, &message, &id, &receipt) else { continue };
+            let now_or_later = match shape::group(&message).filter(|_| shared.fifo) {
                 Some(group) => {
                     let mut groups = shared.groups.lock().unwrap();
                     match groups.get_mut(&group) {
                         // Its group has a message in dispatch: wait behind it.
-                        Some(waiting) => waiting.push_back(Waiting { event, settled, receipt }),
+                        Some(waiting) => {
+                            waiting.push_back(Waiting { events, settled, receipt });
+                            None
+                        }
                         None => {
                             groups.insert(group.clone(), VecDeque::new());
-                            permit.send(event);
-                            shared.waiters.spawn(settle(shared.clone(), receipt, settled, Some(group)));
+                            Some((events, settled, receipt, Some(group)))
                         }
                     }
                 }
-                None => {
-                    permit.send(event);
-                    shared.waiters.spawn(settle(shared.clone(), receipt, settled, None));
+                None => Some((events, settled, receipt, None)),
+            };
+            if let Some((events, settled, receipt, group)) = now_or_later {
+                if !send(&shared, Some(permit), events).await {
+                    return;
                 }
+                shared.waiters.spawn(settle(shared.clone(), receipt, settled, group));
             }
         }
     }
 }
 
-fn event(shared: &Shared, message: &Message, id: String) -> (Event, oneshot::Receiver<Disposition>) {
-    let (payload, invalid) = shape::payload(message, shared.settings.shape, &shared.queue_arn, &shared.region);
-    let (ack, settled) = Ack::new();
-    let event = Event { id, source: shared.name.clone(), born: shape::sent_at(message), payload, invalid, filter_view: None, ack };
-    (event, settled)
+/// The events `message` becomes, sharing one acknowledgement; `None` when it becomes none
+/// (an S3 test event, an SNS confirmation, everything filtered out by the source), in which
+/// case it is deleted at once and counted.
+fn events(shared: &Shared, message: &Message, id: &str, receipt: &str) -> Option<(Vec<Event>, oneshot::Receiver<Disposition>)> {
+    match shape::intake(message, &shared.settings, &shared.queue_arn, &shared.region) {
+        Intake::Skip(reason) => {
+            EventSkipped { source: &shared.name, reason }.emit();
+            debug!(source = %shared.name, message_id = id, reason, "skipped");
+            shared.held.lock().unwrap().remove(receipt);
+            let _ = shared.deletes.send(receipt.to_string());
+            None
+        }
+        Intake::Events(parts) => {
+            let born = shape::sent_at(message);
+            let (ack, settled) = Ack::new();
+            let acks = ack.fan_out(parts.len());
+            let events = parts
+                .into_iter()
+                .zip(acks)
+                .map(|(part, ack)| {
+                    EventReceived { source: &shared.name }.emit();
+                    Event {
+                        id: part.id,
+                        source: shared.name.clone(),
+                        born,
+                        payload: part.payload,
+                        invalid: part.invalid,
+                        filter_view: part.filter_view,
+                        ack,
+                    }
+                })
+                .collect();
+            Some((events, settled))
+        }
+    }
+}
+
+/// Hands `events` to the dispatcher (the first through the room reserved for it); false once
+/// the dispatcher is gone.
+async fn send(shared: &Shared, permit: Option<Permit<'_, Event>>, events: Vec<Event>) -> bool {
+    let mut events = events.into_iter();
+    if let (Some(permit), Some(first)) = (permit, events.next()) {
+        permit.send(first);
+    }
+    for event in events {
+        if shared.queue.send(event).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Waits for one message's disposition: delete it, or leave it for SQS to redeliver. In a FIFO
@@ -241,8 +292,8 @@ async fn settle_one(shared: Arc<Shared>, receipt: String, settled: oneshot::Rece
             }
         }
     };
-    if let Some(Waiting { event, settled, receipt }) = next {
-        if shared.queue.send(event).await.is_ok() {
+    if let Some(Waiting { events, settled, receipt }) = next {
+        if send(&shared, None, events).await {
             shared.waiters.spawn(settle(shared.clone(), receipt, settled, Some(group)));
         } else {
             // The dispatcher is gone (shutdown): the rest of the group stays in SQS.

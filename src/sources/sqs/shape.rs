@@ -8,10 +8,114 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use bytes::Bytes;
 
-use crate::config::SqsShape;
+use crate::config::{Origin, S3Shape, SqsSettings, SqsShape};
+use crate::sources::decode::{self, Decoded, Meta, SnsContext};
+
+/// One event an SQS message becomes.
+pub struct Part {
+    pub id: String,
+    pub payload: Bytes,
+    pub invalid: Option<String>,
+    pub filter_view: Option<serde_json::Value>,
+}
+
+/// What an SQS message becomes.
+pub enum Intake {
+    Events(Vec<Part>),
+    /// Nothing to deliver; the message is acknowledged and counted.
+    Skip(&'static str),
+}
+
+/// The events `message` becomes, by the source's type: Lambda's SQS event (or the body), or
+/// the event the AWS service behind the queue would hand its own Lambda trigger.
+pub fn intake(message: &Message, settings: &SqsSettings, queue_arn: &str, region: &str) -> Intake {
+    let id = message.message_id().unwrap_or_default().to_string();
+    let body = message.body().unwrap_or_default();
+    let decoded = match &settings.origin {
+        None => {
+            let (payload, invalid) = payload(message, settings.shape, queue_arn, region);
+            return Intake::Events(vec![Part { id, payload, invalid, filter_view: None }]);
+        }
+        Some(Origin::S3(o)) => decode::s3(body, o.shape == S3Shape::Eventbridge),
+        Some(Origin::Sns(o)) => decode::sns(body, &sns_context(message, o.topic_arn.clone(), o.subscription_arn.clone())),
+        Some(Origin::EventBridge) => decode::eventbridge(body),
+        Some(Origin::CloudWatchAlarm(_)) => decode::cloudwatch_alarm(body),
+    };
+    match decoded {
+        Decoded::Skip(reason) => Intake::Skip(reason),
+        Decoded::Invalid(reason) => {
+            Intake::Events(vec![Part { id, payload: Bytes::copy_from_slice(body.as_bytes()), invalid: Some(reason), filter_view: None }])
+        }
+        Decoded::Events(events) => {
+            let parts: Vec<Part> = events
+                .into_iter()
+                .filter(|e| wanted(settings.origin.as_ref(), &e.meta))
+                .map(|e| Part {
+                    id: e.id,
+                    payload: Bytes::from(serde_json::to_vec(&e.payload).expect("JSON values serialize")),
+                    invalid: None,
+                    filter_view: e.filter_view,
+                })
+                .collect();
+            if parts.is_empty() {
+                Intake::Skip("filtered out by the source")
+            } else {
+                Intake::Events(parts)
+            }
+        }
+    }
+}
+
+/// The source's own filters: S3 bucket, key prefix and suffix (decoded), event names; alarm
+/// name prefix and new state.
+fn wanted(origin: Option<&Origin>, meta: &Meta) -> bool {
+    let starts = |v: &Option<String>, p: &Option<String>| p.as_ref().is_none_or(|p| v.as_ref().is_some_and(|v| v.starts_with(p.as_str())));
+    match origin {
+        Some(Origin::S3(o)) => {
+            o.bucket.as_ref().is_none_or(|b| meta.bucket.as_ref() == Some(b))
+                && starts(&meta.key, &o.prefix)
+                && o.suffix.as_ref().is_none_or(|s| meta.key.as_ref().is_some_and(|k| k.ends_with(s.as_str())))
+                && (o.events.is_empty() || o.events.iter().any(|p| event_name_matches(p, meta.event_name.as_deref())))
+        }
+        Some(Origin::CloudWatchAlarm(o)) => {
+            starts(&meta.alarm_name, &o.alarm_name_prefix) && (o.states.is_empty() || meta.state.as_ref().is_some_and(|s| o.states.contains(s)))
+        }
+        _ => true,
+    }
+}
+
+/// `ObjectCreated:*` matches the family, anything else the exact name; S3's own `s3:` prefix is optional.
+fn event_name_matches(pattern: &str, name: Option<&str>) -> bool {
+    let Some(name) = name else { return false };
+    let pattern = pattern.strip_prefix("s3:").unwrap_or(pattern);
+    match pattern.strip_suffix('*') {
+        Some(family) => name.starts_with(family),
+        None => name == pattern,
+    }
+}
+
+/// What a raw SNS delivery cannot say about itself.
+fn sns_context(message: &Message, topic_arn: Option<String>, subscription_arn: Option<String>) -> SnsContext {
+    let message_attributes = message
+        .message_attributes()
+        .map(|attrs| {
+            attrs
+                .iter()
+                .filter_map(|(name, v)| v.string_value().map(|s| (name.clone(), v.data_type().to_string(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    SnsContext {
+        topic_arn,
+        subscription_arn,
+        message_id: message.message_id().unwrap_or_default().to_string(),
+        sent_timestamp: Some(chrono::DateTime::<chrono::Utc>::from(sent_at(message))),
+        message_attributes,
+    }
+}
 
 /// The payload for `message`, or why there can be none (then the raw body is the payload).
-pub fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str) -> (Bytes, Option<String>) {
+fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str) -> (Bytes, Option<String>) {
     let body = message.body().unwrap_or_default();
     match shape {
         SqsShape::Body => match serde_json::from_str::<serde::de::IgnoredAny>(body) {
