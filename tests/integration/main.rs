@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod aws_sources;
 mod config_errors;
 mod cron;
 mod dead_letters;

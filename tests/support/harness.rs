@@ -45,6 +45,19 @@ impl Moto {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk())
+    }
+
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.sdk())
+    }
+
+    /// The ARN of the queue at `queue_url` (moto's account and region).
+    pub fn queue_arn(&self, queue_url: &str) -> String {
+        format!("arn:aws:sqs:us-east-1:123456789012:{}", queue_url.rsplit('/').next().unwrap())
+    }
+
     /// Creates a queue (FIFO when the name ends in `.fifo`) and returns its URL.
     pub async fn queue(&self, name: &str) -> String {
         let mut req = self.sqs().create_queue().queue_name(name);
