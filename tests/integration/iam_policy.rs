@@ -74,15 +74,25 @@ fn iam_policy_for_the_example_configuration_is_exact_and_clean() {
                     "Action": ["lambda:InvokeFunction"],
                     "Resource": [
                         "arn:aws:lambda:us-east-1:123456789012:function:archive-order",
+                        "arn:aws:lambda:us-east-1:123456789012:function:audit",
                         "arn:aws:lambda:us-east-1:123456789012:function:heartbeat",
+                        "arn:aws:lambda:us-east-1:123456789012:function:notify",
+                        "arn:aws:lambda:us-east-1:123456789012:function:pager",
                         "arn:aws:lambda:us-east-1:123456789012:function:process-order:live",
+                        "arn:aws:lambda:us-east-1:123456789012:function:resize:live",
                     ],
                 },
                 {
                     "Sid": "ConsumeSourceQueues",
                     "Effect": "Allow",
                     "Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-                    "Resource": ["arn:aws:sqs:us-east-1:123456789012:orders"],
+                    "Resource": [
+                        "arn:aws:sqs:us-east-1:123456789012:alarms-events",
+                        "arn:aws:sqs:us-east-1:123456789012:bus-events",
+                        "arn:aws:sqs:us-east-1:123456789012:news-events",
+                        "arn:aws:sqs:us-east-1:123456789012:orders",
+                        "arn:aws:sqs:us-east-1:123456789012:uploads-events",
+                    ],
                 },
             ],
         })
