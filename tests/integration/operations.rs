@@ -37,8 +37,10 @@ async fn metrics_count_exactly_what_happened() {
         "[targets.busy]\nfunction = \"busy\"\nretry = { max_attempts = 3, base_delay = \"10ms\", max_delay = \"20ms\", max_event_age = \"1h\" }\n\
          [targets.ghost]\nfunction = \"ghost\"\n",
     );
-    setup.source("orders", &format!("type = \"sqs\"\nqueue_url = \"{orders}\"\ntarget = \"busy\"\n"));
-    setup.source("lost", &format!("type = \"sqs\"\nqueue_url = \"{lost}\"\ntarget = \"ghost\"\n"));
+    // One poller each: moto can hand one message to two concurrent receives (SQS does not),
+    // and this test counts exactly.
+    setup.source("orders", &format!("type = \"sqs\"\nqueue_url = \"{orders}\"\ntarget = \"busy\"\npollers = 1\n"));
+    setup.source("lost", &format!("type = \"sqs\"\nqueue_url = \"{lost}\"\ntarget = \"ghost\"\npollers = 1\n"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     let addr = daemon.metrics_addr().await;
     eventually(PATIENCE, "both queues empty", || async {

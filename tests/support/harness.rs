@@ -146,7 +146,11 @@ impl Setup {
         self.dir.path().join("config/fanin.toml")
     }
 
+    /// Writes `sources/<name>.toml`. Queue sources get one poller unless the text says
+    /// otherwise: moto can hand one message to two concurrent receives (SQS does not), and
+    /// most tests count deliveries exactly.
     pub fn source(&self, name: &str, text: &str) {
+        let text = if text.contains("queue_url") && !text.contains("pollers") { format!("pollers = 1\n{text}") } else { text.to_string() };
         std::fs::write(self.dir.path().join(format!("sources/{name}.toml")), text).unwrap();
     }
 

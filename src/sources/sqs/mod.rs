@@ -238,8 +238,11 @@ fn events(shared: &Shared, message: &Message, id: &str, receipt: &str) -> Option
 /// the dispatcher is gone.
 async fn send(shared: &Shared, permit: Option<Permit<'_, Event>>, events: Vec<Event>) -> bool {
     let mut events = events.into_iter();
-    if let (Some(permit), Some(first)) = (permit, events.next()) {
-        permit.send(first);
+    if let Some(permit) = permit {
+        match events.next() {
+            Some(first) => permit.send(first),
+            None => return true,
+        }
     }
     for event in events {
         if shared.queue.send(event).await.is_err() {
