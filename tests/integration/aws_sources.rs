@@ -310,3 +310,98 @@ async fn malformed_s3_and_sns_messages_are_dead_lettered_as_invalid() {
     }
     assert!(lambda.invocations().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_notifications_through_sns_and_through_eventbridge_arrive_as_the_same_s3_event() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let s3 = moto.s3();
+    let sns = moto.sns();
+    let events = moto.eventbridge();
+
+    // Bucket one notifies a topic the queue is subscribed to.
+    let via_sns_bucket = unique("via-sns");
+    s3.create_bucket().bucket(&via_sns_bucket).send().await.unwrap();
+    let topic = sns.create_topic().name(unique("uploads-topic")).send().await.unwrap().topic_arn.unwrap();
+    let via_sns = moto.queue(&unique("via-sns-events")).await;
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(moto.queue_arn(&via_sns)).send().await.unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(&via_sns_bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .topic_configurations(
+                    aws_sdk_s3::types::TopicConfiguration::builder().topic_arn(&topic).events(S3Event::from("s3:ObjectCreated:*")).build().unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // Bucket two sends its events to EventBridge, where a rule targets the queue.
+    let via_eb_bucket = unique("via-eb");
+    s3.create_bucket().bucket(&via_eb_bucket).send().await.unwrap();
+    let via_eb = moto.queue(&unique("via-eb-events")).await;
+    let rule = unique("s3-rule");
+    events.put_rule().name(&rule).event_pattern(json!({"source": ["aws.s3"], "detail": {"bucket": {"name": [via_eb_bucket.as_str()]}}}).to_string()).send().await.unwrap();
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(moto.queue_arn(&via_eb)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(&via_eb_bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder().event_bridge_configuration(aws_sdk_s3::types::EventBridgeConfiguration::builder().build()).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let keys = ["in/file 1.json", "ünï+%.txt"];
+    for bucket in [&via_sns_bucket, &via_eb_bucket] {
+        for key in keys {
+            s3.put_object().bucket(bucket.as_str()).key(key).body(b"x".to_vec().into()).send().await.unwrap();
+        }
+    }
+
+    let setup = Setup::new("", "[targets.sns]\nfunction = \"sns\"\n[targets.eb]\nfunction = \"eb\"\n");
+    setup.source("via-sns", &format!("type = \"s3\"\nqueue_url = \"{via_sns}\"\ntarget = \"sns\"\nwait_time = \"1s\"\n"));
+    // moto also sends an "Object Tags Added" event for each put; the event-name filter keeps
+    // the creations (what an operator routing uploads would write anyway).
+    setup.source(
+        "via-eb",
+        &format!("type = \"s3\"\nqueue_url = \"{via_eb}\"\nevents = [\"ObjectCreated:*\"]\ntarget = \"eb\"\nwait_time = \"1s\"\n"),
+    );
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "two S3 events by each path", || async {
+        payloads(&lambda, "sns").len() >= 2 && payloads(&lambda, "eb").len() >= 2
+    })
+    .await;
+    eventually(PATIENCE, "both queues empty", || async {
+        moto.depth(&via_sns).await == (0, 0) && moto.depth(&via_eb).await == (0, 0)
+    })
+    .await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    for (function, bucket) in [("sns", &via_sns_bucket), ("eb", &via_eb_bucket)] {
+        let mut got: Vec<String> = payloads(&lambda, function)
+            .iter()
+            .map(|p| {
+                let r = &p["Records"][0];
+                assert_eq!(p["Records"].as_array().unwrap().len(), 1);
+                assert_eq!(r["eventSource"], "aws:s3", "{function}: {p}");
+                assert_eq!(r["s3"]["bucket"]["name"], bucket.as_str());
+                assert!(r["eventName"].as_str().unwrap().starts_with("ObjectCreated:"), "{function}: {p}");
+                form_decode(r["s3"]["object"]["key"].as_str().unwrap())
+            })
+            .collect();
+        got.sort();
+        let mut want: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        want.sort();
+        assert_eq!(got, want, "{function}: the decoded key is the key that was put");
+    }
+    assert!(setup.dead_letters().is_empty(), "{:?}", setup.dead_letters());
+}
