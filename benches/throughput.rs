@@ -114,7 +114,8 @@ fn run_contender(contender: Contender, messages: usize) -> Result {
 }
 
 /// The consumer people write by hand: each poller receives 10, invokes them all at once,
-/// waits for every answer, deletes the batch, and goes again.
+/// waits for every answer, deletes the batch, and goes again. It builds the same Lambda SQS
+/// event as fanin (attributes included), without heartbeats, limits, retries or metrics.
 fn baseline_consumer(queue_url: &str, _lambda_url: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -126,13 +127,27 @@ fn baseline_consumer(queue_url: &str, _lambda_url: &str) {
                 let (sqs, lambda, url) = (sqs.clone(), lambda.clone(), queue_url.to_string());
                 tokio::spawn(async move {
                     loop {
-                        let out = sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+                        // The same work as fanin's: all attributes asked for and carried into Lambda's SQS event.
+                        let out = sqs
+                            .receive_message()
+                            .queue_url(&url)
+                            .max_number_of_messages(10)
+                            .wait_time_seconds(1)
+                            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                            .message_attribute_names("All")
+                            .send()
+                            .await
+                            .unwrap();
                         let messages = out.messages.unwrap_or_default();
                         let mut calls = Vec::new();
                         for m in &messages {
+                            let attributes: serde_json::Map<String, serde_json::Value> = m
+                                .attributes()
+                                .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), serde_json::Value::from(v.as_str()))).collect())
+                                .unwrap_or_default();
                             let event = serde_json::json!({"Records": [{
                                 "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                                "attributes": {}, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
+                                "attributes": attributes, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
                                 "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench", "awsRegion": "us-east-1"
                             }]});
                             let call = lambda

@@ -29,9 +29,11 @@ pub struct LimitPermit {
 }
 
 impl Drop for LimitPermit {
+    // One place came free: wake one waiter, not all of them (thousands may wait behind a
+    // slow target, and waking every one per completion costs more than the invoke).
     fn drop(&mut self) {
         self.limit.state.lock().unwrap().in_use -= 1;
-        self.limit.released.notify_waiters();
+        self.limit.released.notify_one();
     }
 }
 
