@@ -235,6 +235,16 @@ pub struct S3Store {
     keep: bool,
 }
 
+/// `CopySource` is URL-encoded: every byte but unreserved characters and `/`.
+fn percent_encode_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn s3_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_s3::error::SdkError<E>) -> anyhow::Error {
     anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(e))
 }
@@ -265,7 +275,8 @@ impl S3Store {
         if self.keep {
             let rest = key.strip_prefix(&self.prefix).unwrap_or(key);
             let target = format!("{}replayed/{rest}", self.prefix);
-            self.client.copy_object().bucket(&self.bucket).key(target).copy_source(format!("{}/{key}", self.bucket)).send().await.map_err(s3_error)?;
+            let source = format!("{}/{}", self.bucket, percent_encode_key(key));
+            self.client.copy_object().bucket(&self.bucket).key(target).copy_source(source).send().await.map_err(s3_error)?;
         }
         self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
         Ok(())
@@ -282,5 +293,17 @@ impl S3Store {
             .await
             .map_err(s3_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_sources_are_url_encoded_as_s3_requires() {
+        // moto takes an unencoded CopySource; S3 does not.
+        assert_eq!(percent_encode_key("dlq/2026/event 1+x.json"), "dlq/2026/event%201%2Bx.json");
+        assert_eq!(percent_encode_key("ü/%"), "%C3%BC/%25");
     }
 }

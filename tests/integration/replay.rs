@@ -219,7 +219,8 @@ async fn an_s3_replay_deletes_or_keeps_and_writes_back_failures_in_place() {
         async move { s3.put_object().bucket(bucket).key(key).body(record.to_string().into_bytes().into()).send().await.unwrap() }
     };
     for n in 0..3 {
-        put(format!("dlq/2026/11/26/01/event-{n}.work.json"), fanin_record(n, "work", "RetriesExhausted")).await;
+        // Keys with a space and a plus, as event ids can make them.
+        put(format!("dlq/2026/11/26/01/event {n}+x.work.json"), fanin_record(n, "work", "RetriesExhausted")).await;
     }
     put("dlq/2026/11/26/01/event-9.ghost.json".into(), fanin_record(9, "ghost", "ResourceNotFound")).await;
 
