@@ -37,13 +37,8 @@ impl FunctionRef {
     /// Splits a record's `functionArn` (full ARN, partial ARN or name, each with an optional
     /// `:qualifier`) into function and qualifier.
     pub fn parse(arn: &str) -> FunctionRef {
-        let parts: Vec<&str> = arn.split(':').collect();
-        let (function_parts, qualifier) = match parts.as_slice() {
-            ["arn", _, "lambda", _, _, "function", _] | [_, "function", _] | [_] => (parts.len(), None),
-            ["arn", _, "lambda", _, _, "function", _, q] | [_, "function", _, q] | [_, q] => (parts.len() - 1, Some(*q)),
-            _ => (parts.len(), None),
-        };
-        FunctionRef { function: parts[..function_parts].join(":"), qualifier: qualifier.map(str::to_string) }
+        let (function, qualifier) = crate::iam::split_qualifier(arn);
+        FunctionRef { function: function.to_string(), qualifier: qualifier.map(str::to_string) }
     }
 
     /// `function[:qualifier]`, the way records name it.

@@ -279,11 +279,7 @@ async fn settle_one(shared: Arc<Shared>, receipt: String, settled: oneshot::Rece
         let mut groups = shared.groups.lock().unwrap();
         if disposition == Disposition::Failed {
             // Order within the group: what came after a failed message must not overtake it.
-            let waiting = groups.remove(&group).unwrap_or_default();
-            let mut held = shared.held.lock().unwrap();
-            for w in &waiting {
-                held.remove(&w.receipt);
-            }
+            leave_group(&shared, &mut groups, &group, None);
             None
         } else {
             match groups.get_mut(&group).and_then(VecDeque::pop_front) {
@@ -300,12 +296,17 @@ async fn settle_one(shared: Arc<Shared>, receipt: String, settled: oneshot::Rece
             shared.waiters.spawn(settle(shared.clone(), receipt, settled, Some(group)));
         } else {
             // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
-            let waiting = shared.groups.lock().unwrap().remove(&group).unwrap_or_default();
-            let mut held = shared.held.lock().unwrap();
-            held.remove(&receipt);
-            for w in &waiting {
-                held.remove(&w.receipt);
-            }
+            leave_group(&shared, &mut shared.groups.lock().unwrap(), &group, Some(&receipt));
         }
+    }
+}
+
+/// Leaves `group`'s waiting messages (and `also`) in SQS: forgets them, so they get no more
+/// visibility heartbeats and come back, in order, when their timeout runs out.
+fn leave_group(shared: &Shared, groups: &mut HashMap<String, VecDeque<Waiting>>, group: &str, also: Option<&str>) {
+    let waiting = groups.remove(group).unwrap_or_default();
+    let mut held = shared.held.lock().unwrap();
+    for receipt in waiting.iter().map(|w| w.receipt.as_str()).chain(also) {
+        held.remove(receipt);
     }
 }
