@@ -84,3 +84,30 @@ pub fn lambda(sdk: &SdkConfig, attempt_timeout: Duration) -> aws_sdk_lambda::Cli
     }
     aws_sdk_lambda::Client::from_conf(b.build())
 }
+
+/// A CloudWatch client (alarm polling).
+pub fn cloudwatch(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
+    let mut b = aws_sdk_cloudwatch::config::Builder::from(sdk);
+    if let Some(url) = service_endpoint("CLOUDWATCH") {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_cloudwatch::Client::from_conf(b.build())
+}
+
+/// An SNS client (`fanin setup`).
+pub fn sns(sdk: &SdkConfig) -> aws_sdk_sns::Client {
+    let mut b = aws_sdk_sns::config::Builder::from(sdk);
+    if let Some(url) = service_endpoint("SNS") {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_sns::Client::from_conf(b.build())
+}
+
+/// An EventBridge client (`fanin setup`).
+pub fn eventbridge(sdk: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    let mut b = aws_sdk_eventbridge::config::Builder::from(sdk);
+    if let Some(url) = service_endpoint("EVENTBRIDGE") {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_eventbridge::Client::from_conf(b.build())
+}

@@ -262,6 +262,8 @@ pub struct SourceSettings {
 pub enum SourceKind {
     Sqs(SqsSettings),
     Cron(CronSettings),
+    /// `type = "cloudwatch_alarm"` with `poll_interval`: `DescribeAlarms`, no queue.
+    AlarmPoll(AlarmPollSettings),
 }
 
 /// `type = "sqs"`.
@@ -296,8 +298,20 @@ pub struct SqsSettings {
 pub enum Origin {
     S3(S3Options),
     Sns(SnsOptions),
-    EventBridge,
+    EventBridge(EventBridgeOptions),
     CloudWatchAlarm(AlarmOptions),
+}
+
+impl Origin {
+    /// The source type's name as written in `type = "…"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Origin::S3(_) => "s3",
+            Origin::Sns(_) => "sns",
+            Origin::EventBridge(_) => "eventbridge",
+            Origin::CloudWatchAlarm(_) => "cloudwatch_alarm",
+        }
+    }
 }
 
 /// `type = "s3"`: S3 event notifications, straight, through SNS or through EventBridge.
@@ -316,6 +330,18 @@ pub struct S3Options {
     /// Only these event names; a trailing `*` matches a family (`ObjectCreated:*`).
     #[serde(default)]
     pub events: Vec<String>,
+    /// What `fanin setup` wires: the bucket's notification to the queue.
+    pub setup: Option<BucketWiring>,
+}
+
+/// `setup = { … }` of an `s3` source.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketWiring {
+    /// The bucket whose notifications go to the queue; default: the source's `bucket`. The
+    /// notification carries the source's `events` (default `s3:ObjectCreated:*`), `prefix`
+    /// and `suffix`.
+    pub bucket: Option<String>,
 }
 
 /// What an `s3` source hands the function.
@@ -335,6 +361,42 @@ pub struct SnsOptions {
     pub topic_arn: Option<String>,
     /// Reported as `EventSubscriptionArn`; default `<topic_arn>:fanin`.
     pub subscription_arn: Option<String>,
+    /// What `fanin setup` wires: the queue's subscription to the topic.
+    pub setup: Option<TopicWiring>,
+}
+
+/// `setup = { … }` of an `sns` source: subscribe the queue (enveloped) to the topic.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicWiring {
+    /// The topic; default: the source's `topic_arn`.
+    pub topic_arn: Option<String>,
+}
+
+/// `type = "eventbridge"`: a queue that is an EventBridge rule's target.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBridgeOptions {
+    /// What `fanin setup` wires: the rule, with the queue as its target.
+    pub setup: Option<RuleWiring>,
+}
+
+/// `setup = { … }` of an `eventbridge` or queue-fed `cloudwatch_alarm` source.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleWiring {
+    /// The rule's name.
+    pub rule: String,
+    /// The event bus the rule is on.
+    #[serde(default = "default_event_bus")]
+    pub event_bus: String,
+    /// The rule's event pattern. Required for `eventbridge`; for `cloudwatch_alarm` the
+    /// default is alarm state changes, narrowed by the source's name prefix and states.
+    pub pattern: Option<serde_json::Value>,
+}
+
+fn default_event_bus() -> String {
+    "default".into()
 }
 
 /// `type = "cloudwatch_alarm"`: alarm state changes delivered to a queue.
@@ -346,6 +408,18 @@ pub struct AlarmOptions {
     /// Only changes into these states (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
     #[serde(default)]
     pub states: Vec<String>,
+    /// What `fanin setup` wires (queue mode): an EventBridge rule for alarm state changes.
+    pub setup: Option<RuleWiring>,
+}
+
+/// `type = "cloudwatch_alarm"` with `poll_interval`: where no rule or alarm action can be
+/// wired, `DescribeAlarms` every interval and one event per state transition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmPollSettings {
+    /// Time between two `DescribeAlarms` rounds.
+    pub poll_interval: Duration,
+    /// Which alarms and which new states.
+    pub options: AlarmOptions,
 }
 
 fn default_pollers() -> usize {
@@ -616,27 +690,41 @@ impl Config {
         };
 
         let kind = match table.remove("type") {
-            None => return Err(ConfigError::new(path, "type", "missing: one of \"sqs\", \"cron\"")),
+            None => {
+                return Err(ConfigError::new(
+                    path,
+                    "type",
+                    "missing: one of sqs, s3, sns, eventbridge, cloudwatch_alarm or cron",
+                ))
+            }
             Some(toml::Value::String(t)) => match t.as_str() {
                 "sqs" => SourceKind::Sqs(deserialize_at(path, "", toml::Value::Table(table))?),
                 "cron" => SourceKind::Cron(deserialize_at(path, "", toml::Value::Table(table))?),
                 "s3" => {
-                    let own = split_off(&mut table, &["shape", "bucket", "prefix", "suffix", "events"]);
-                    queue_source(path, table, Origin::S3(deserialize_at(path, "", own)?))?
+                    let own = split_off(&mut table, &["shape", "bucket", "prefix", "suffix", "events", "setup"]);
+                    let options: S3Options = deserialize_at(path, "", own)?;
+                    if options.setup.as_ref().is_some_and(|w| w.bucket.is_none() && options.bucket.is_none()) {
+                        return Err(ConfigError::new(path, "setup.bucket", "missing: name the bucket (here or as the source's `bucket`)"));
+                    }
+                    queue_source(path, table, Origin::S3(options))?
                 }
                 "sns" => {
-                    let own = split_off(&mut table, &["topic_arn", "subscription_arn"]);
-                    queue_source(path, table, Origin::Sns(deserialize_at(path, "", own)?))?
-                }
-                "eventbridge" => queue_source(path, table, Origin::EventBridge)?,
-                "cloudwatch_alarm" => {
-                    let own = split_off(&mut table, &["alarm_name_prefix", "states"]);
-                    let options: AlarmOptions = deserialize_at(path, "", own)?;
-                    if let Some(bad) = options.states.iter().find(|s| !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&s.as_str())) {
-                        return Err(ConfigError::new(path, "states", format!("\"{bad}\" is not OK, ALARM or INSUFFICIENT_DATA")));
+                    let own = split_off(&mut table, &["topic_arn", "subscription_arn", "setup"]);
+                    let options: SnsOptions = deserialize_at(path, "", own)?;
+                    if options.setup.as_ref().is_some_and(|w| w.topic_arn.is_none() && options.topic_arn.is_none()) {
+                        return Err(ConfigError::new(path, "setup.topic_arn", "missing: name the topic (here or as the source's `topic_arn`)"));
                     }
-                    queue_source(path, table, Origin::CloudWatchAlarm(options))?
+                    queue_source(path, table, Origin::Sns(options))?
                 }
+                "eventbridge" => {
+                    let own = split_off(&mut table, &["setup"]);
+                    let options: EventBridgeOptions = deserialize_at(path, "", own)?;
+                    if options.setup.as_ref().is_some_and(|w| w.pattern.is_none()) {
+                        return Err(ConfigError::new(path, "setup.pattern", "missing: the event pattern of the rule to create"));
+                    }
+                    queue_source(path, table, Origin::EventBridge(options))?
+                }
+                "cloudwatch_alarm" => alarm_source(path, table)?,
                 other => {
                     return Err(ConfigError::new(
                         path,
@@ -714,6 +802,7 @@ impl Config {
                     })?;
                     c.parsed = Some(parsed);
                 }
+                SourceKind::AlarmPoll(_) => {}
             }
         }
         Ok(())
@@ -744,6 +833,40 @@ fn queue_source(path: &Path, table: toml::Table, origin: Origin) -> Result<Sourc
     let mut settings: SqsSettings = deserialize_at(path, "", toml::Value::Table(table))?;
     settings.origin = Some(origin);
     Ok(SourceKind::Sqs(settings))
+}
+
+/// `type = "cloudwatch_alarm"`: fed by a queue (`queue_url`) or polling (`poll_interval`).
+fn alarm_source(path: &Path, mut table: toml::Table) -> Result<SourceKind, ConfigError> {
+    let own = split_off(&mut table, &["alarm_name_prefix", "states", "setup"]);
+    let options: AlarmOptions = deserialize_at(path, "", own)?;
+    if let Some(bad) = options.states.iter().find(|s| !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&s.as_str())) {
+        return Err(ConfigError::new(path, "states", format!("\"{bad}\" is not OK, ALARM or INSUFFICIENT_DATA")));
+    }
+    let Some(interval) = table.remove("poll_interval") else {
+        if !table.contains_key("queue_url") {
+            return Err(ConfigError::new(
+                path,
+                "queue_url",
+                "missing: give queue_url (alarm changes delivered to a queue) or poll_interval (poll DescribeAlarms)",
+            ));
+        }
+        return queue_source(path, table, Origin::CloudWatchAlarm(options));
+    };
+    if table.contains_key("queue_url") {
+        return Err(ConfigError::new(path, "poll_interval", "give queue_url or poll_interval, not both"));
+    }
+    if options.setup.is_some() {
+        return Err(ConfigError::new(path, "setup", "a polling source has nothing for fanin setup to wire"));
+    }
+    if let Some(key) = table.keys().next() {
+        return Err(ConfigError::new(path, key.as_str(), format!("unknown key `{key}` for a polling cloudwatch_alarm source")));
+    }
+    let interval: String = deserialize_at(path, "poll_interval", interval)?;
+    let poll_interval = parse_duration(&interval).map_err(|e| ConfigError::new(path, "poll_interval", e))?;
+    if poll_interval < Duration::from_secs(1) {
+        return Err(ConfigError::new(path, "poll_interval", "must be at least 1s"));
+    }
+    Ok(SourceKind::AlarmPoll(AlarmPollSettings { poll_interval, options }))
 }
 
 /// Deserializes `value` (found at `key` of `file`) into `T`, naming the full key on error.
@@ -884,6 +1007,32 @@ retry = { max_attempts = 5, base_delay = "100ms", max_delay = "1s", max_event_ag
             &[("a.toml", "type = \"sqs\"\nqueue_url = \"u\"\n[[routes]]\ntarget = \"resize\"\nfilter = { detail = { state = \"ALARM\" } }\n")],
         );
         assert_eq!(e.key, "routes[0].filter.detail.state", "{e}");
+    }
+
+    #[test]
+    fn an_alarm_source_is_fed_by_a_queue_or_polls_never_both() {
+        let alarm = |rest: &str| error_of(DAEMON, &[("a.toml", &format!("type = \"cloudwatch_alarm\"\ntarget = \"resize\"\n{rest}"))]);
+        assert_eq!(alarm("").key, "queue_url");
+        assert_eq!(alarm("queue_url = \"u\"\npoll_interval = \"1m\"\n").key, "poll_interval");
+        assert_eq!(alarm("poll_interval = \"soon\"\n").key, "poll_interval");
+        assert_eq!(alarm("poll_interval = \"1m\"\npollers = 2\n").key, "pollers");
+        assert_eq!(alarm("poll_interval = \"1m\"\nsetup = { rule = \"r\" }\n").key, "setup");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "fanin.toml", DAEMON);
+        write(dir.path(), "sources/a.toml", "type = \"cloudwatch_alarm\"\npoll_interval = \"30s\"\nstates = [\"ALARM\"]\ntarget = \"resize\"\n");
+        let SourceKind::AlarmPoll(polling) = &Config::load(&file).unwrap().sources[0].kind else { panic!("not polling") };
+        assert_eq!(polling.poll_interval, Duration::from_secs(30));
+        assert_eq!(polling.options.states, ["ALARM"]);
+    }
+
+    #[test]
+    fn setup_tables_name_what_they_miss() {
+        let source = |text: &str| error_of(DAEMON, &[("a.toml", &format!("queue_url = \"u\"\ntarget = \"resize\"\n{text}"))]);
+        assert_eq!(source("type = \"eventbridge\"\nsetup = { rule = \"r\" }\n").key, "setup.pattern");
+        assert_eq!(source("type = \"s3\"\nsetup = {}\n").key, "setup.bucket");
+        assert_eq!(source("type = \"sns\"\nsetup = {}\n").key, "setup.topic_arn");
+        assert_eq!(source("type = \"s3\"\nsetup = { bucket = \"b\", rule = \"r\" }\n").key, "setup.rule");
     }
 
     #[test]

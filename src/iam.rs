@@ -77,6 +77,8 @@ enum Group {
     InvokeTargets,
     /// Long-poll, keep visibility, delete: what an SQS-backed source does.
     ConsumeSourceQueues,
+    /// What a polling `cloudwatch_alarm` source reads.
+    DescribeAlarms,
     /// The `sqs` dead-letter sink.
     SendDeadLetterMessages,
     /// The `s3` dead-letter sink.
@@ -88,6 +90,7 @@ impl Group {
         match self {
             Group::InvokeTargets => "InvokeTargets",
             Group::ConsumeSourceQueues => "ConsumeSourceQueues",
+            Group::DescribeAlarms => "DescribeAlarms",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
             Group::WriteDeadLetterObjects => "WriteDeadLetterObjects",
         }
@@ -105,6 +108,7 @@ impl Group {
                 "sqs:GetQueueAttributes",
                 "sqs:ReceiveMessage",
             ],
+            Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
             Group::WriteDeadLetterObjects => &["s3:PutObject"],
         }
@@ -160,7 +164,7 @@ fn named_locations(config: &Config) -> Vec<(Option<String>, Option<String>)> {
 fn queue_urls(config: &Config) -> impl Iterator<Item = &str> {
     let sources = config.sources.iter().filter_map(|s| match &s.kind {
         SourceKind::Sqs(q) => Some(q.queue_url.as_str()),
-        SourceKind::Cron(_) => None,
+        SourceKind::Cron(_) | SourceKind::AlarmPoll(_) => None,
     });
     let sinks = config.dlq.values().filter_map(|d| match d {
         DlqSettings::Sqs { queue_url } => Some(queue_url.as_str()),
@@ -232,6 +236,11 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
     match &source.kind {
         SourceKind::Sqs(s) => vec![Grant { group: Group::ConsumeSourceQueues, resource: queue_arn(scope, &s.queue_url) }],
         SourceKind::Cron(_) => vec![],
+        // DescribeAlarms is authorised per alarm; the name prefix is applied by the call, so
+        // the grant covers the account's alarms in the region.
+        SourceKind::AlarmPoll(_) => {
+            vec![Grant { group: Group::DescribeAlarms, resource: format!("arn:aws:cloudwatch:{}:{}:alarm:*", scope.region, scope.account) }]
+        }
     }
 }
 
@@ -239,7 +248,7 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
 /// subscriptions, EventBridge rules). The source types that need wiring are not built yet.
 fn setup_grants(_scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
     match &source.kind {
-        SourceKind::Sqs(_) | SourceKind::Cron(_) => vec![],
+        SourceKind::Sqs(_) | SourceKind::Cron(_) | SourceKind::AlarmPoll(_) => vec![],
     }
 }
 

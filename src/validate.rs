@@ -11,6 +11,7 @@
 //! The AWS checks run at once (one task each), so a slow or unreachable endpoint costs one
 //! timeout, not one per target; the findings are printed in configuration order all the same.
 
+mod alarms;
 mod failure;
 mod files;
 mod queues;
@@ -109,6 +110,7 @@ fn plan(world: &World) -> Vec<BoxFuture<'static, Vec<Check>>> {
         match &source.kind {
             SourceKind::Sqs(_) => plan.push(Box::pin(queues::check(world.clone(), index))),
             SourceKind::Cron(cron) => plan.push(ready(vec![schedules::check(&source.name, cron, chrono::Utc::now())])),
+            SourceKind::AlarmPoll(_) => plan.push(Box::pin(alarms::check(world.clone(), index))),
         }
     }
     for sink in sinks::all(config) {

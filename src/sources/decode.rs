@@ -748,6 +748,13 @@ pub fn cloudwatch_alarm(body: &str) -> Decoded {
     }
 }
 
+/// The alarm-action event for an alarm given in the shape of an SNS alarm notification
+/// (`AlarmName`, `NewStateValue`, `Trigger`…): how the polling source, which reads
+/// `DescribeAlarms`, builds the same event the queue-fed source delivers.
+pub fn alarm_action(sns_message: &Map<String, Value>) -> Result<DecodedEvent, String> {
+    alarm_from_sns_message(sns_message).and_then(alarm_event)
+}
+
 fn alarm_value(v: &Value) -> Decoded {
     let Some(obj) = v.as_object() else {
         return Decoded::Invalid("not a CloudWatch alarm (not a JSON object)".into());

@@ -1,6 +1,7 @@
 //! Sources: one task per source file, each feeding the bounded queue and owning its upstream
 //! (receipts, visibility, deletes once acks settle).
 
+pub mod alarm_poll;
 pub mod cron;
 pub mod decode;
 pub mod sqs;
@@ -43,5 +44,6 @@ pub fn build(settings: &SourceSettings, sdk: &SdkConfig) -> Box<dyn Source> {
     match &settings.kind {
         SourceKind::Sqs(s) => Box::new(sqs::SqsSource::new(s.clone(), crate::aws::sqs(sdk))),
         SourceKind::Cron(c) => Box::new(cron::CronSource::new(c.clone())),
+        SourceKind::AlarmPoll(a) => Box::new(alarm_poll::AlarmPollSource::new(a.clone(), crate::aws::cloudwatch(sdk))),
     }
 }

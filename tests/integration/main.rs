@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alarm_polling;
 mod aws_sources;
 mod config_errors;
 mod cron;

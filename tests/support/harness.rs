@@ -53,6 +53,10 @@ impl Moto {
         aws_sdk_eventbridge::Client::new(&self.sdk())
     }
 
+    pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
+        aws_sdk_cloudwatch::Client::new(&self.sdk())
+    }
+
     /// The ARN of the queue at `queue_url` (moto's account and region).
     pub fn queue_arn(&self, queue_url: &str) -> String {
         format!("arn:aws:sqs:us-east-1:123456789012:{}", queue_url.rsplit('/').next().unwrap())

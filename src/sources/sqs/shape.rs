@@ -38,7 +38,7 @@ pub fn intake(message: &Message, settings: &SqsSettings, queue_arn: &str, region
         }
         Some(Origin::S3(o)) => decode::s3(body, o.shape == S3Shape::Eventbridge),
         Some(Origin::Sns(o)) => decode::sns(body, &sns_context(message, o.topic_arn.clone(), o.subscription_arn.clone())),
-        Some(Origin::EventBridge) => decode::eventbridge(body),
+        Some(Origin::EventBridge(_)) => decode::eventbridge(body),
         Some(Origin::CloudWatchAlarm(_)) => decode::cloudwatch_alarm(body),
     };
     match decoded {
