@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::config::{Config, DlqSettings, SourceKind, SourceSettings, TargetSettings};
+use crate::config::{AlarmOptions, Config, DlqSettings, EventBridgeOptions, Origin, SourceKind, SourceSettings, SqsSettings, TargetSettings};
 
 /// The policy document for `config` (`include_setup`: also what `fanin setup --apply` needs).
 pub fn policy(config: &Config, include_setup: bool) -> Value {
@@ -83,6 +83,14 @@ enum Group {
     SendDeadLetterMessages,
     /// The `s3` dead-letter sink.
     WriteDeadLetterObjects,
+    /// `fanin setup`: the statement in a source queue's policy that lets its sender in.
+    WireQueuePolicies,
+    /// `fanin setup`: an `s3` source's bucket notification.
+    WireBucketNotifications,
+    /// `fanin setup`: an `sns` source's subscription.
+    WireTopicSubscriptions,
+    /// `fanin setup`: an `eventbridge` or `cloudwatch_alarm` source's rule and target.
+    WireRules,
 }
 
 impl Group {
@@ -93,6 +101,10 @@ impl Group {
             Group::DescribeAlarms => "DescribeAlarms",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
             Group::WriteDeadLetterObjects => "WriteDeadLetterObjects",
+            Group::WireQueuePolicies => "SetupQueuePolicies",
+            Group::WireBucketNotifications => "SetupBucketNotifications",
+            Group::WireTopicSubscriptions => "SetupTopicSubscriptions",
+            Group::WireRules => "SetupRules",
         }
     }
 
@@ -111,6 +123,10 @@ impl Group {
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
             Group::WriteDeadLetterObjects => &["s3:PutObject"],
+            Group::WireQueuePolicies => &["sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
+            Group::WireBucketNotifications => &["s3:GetBucketNotification", "s3:PutBucketNotification"],
+            Group::WireTopicSubscriptions => &["sns:ListSubscriptionsByTopic", "sns:Subscribe"],
+            Group::WireRules => &["events:DescribeRule", "events:ListTargetsByRule", "events:PutRule", "events:PutTargets"],
         }
     }
 }
@@ -245,10 +261,31 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
 }
 
 /// What `fanin setup --apply` calls to wire a source's upstream (S3 notifications, SNS
-/// subscriptions, EventBridge rules). The source types that need wiring are not built yet.
-fn setup_grants(_scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
-    match &source.kind {
-        SourceKind::Sqs(_) | SourceKind::Cron(_) | SourceKind::AlarmPoll(_) => vec![],
+/// subscriptions, EventBridge rules), for the sources that have a `setup` table.
+fn setup_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
+    let SourceKind::Sqs(SqsSettings { queue_url, origin: Some(origin), .. }) = &source.kind else { return vec![] };
+    let queue = queue_arn(scope, queue_url);
+    let wired = match origin {
+        Origin::S3(o) => o.setup.as_ref().map(|w| {
+            let bucket = w.bucket.as_ref().or(o.bucket.as_ref()).map_or(ANY, String::as_str);
+            Grant { group: Group::WireBucketNotifications, resource: format!("arn:aws:s3:::{bucket}") }
+        }),
+        Origin::Sns(o) => o.setup.as_ref().map(|w| {
+            let topic = w.topic_arn.as_ref().or(o.topic_arn.as_ref()).map_or(ANY, String::as_str);
+            Grant { group: Group::WireTopicSubscriptions, resource: topic.to_string() }
+        }),
+        Origin::EventBridge(EventBridgeOptions { setup }) | Origin::CloudWatchAlarm(AlarmOptions { setup, .. }) => {
+            setup.as_ref().map(|w| {
+                // The rule lives where the queue does (setup builds its ARN the same way).
+                let parts: Vec<&str> = queue.splitn(6, ':').collect();
+                let bus = if w.event_bus == "default" { String::new() } else { format!("{}/", w.event_bus) };
+                Grant { group: Group::WireRules, resource: format!("arn:aws:events:{}:{}:rule/{bus}{}", parts[3], parts[4], w.rule) }
+            })
+        }
+    };
+    match wired {
+        Some(grant) => vec![grant, Grant { group: Group::WireQueuePolicies, resource: queue }],
+        None => vec![],
     }
 }
 

@@ -12,6 +12,7 @@ pub mod iam;
 pub mod pattern;
 pub mod queue;
 pub mod replay;
+pub mod setup;
 pub mod sources;
 pub mod telemetry;
 pub mod validate;

@@ -43,6 +43,15 @@ enum Command {
     },
     /// Send dead-lettered events again.
     Replay(fanin::replay::ReplayArgs),
+    /// Wire S3 notifications, SNS subscriptions and EventBridge rules to the source queues.
+    Setup {
+        /// The daemon configuration file.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Make the changes (without it, only list them).
+        #[arg(long)]
+        apply: bool,
+    },
     /// Print the least-privilege IAM policy this configuration needs.
     IamPolicy {
         /// The daemon configuration file.
@@ -101,6 +110,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tokio::spawn(cancel_on_signal(shutdown.clone()));
                 fanin::replay::run(args, shutdown).await
             })
+        }
+        Command::Setup { config, apply } => {
+            let config = Config::load(&config)?;
+            tokio::runtime::Runtime::new()?.block_on(fanin::setup::run(&config, apply))
         }
         Command::IamPolicy { config, include_setup } => {
             let config = Config::load(&config)?;

@@ -98,8 +98,51 @@ fn iam_policy_for_the_example_configuration_is_exact_and_clean() {
         })
     );
     assert_eq!(parliament(&policy), "");
-    // No source of the example needs wiring by `fanin setup`.
-    assert_eq!(iam_policy(&["--config", &config, "--include-setup"], &env), policy);
+
+    // What `fanin setup --apply` calls, on exactly the queues, bucket, topic and rules it wires.
+    let with_setup = iam_policy(&["--config", &config, "--include-setup"], &env);
+    let statements = with_setup["Statement"].as_array().unwrap();
+    assert_eq!(statements[..2], policy["Statement"].as_array().unwrap()[..]);
+    let queue = |name: &str| format!("arn:aws:sqs:us-east-1:123456789012:{name}");
+    assert_eq!(
+        statements[2..],
+        [
+            json!({"Sid": "SetupQueuePolicies", "Effect": "Allow", "Action": ["sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
+                   "Resource": [queue("alarms-events"), queue("bus-events"), queue("news-events"), queue("uploads-events")]}),
+            json!({"Sid": "SetupBucketNotifications", "Effect": "Allow", "Action": ["s3:GetBucketNotification", "s3:PutBucketNotification"],
+                   "Resource": ["arn:aws:s3:::photos"]}),
+            json!({"Sid": "SetupTopicSubscriptions", "Effect": "Allow", "Action": ["sns:ListSubscriptionsByTopic", "sns:Subscribe"],
+                   "Resource": ["arn:aws:sns:us-east-1:123456789012:news"]}),
+            json!({"Sid": "SetupRules", "Effect": "Allow",
+                   "Action": ["events:DescribeRule", "events:ListTargetsByRule", "events:PutRule", "events:PutTargets"],
+                   "Resource": ["arn:aws:events:us-east-1:123456789012:rule/alarms-to-fanin", "arn:aws:events:us-east-1:123456789012:rule/shop-to-fanin"]}),
+        ]
+    );
+    assert_eq!(parliament(&with_setup), "");
+}
+
+#[test]
+fn iam_policy_grants_alarm_polling_and_rules_on_a_custom_bus() {
+    let setup = Setup::new("", "[targets.pager]\nfunction = \"pager\"\n");
+    setup.source("polled", "type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"prod-\"\ntarget = \"pager\"\n");
+    setup.source(
+        "bus",
+        "type = \"eventbridge\"\nqueue_url = \"https://sqs.eu-west-1.amazonaws.com/123456789012/bus\"\ntarget = \"pager\"\n\
+         setup = { rule = \"orders\", event_bus = \"shop\", pattern = { source = [\"shop\"] } }\n",
+    );
+    let config = setup.config();
+    let policy = iam_policy(&["--config", config.to_str().unwrap(), "--include-setup"], &[]);
+    let statement = |sid: &str| policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == sid).cloned();
+    assert_eq!(
+        statement("DescribeAlarms").unwrap(),
+        json!({"Sid": "DescribeAlarms", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
+               "Resource": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:*"]})
+    );
+    assert_eq!(statement("SetupRules").unwrap()["Resource"], json!(["arn:aws:events:eu-west-1:123456789012:rule/shop/orders"]));
+    assert_eq!(parliament(&policy), "");
+    // Without --include-setup, only what the daemon calls.
+    let policy = iam_policy(&["--config", config.to_str().unwrap()], &[]);
+    assert!(policy["Statement"].as_array().unwrap().iter().all(|s| !s["Sid"].as_str().unwrap().starts_with("Setup")), "{policy}");
 }
 
 #[test]

@@ -1,0 +1,170 @@
+//! `fanin setup [--apply]`: what AWS must be told so that each source's events reach its queue.
+//!
+//! A source file's `setup = { … }` says what to wire: an `s3` source's bucket notification, an
+//! `sns` source's subscription, an `eventbridge` (or queue-fed `cloudwatch_alarm`) source's rule
+//! and target; and for each, the statement in the queue's policy that lets the service send.
+//! Setup reads what is there, compares it with what the source needs, and lists the
+//! differences as [`Change`]s; `--apply` makes them. Everything is keyed by a name derived from
+//! the source (`fanin-<source>`), so a second run finds its own entries and changes nothing,
+//! and entries that others made (another notification on the bucket, another statement in the
+//! policy) are kept as they are. Queues are not created: they are the source's own.
+
+mod bucket;
+mod queue_policy;
+mod rule;
+mod topic;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+
+use crate::config::{Config, Origin, SourceKind, SourceSettings, SqsSettings};
+use queue_policy::{QueuePolicy, Statement};
+
+/// One difference between what is in AWS and what a source needs, and how to remove it.
+pub struct Change {
+    /// The source it is for.
+    source: String,
+    /// What it changes, for people: `s3 bucket photos: add notification fanin-uploads …`.
+    description: String,
+    action: Action,
+}
+
+/// One AWS call that makes a [`Change`].
+enum Action {
+    QueuePolicy(queue_policy::Update),
+    Bucket(bucket::Update),
+    Topic(topic::Update),
+    Rule(rule::Update),
+}
+
+/// The clients setup calls.
+struct Clients {
+    sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
+    sns: aws_sdk_sns::Client,
+    events: aws_sdk_eventbridge::Client,
+}
+
+impl Clients {
+    fn new(sdk: &SdkConfig) -> Clients {
+        Clients { sqs: crate::aws::sqs(sdk), s3: crate::aws::s3(sdk), sns: crate::aws::sns(sdk), events: crate::aws::eventbridge(sdk) }
+    }
+}
+
+/// Lists (and with `apply`, makes) the changes every source's wiring needs; exit 0 unless an
+/// AWS call fails.
+pub async fn run(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
+    let sdk = crate::aws::load(&config.aws).await;
+    let clients = Clients::new(&sdk);
+    let changes = plan(config, &clients).await?;
+    if changes.is_empty() {
+        println!("Nothing to change: every source's wiring is in place.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for change in &changes {
+        let mark = if apply { "change" } else { "would change" };
+        println!("{}: {mark}: {}", change.source, change.description);
+    }
+    if !apply {
+        println!("{} change(s) to make; run `fanin setup --apply` to make them.", changes.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let count = changes.len();
+    for change in changes {
+        let Change { source, description, action } = change;
+        let made = match action {
+            Action::QueuePolicy(u) => u.apply(&clients.sqs).await,
+            Action::Bucket(u) => u.apply(&clients.s3).await,
+            Action::Topic(u) => u.apply(&clients.sns).await,
+            Action::Rule(u) => u.apply(&clients.events).await,
+        };
+        made.with_context(|| format!("source {source}: {description}"))?;
+    }
+    println!("{count} change(s) made.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every change, queue policies first: S3 checks that it may send to a queue when the
+/// notification is put, and nothing should be sent before the queue accepts it.
+async fn plan(config: &Config, clients: &Clients) -> anyhow::Result<Vec<Change>> {
+    let mut policies: BTreeMap<String, (QueuePolicy, Vec<(String, Statement)>)> = BTreeMap::new();
+    let mut wiring = Vec::new();
+    for source in &config.sources {
+        let SourceKind::Sqs(settings @ SqsSettings { origin: Some(origin), .. }) = &source.kind else { continue };
+        if !has_setup(origin) {
+            continue;
+        }
+        let context = || format!("source {} ({})", source.name, source.file.display());
+        if !policies.contains_key(&settings.queue_url) {
+            let policy = QueuePolicy::read(&clients.sqs, &settings.queue_url).await.with_context(context)?;
+            policies.insert(settings.queue_url.clone(), (policy, Vec::new()));
+        }
+        let queue_arn = policies[&settings.queue_url].0.queue_arn.clone();
+        let (statement, changes) = wire(source, settings, origin, &queue_arn, clients).await.with_context(context)?;
+        policies.get_mut(&settings.queue_url).expect("read above").1.push((source.name.clone(), statement));
+        wiring.extend(changes);
+    }
+    let mut changes = Vec::new();
+    for (policy, statements) in policies.into_values() {
+        changes.extend(policy.changes(statements));
+    }
+    changes.extend(wiring);
+    Ok(changes)
+}
+
+fn has_setup(origin: &Origin) -> bool {
+    match origin {
+        Origin::S3(o) => o.setup.is_some(),
+        Origin::Sns(o) => o.setup.is_some(),
+        Origin::EventBridge(o) => o.setup.is_some(),
+        Origin::CloudWatchAlarm(o) => o.setup.is_some(),
+    }
+}
+
+/// What one source needs: the statement its queue's policy must hold, and the changes to the
+/// service that sends (bucket, topic, rule).
+async fn wire(
+    source: &SourceSettings,
+    settings: &SqsSettings,
+    origin: &Origin,
+    queue_arn: &str,
+    clients: &Clients,
+) -> anyhow::Result<(Statement, Vec<Change>)> {
+    let name = &source.name;
+    let sent_by = |service: &str, arn: &str| Statement::new(name, service, queue_arn, arn);
+    let (wiring, pattern) = match origin {
+        Origin::S3(o) => {
+            let wiring = o.setup.as_ref().expect("has_setup");
+            let bucket = wiring.bucket.as_ref().or(o.bucket.as_ref()).expect("config checks a bucket is named");
+            let change = bucket::diff(&clients.s3, name, bucket, bucket::Wanted::new(name, queue_arn, o)).await?;
+            return Ok((sent_by("s3.amazonaws.com", &format!("arn:aws:s3:::{bucket}")), change.into_iter().collect()));
+        }
+        Origin::Sns(o) => {
+            let wiring = o.setup.as_ref().expect("has_setup");
+            let topic = wiring.topic_arn.as_ref().or(o.topic_arn.as_ref()).expect("config checks a topic is named");
+            let change = topic::diff(&clients.sns, name, topic, queue_arn).await?;
+            return Ok((sent_by("sns.amazonaws.com", topic), change.into_iter().collect()));
+        }
+        Origin::EventBridge(o) => {
+            let wiring = o.setup.as_ref().expect("has_setup");
+            (wiring, wiring.pattern.clone().expect("config checks an eventbridge rule has a pattern"))
+        }
+        Origin::CloudWatchAlarm(o) => {
+            let wiring = o.setup.as_ref().expect("has_setup");
+            (wiring, wiring.pattern.clone().unwrap_or_else(|| rule::alarm_pattern(o)))
+        }
+    };
+    let wanted = rule::Wanted {
+        source: name.clone(),
+        rule: wiring.rule.clone(),
+        bus: wiring.event_bus.clone(),
+        pattern,
+        queue_arn: queue_arn.to_string(),
+        message_group: settings.queue_url.ends_with(".fifo").then(|| name.clone()),
+    };
+    let (rule_arn, changes) = rule::diff(&clients.events, wanted).await?;
+    Ok((sent_by("events.amazonaws.com", &rule_arn), changes))
+}
