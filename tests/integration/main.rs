@@ -12,6 +12,7 @@ mod dead_letters;
 mod iam_policy;
 mod operations;
 mod reload;
+mod setup;
 mod replay;
 mod sqs_delivery;
 mod validate;
