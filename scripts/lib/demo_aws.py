@@ -1,5 +1,7 @@
 """Sets up and inspects the local AWS for scripts/demo (boto3 against moto server): the queues
-every example source reads, wired to S3, SNS and EventBridge, the functions, and some traffic."""
+every example source reads, the bucket, topic and functions they name, and some traffic. The
+wiring between them (bucket notification, subscription, rules, queue policies) is left to
+`fanin setup --apply`."""
 
 import io
 import json
@@ -13,13 +15,14 @@ KW = dict(endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="tes
 QUEUES = ["orders", "uploads-events", "news-events", "bus-events", "alarms-events"]
 # archive-order is deliberately not deployed: its events end in the dead-letter file.
 FUNCTIONS = ["process-order", "heartbeat", "resize", "notify", "audit", "pager"]
+# Polled by the demo's own source (alarm polling needs no queue).
+POLLED_ALARM = "demo-disk-full"
 
 
-def setup(count):
+def setup():
     sqs = boto3.client("sqs", **KW)
-    urls = {q: sqs.create_queue(QueueName=q)["QueueUrl"] for q in QUEUES}
-    arn = lambda q: f"arn:aws:sqs:us-east-1:123456789012:{q}"
-
+    for q in QUEUES:
+        sqs.create_queue(QueueName=q)
     iam = boto3.client("iam", **KW)
     role = iam.create_role(RoleName="fanin-demo", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     code = io.BytesIO()
@@ -29,43 +32,41 @@ def setup(count):
     for name in FUNCTIONS:
         lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
                             Code={"ZipFile": code.getvalue()})
+    boto3.client("s3", **KW).create_bucket(Bucket="photos")
+    boto3.client("sns", **KW).create_topic(Name="news")
+    boto3.client("cloudwatch", **KW).put_metric_alarm(
+        AlarmName=POLLED_ALARM, Namespace="CWAgent", MetricName="disk_used_percent", Statistic="Average",
+        Period=60, EvaluationPeriods=1, Threshold=90.0, ComparisonOperator="GreaterThanThreshold")
 
-    # S3 -> SQS notifications (S3 sends an s3:TestEvent first, which fanin skips).
-    s3 = boto3.client("s3", **KW)
-    s3.create_bucket(Bucket="uploads")
-    s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": arn("uploads-events"), "Events": ["s3:ObjectCreated:*"]}]})
-    # SNS topic -> SQS subscription.
-    sns = boto3.client("sns", **KW)
-    topic = sns.create_topic(Name="news")["TopicArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn("news-events"))
-    # EventBridge rule -> SQS target.
-    events = boto3.client("events", **KW)
-    events.put_rule(Name="orders", EventPattern=json.dumps({"source": ["app.orders"]}))
-    events.put_targets(Rule="orders", Targets=[{"Id": "q", "Arn": arn("bus-events")}])
 
+def traffic(count):
+    sqs = boto3.client("sqs", **KW)
+    orders = sqs.get_queue_url(QueueName="orders")["QueueUrl"]
     for start in range(0, count, 10):
         entries = [{"Id": str(i), "MessageBody": json.dumps({"order": i, "item": "book"})}
                    for i in range(start, min(start + 10, count))]
-        sqs.send_message_batch(QueueUrl=urls["orders"], Entries=entries)
+        sqs.send_message_batch(QueueUrl=orders, Entries=entries)
+    s3 = boto3.client("s3", **KW)
     for key in ["photos/cat 1.jpg", "photos/dog+2.jpg", "notes/readme.txt"]:
-        s3.put_object(Bucket="uploads", Key=key, Body=b"...")
+        s3.put_object(Bucket="photos", Key=key, Body=b"...")
+    sns = boto3.client("sns", **KW)
+    topic = sns.create_topic(Name="news")["TopicArn"]
     for n in range(2):
         sns.publish(TopicArn=topic, Subject=f"News {n}", Message=json.dumps({"headline": n}))
+    events = boto3.client("events", **KW)
     for amount in (20, 250):
-        events.put_events(Entries=[{"Source": "app.orders", "DetailType": "OrderPlaced",
+        events.put_events(Entries=[{"Source": "shop", "DetailType": "OrderPlaced",
                                     "Detail": json.dumps({"amount": amount})}])
+    # As CloudWatch sends alarm state changes to EventBridge (moto sends none itself).
     for state, previous in (("ALARM", "OK"), ("OK", "ALARM")):
-        sqs.send_message(QueueUrl=urls["alarms-events"], MessageBody=json.dumps({
-            "version": "0", "id": f"alarm-{state}", "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch", "account": "123456789012", "time": "2026-11-27T01:00:00Z",
-            "region": "us-east-1", "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:cpu-high"],
-            "detail": {"alarmName": "cpu-high",
-                       "state": {"value": state, "reason": "demo", "timestamp": "2026-11-27T01:00:00.000+0000"},
-                       "previousState": {"value": previous, "reason": "demo", "timestamp": "2026-11-27T00:00:00.000+0000"},
-                       "configuration": {"metrics": []}}}))
-    print(urls["orders"])
-
+        events.put_events(Entries=[{
+            "Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
+            "Resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:cpu-high"],
+            "Detail": json.dumps({"alarmName": "cpu-high",
+                                  "state": {"value": state, "reason": "demo", "timestamp": "2026-11-27T01:00:00.000+0000"},
+                                  "previousState": {"value": previous, "reason": "demo", "timestamp": "2026-11-27T00:00:00.000+0000"},
+                                  "configuration": {"metrics": []}})}])
+    boto3.client("cloudwatch", **KW).set_alarm_state(AlarmName=POLLED_ALARM, StateValue="ALARM", StateReason="disk at 95%")
 
 def depth():
     sqs = boto3.client("sqs", **KW)
@@ -79,4 +80,4 @@ def depth():
 
 
 if __name__ == "__main__":
-    {"setup": lambda: setup(int(sys.argv[3])), "depth": depth}[sys.argv[1]]()
+    {"setup": setup, "traffic": lambda: traffic(int(sys.argv[3])), "depth": depth}[sys.argv[1]]()

@@ -76,6 +76,21 @@ impl Wanted {
     }
 }
 
+/// A 200 whose body is one empty XML element: a bucket without notifications, whatever the
+/// element is called. S3 calls it `NotificationConfiguration`, which the SDK expects; some
+/// S3-compatible stores (moto among them) name it after the operation.
+fn is_empty_answer<E>(error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    let aws_sdk_s3::error::SdkError::ServiceError(e) = error else { return false };
+    let Some(body) = e.raw().body().bytes().filter(|_| e.raw().status().as_u16() == 200) else { return false };
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let element = match text.strip_prefix("<?") {
+        Some(rest) => rest.split_once("?>").map_or("", |(_, element)| element.trim()),
+        None => text,
+    };
+    element.starts_with('<') && element.ends_with("/>") && element.matches('<').count() == 1
+}
+
 /// Puts the bucket's whole notification configuration.
 pub struct Update {
     bucket: String,
@@ -91,13 +106,14 @@ impl Update {
 
 /// The change that adds (or corrects) the source's entry, unless it is there as wanted.
 pub async fn diff(s3: &aws_sdk_s3::Client, source: &str, bucket: &str, wanted: Wanted) -> anyhow::Result<Option<Change>> {
-    let current = s3
-        .get_bucket_notification_configuration()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))
-        .with_context(|| format!("s3 bucket {bucket}: reading its notification configuration"))?;
+    let current = match s3.get_bucket_notification_configuration().bucket(bucket).send().await {
+        Ok(current) => current,
+        Err(e) if is_empty_answer(&e) => aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput::builder().build(),
+        Err(e) => {
+            return Err(anyhow::anyhow!("{}", aws_sdk_s3::error::DisplayErrorContext(e)))
+                .with_context(|| format!("s3 bucket {bucket}: reading its notification configuration"))
+        }
+    };
     let mut queues = current.queue_configurations.unwrap_or_default();
     let verb = match queues.iter().position(|q| q.id() == Some(wanted.id.as_str())) {
         Some(i) if wanted.matches(&queues[i]) => return Ok(None),

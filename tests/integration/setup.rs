@@ -48,13 +48,16 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     let lambda = LambdaEndpoint::start();
     let (sqs, s3, sns, events) = (moto.sqs(), moto.s3(), moto.sns(), moto.eventbridge());
 
-    let bucket = unique("photos");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let (bucket, bare_bucket) = (unique("photos"), unique("bare"));
+    for b in [&bucket, &bare_bucket] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
     let (uploads, news, bus, alarms) =
         (moto.queue(&unique("uploads")).await, moto.queue(&unique("news")).await, moto.queue(&unique("bus")).await, moto.queue(&unique("alarms")).await);
     // What others configured, which setup must keep: a notification on the bucket to another
     // queue, and a statement in the uploads queue's policy.
     let theirs = moto.queue(&unique("theirs")).await;
+    let inbox = moto.queue(&unique("inbox")).await;
     let their_notification = QueueConfiguration::builder()
         .id("theirs")
         .queue_arn(moto.queue_arn(&theirs))
@@ -79,6 +82,8 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
          [targets.audit]\nfunction = \"audit\"\n[targets.pager]\nfunction = \"pager\"\n",
     );
     setup.source("uploads", &format!("type = \"s3\"\nqueue_url = \"{uploads}\"\nwait_time = \"1s\"\nsuffix = \".jpg\"\ntarget = \"resize\"\nsetup = {{ bucket = \"{bucket}\" }}\n"));
+    // A bucket that has no notification configuration at all.
+    setup.source("inbox", &format!("type = \"s3\"\nqueue_url = \"{inbox}\"\nwait_time = \"1s\"\nprefix = \"in/\"\ntarget = \"resize\"\nsetup = {{ bucket = \"{bare_bucket}\" }}\n"));
     setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{news}\"\nwait_time = \"1s\"\ntopic_arn = \"{topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
     setup.source(
         "bus",
@@ -92,8 +97,8 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     // Without --apply: the list, and nothing changed.
     let listed = fanin_setup(&setup, &moto, &lambda.url(), &[]);
     let would: Vec<&str> = listed.lines().filter(|l| l.contains(": would change: ")).collect();
-    // 4 queue policies, the bucket, the subscription, 2 rules and 2 targets.
-    assert_eq!(would.len(), 10, "{listed}");
+    // 5 queue policies, 2 buckets, the subscription, 2 rules and 2 targets.
+    assert_eq!(would.len(), 12, "{listed}");
     assert!(listed.contains(&format!("s3 bucket {bucket}: add notification fanin-uploads")), "{listed}");
     assert_eq!(notification_ids(&s3, &bucket).await, ["theirs"]);
     assert_eq!(policy_sids(&sqs, &uploads).await, ["theirs"]);
@@ -102,8 +107,9 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
 
     // --apply: wired, others' entries kept.
     let applied = fanin_setup(&setup, &moto, &lambda.url(), &["--apply"]);
-    assert!(applied.contains("10 change(s) made."), "{applied}");
+    assert!(applied.contains("12 change(s) made."), "{applied}");
     assert_eq!(notification_ids(&s3, &bucket).await, ["fanin-uploads", "theirs"]);
+    assert_eq!(notification_ids(&s3, &bare_bucket).await, ["fanin-inbox"]);
     assert_eq!(policy_sids(&sqs, &uploads).await, ["theirs", "fanin-uploads"]);
     for (queue, sid) in [(&news, "fanin-news"), (&bus, "fanin-bus"), (&alarms, "fanin-alarms")] {
         assert_eq!(policy_sids(&sqs, queue).await, [sid]);
