@@ -57,7 +57,7 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     // What others configured, which setup must keep: a notification on the bucket to another
     // queue, and a statement in the uploads queue's policy.
     let theirs = moto.queue(&unique("theirs")).await;
-    let inbox = moto.queue(&unique("inbox")).await;
+    let (inbox, thumbs) = (moto.queue(&unique("inbox")).await, moto.queue(&unique("thumbs")).await);
     let their_notification = QueueConfiguration::builder()
         .id("theirs")
         .queue_arn(moto.queue_arn(&theirs))
@@ -82,8 +82,11 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
          [targets.audit]\nfunction = \"audit\"\n[targets.pager]\nfunction = \"pager\"\n",
     );
     setup.source("uploads", &format!("type = \"s3\"\nqueue_url = \"{uploads}\"\nwait_time = \"1s\"\nsuffix = \".jpg\"\ntarget = \"resize\"\nsetup = {{ bucket = \"{bucket}\" }}\n"));
-    // A bucket that has no notification configuration at all.
-    setup.source("inbox", &format!("type = \"s3\"\nqueue_url = \"{inbox}\"\nwait_time = \"1s\"\nprefix = \"in/\"\ntarget = \"resize\"\nsetup = {{ bucket = \"{bare_bucket}\" }}\n"));
+    // Two sources on a bucket that has no notification configuration at all: neither put may
+    // undo the other's.
+    for (name, queue) in [("inbox", &inbox), ("thumbs", &thumbs)] {
+        setup.source(name, &format!("type = \"s3\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\nprefix = \"{name}/\"\ntarget = \"resize\"\nsetup = {{ bucket = \"{bare_bucket}\" }}\n"));
+    }
     setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{news}\"\nwait_time = \"1s\"\ntopic_arn = \"{topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
     setup.source(
         "bus",
@@ -97,8 +100,8 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     // Without --apply: the list, and nothing changed.
     let listed = fanin_setup(&setup, &moto, &lambda.url(), &[]);
     let would: Vec<&str> = listed.lines().filter(|l| l.contains(": would change: ")).collect();
-    // 5 queue policies, 2 buckets, the subscription, 2 rules and 2 targets.
-    assert_eq!(would.len(), 12, "{listed}");
+    // 6 queue policies, 3 bucket notifications, the subscription, 2 rules and 2 targets.
+    assert_eq!(would.len(), 14, "{listed}");
     assert!(listed.contains(&format!("s3 bucket {bucket}: add notification fanin-uploads")), "{listed}");
     assert_eq!(notification_ids(&s3, &bucket).await, ["theirs"]);
     assert_eq!(policy_sids(&sqs, &uploads).await, ["theirs"]);
@@ -107,9 +110,9 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
 
     // --apply: wired, others' entries kept.
     let applied = fanin_setup(&setup, &moto, &lambda.url(), &["--apply"]);
-    assert!(applied.contains("12 change(s) made."), "{applied}");
+    assert!(applied.contains("14 change(s) made."), "{applied}");
     assert_eq!(notification_ids(&s3, &bucket).await, ["fanin-uploads", "theirs"]);
-    assert_eq!(notification_ids(&s3, &bare_bucket).await, ["fanin-inbox"]);
+    assert_eq!(notification_ids(&s3, &bare_bucket).await, ["fanin-inbox", "fanin-thumbs"]);
     assert_eq!(policy_sids(&sqs, &uploads).await, ["theirs", "fanin-uploads"]);
     for (queue, sid) in [(&news, "fanin-news"), (&bus, "fanin-bus"), (&alarms, "fanin-alarms")] {
         assert_eq!(policy_sids(&sqs, queue).await, [sid]);

@@ -63,12 +63,16 @@ impl AlarmStates {
         self.write(&stored)
     }
 
-    /// Forgets the alarms `keep` does not hold (deleted ones), and writes the file even when
-    /// nothing changed, so the next start knows this one has seen every alarm.
+    /// Forgets the alarms `keep` does not hold (deleted ones). Writes the file when that changed
+    /// it, or when there is none yet: the next start then knows this one has seen every alarm.
     pub fn retain(&self, keep: impl Fn(&str) -> bool) -> std::io::Result<()> {
         let mut stored = self.stored.lock().unwrap();
+        let before = stored.alarms.len();
         stored.alarms.retain(|arn, _| keep(arn));
-        self.write(&stored)
+        if stored.alarms.len() != before || !self.path.exists() {
+            self.write(&stored)?;
+        }
+        Ok(())
     }
 
     fn write(&self, stored: &Stored) -> std::io::Result<()> {
