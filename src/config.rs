@@ -258,9 +258,14 @@ pub struct SourceSettings {
 }
 
 /// The type-specific part of a source file.
+// Built once per load and never moved in bulk: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum SourceKind {
+    /// `type = "sqs"`, and the AWS types that read a queue (`s3`, `sns`, `eventbridge`,
+    /// `cloudwatch_alarm` with `queue_url`).
     Sqs(SqsSettings),
+    /// `type = "cron"`.
     Cron(CronSettings),
     /// `type = "cloudwatch_alarm"` with `poll_interval`: `DescribeAlarms`, no queue.
     AlarmPoll(AlarmPollSettings),

@@ -147,7 +147,10 @@ impl Dispatcher {
 /// Source name → the targets its events go to; replaced whole on reload, while deliveries
 /// under way keep the targets they started with.
 #[derive(Default)]
-pub struct Routes(std::sync::RwLock<HashMap<String, Vec<(Arc<Target>, Option<Pattern>)>>>);
+pub struct Routes(std::sync::RwLock<HashMap<String, Vec<ResolvedRoute>>>);
+
+/// A route with its target looked up: the target, and the filter events must pass.
+type ResolvedRoute = (Arc<Target>, Option<Pattern>);
 
 impl Routes {
     /// Routes of every source, resolved against `targets`.
