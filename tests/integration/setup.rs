@@ -182,3 +182,29 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     assert_eq!(pager[0]["alarmArn"], alarm_arn.as_str());
     assert_eq!(pager[0]["alarmData"]["state"]["value"], "ALARM");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_names_the_source_whose_queue_or_topic_is_missing_and_changes_nothing() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let queue = moto.queue(&unique("present")).await;
+    let missing_queue = format!("{}/123456789012/{}", moto.url, unique("never-made"));
+    let missing_topic = format!("arn:aws:sns:us-east-1:123456789012:{}", unique("never-made"));
+    let setup = Setup::new("", "[targets.notify]\nfunction = \"notify\"\n");
+    let config = setup.config();
+    let run = |expect: &str| {
+        let mut run = Daemon::spawn(&["setup", "--config", config.to_str().unwrap(), "--apply"], &moto, &lambda.url(), &[]);
+        let status = run.wait(Duration::from_secs(60));
+        assert_eq!(status.code(), Some(1), "{}\n{}", run.stdout(), run.log());
+        assert!(run.log().contains(expect), "{expect:?} not in:\n{}", run.log());
+    };
+
+    setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{missing_queue}\"\ntopic_arn = \"{missing_topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
+    run("source news (");
+    run("create it first");
+
+    setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{queue}\"\ntopic_arn = \"{missing_topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
+    run(&format!("sns topic {missing_topic}"));
+    // Nothing was changed on the queue that exists: changes are made only once all are known.
+    assert!(policy_sids(&moto.sqs(), &queue).await.is_empty());
+}

@@ -309,3 +309,31 @@ fn validate_offline_makes_no_aws_call_and_lists_the_next_fires() {
     assert!(!out.contains("target ") && !out.contains("dlq objects") && !out.contains("dlq messages"), "{out}");
     assert!(out.ends_with("3 checks: 3 ok, 0 warn, 0 failed\n"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_counts_the_alarms_a_polling_source_finds_and_warns_when_there_are_none() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let prefix = unique("validate-alarm");
+    moto.cloudwatch()
+        .put_metric_alarm()
+        .alarm_name(format!("{prefix}-cpu"))
+        .namespace("AWS/EC2")
+        .metric_name("CPUUtilization")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(90.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .unwrap();
+    let setup = Setup::new("", "[targets.pager]\nfunction = \"pager\"\n");
+    setup.source("found", &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"{prefix}\"\ntarget = \"pager\"\n"));
+    setup.source("none", &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"{prefix}-nothing\"\ntarget = \"pager\"\n"));
+    let (code, out) = validate(&setup, &moto, &lambda.url(), &[]);
+    assert_eq!(code, Some(0), "a warning is no failure: {out}");
+    assert!(finding(&out, "ok", "source found").contains(&format!("DescribeAlarms finds 1 of alarms named {prefix}*")), "{out}");
+    let none = finding(&out, "warn", "source none");
+    assert!(none.contains("nothing to poll yet") && none.contains("sources/none.toml"), "{none}");
+}
