@@ -31,10 +31,16 @@ fn main() {
     println!("machine: {} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model());
     println!();
     println!("SQS -> Lambda, {messages} messages, {POLLERS} pollers, in-process SQS and Lambda endpoints");
-    println!("{:<28} {:>12} {:>18} {:>12}", "consumer", "events/s", "CPU ms/1000 events", "max RSS MB");
+    println!(
+        "{:<28} {:>12} {:>18} {:>12} {:>22}",
+        "consumer", "events/s", "CPU ms/1000 events", "max RSS MB", "SQS calls/1000 events"
+    );
     for (name, contender) in [("fanin", Contender::Fanin), ("hand-written consumer", Contender::Baseline)] {
         let r = run_contender(contender, messages);
-        println!("{name:<28} {:>12.0} {:>18.1} {:>12.1}", r.events_per_sec, r.cpu_ms_per_1000, r.max_rss_mb);
+        println!(
+            "{name:<28} {:>12.0} {:>18.1} {:>12.1} {:>22}",
+            r.events_per_sec, r.cpu_ms_per_1000, r.max_rss_mb, r.sqs_calls
+        );
     }
     println!();
     cron_lateness();
@@ -57,6 +63,8 @@ struct Result {
     events_per_sec: f64,
     cpu_ms_per_1000: f64,
     max_rss_mb: f64,
+    /// Receive / delete / visibility requests per 1,000 events.
+    sqs_calls: String,
 }
 
 fn run_contender(contender: Contender, messages: usize) -> Result {
@@ -110,6 +118,10 @@ fn run_contender(contender: Contender, messages: usize) -> Result {
         events_per_sec: messages as f64 / elapsed.as_secs_f64(),
         cpu_ms_per_1000: (cpu(usage.ru_utime) + cpu(usage.ru_stime)) / messages as f64 * 1000.0,
         max_rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        sqs_calls: {
+            let per_1000 = |n: usize| n as f64 / messages as f64 * 1000.0;
+            format!("{:.0}/{:.0}/{:.0}", per_1000(sqs.receive_calls()), per_1000(sqs.delete_calls()), per_1000(sqs.visibility_calls()))
+        },
     }
 }
 

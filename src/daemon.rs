@@ -41,6 +41,7 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
         .with_context(|| format!("[metrics] listen = \"{}\": cannot listen there", config.metrics.listen))?;
     info!(listen = %listener.local_addr()?, "metrics, /healthz and /readyz listening");
     tokio::spawn(server::serve(listener, metrics_handle(), health.clone(), shutdown.clone()));
+    tokio::spawn(events::upkeep(metrics_handle(), shutdown.clone()));
 
     let sdk = crate::aws::load(&config.aws).await;
     let capacity = config.daemon.queue_capacity;

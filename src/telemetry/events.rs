@@ -20,6 +20,22 @@ pub fn install_recorder() -> metrics_exporter_prometheus::PrometheusHandle {
     handle
 }
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets every few seconds until `shutdown`.
+/// The recorder keeps every sample until a render or an upkeep drains it, so without this a
+/// daemon nobody scrapes would grow by eight bytes per invocation, forever.
+pub async fn upkeep(handle: metrics_exporter_prometheus::PrometheusHandle, shutdown: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!("fanin_events_received_total", "Events taken in from upstream, by source.");

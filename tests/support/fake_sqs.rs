@@ -40,6 +40,10 @@ struct State {
     deleted_flags: Vec<AtomicBool>,
     deleted: AtomicUsize,
     receive_calls: AtomicUsize,
+    /// DeleteMessage and DeleteMessageBatch requests.
+    delete_calls: AtomicUsize,
+    /// ChangeMessageVisibility(Batch) requests.
+    visibility_calls: AtomicUsize,
     sent_timestamp: String,
     queue_url: String,
 }
@@ -63,6 +67,8 @@ impl FakeSqs {
             deleted_flags: (0..n_messages).map(|_| AtomicBool::new(false)).collect(),
             deleted: AtomicUsize::new(0),
             receive_calls: AtomicUsize::new(0),
+            delete_calls: AtomicUsize::new(0),
+            visibility_calls: AtomicUsize::new(0),
             sent_timestamp: epoch_millis().to_string(),
             queue_url: format!("http://{addr}/{ACCOUNT}/{QUEUE_NAME}"),
         });
@@ -108,6 +114,14 @@ impl FakeSqs {
     /// ReceiveMessage requests served so far (empty ones included).
     pub fn receive_calls(&self) -> usize {
         self.state.receive_calls.load(Ordering::Relaxed)
+    }
+    /// Delete requests served so far (a batch counts once).
+    pub fn delete_calls(&self) -> usize {
+        self.state.delete_calls.load(Ordering::Relaxed)
+    }
+    /// Visibility-change requests served so far (a batch counts once).
+    pub fn visibility_calls(&self) -> usize {
+        self.state.visibility_calls.load(Ordering::Relaxed)
     }
     /// Polls (blocking, every 5 ms) until `deleted() >= n`; false on timeout.
     pub fn wait_for_deleted(&self, n: usize, timeout: Duration) -> bool {
@@ -164,6 +178,11 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
         .and_then(|t| t.strip_prefix("AmazonSQS."))
         .unwrap_or("")
         .to_string();
+    match action.as_str() {
+        "DeleteMessage" | "DeleteMessageBatch" => st.delete_calls.fetch_add(1, Ordering::Relaxed),
+        "ChangeMessageVisibility" | "ChangeMessageVisibilityBatch" => st.visibility_calls.fetch_add(1, Ordering::Relaxed),
+        _ => 0,
+    };
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return error(400, "InvalidParameterValue", "unreadable body", None),
