@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
 use serde_json::Value;
 
-use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
+use crate::support::harness::{eventually, http_get, unique, Daemon, Moto, Setup};
 use crate::support::lambda_endpoint::LambdaEndpoint;
 use crate::support::PATIENCE;
 
@@ -111,4 +111,32 @@ async fn polled_alarm_transitions_arrive_once_each_across_a_restart() {
     assert_eq!(metric["metric"]["dimensions"]["InstanceId"], "i-0123");
     assert_eq!(metric["stat"], "Average");
     assert_eq!(metric["period"], 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_source_that_cannot_reach_cloudwatch_says_so_and_keeps_trying() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let setup = Setup::new("", "[targets.watch]\nfunction = \"watch\"\n");
+    setup.source("alarms", "type = \"cloudwatch_alarm\"\npoll_interval = \"1s\"\ntarget = \"watch\"\n");
+    let config = setup.config();
+    // Nothing listens there.
+    let mut daemon = Daemon::spawn(
+        &["run", "--config", config.to_str().unwrap()],
+        &moto,
+        &lambda.url(),
+        &[("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9")],
+    );
+    let addr = daemon.metrics_addr().await;
+    eventually(PATIENCE, "/readyz to name the failing source", || async {
+        let (status, body) = http_get(&addr, "/readyz");
+        status == 503 && body.contains("source alarms") && body.contains("failed polls in a row")
+    })
+    .await;
+    assert!(daemon.running(), "a failing source does not stop the daemon");
+    assert!(daemon.log().contains("DescribeAlarms failed"), "{}", daemon.log());
+    // No round completed, so no state was taken for the first run's baseline.
+    assert!(!setup.state_dir().join("alarms/alarms.json").exists());
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    assert!(lambda.invocations_for("watch").is_empty());
 }
