@@ -3,6 +3,8 @@
 //! Lambda endpoints in the same run; and cron fire lateness of fanin's scheduler against
 //! `tokio-cron-scheduler`.
 
+#[path = "../tests/support/serve.rs"]
+mod serve;
 #[path = "../tests/support/fake_sqs.rs"]
 mod fake_sqs;
 #[path = "../tests/support/lambda_endpoint.rs"]

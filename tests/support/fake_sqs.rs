@@ -13,7 +13,6 @@
 //! keep-alive) and stops when dropped.
 #![allow(dead_code)]
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,9 +23,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
+
+use super::serve::{spawn_server, Resp};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const QUEUE_NAME: &str = "bench";
@@ -73,9 +73,7 @@ impl FakeSqs {
             queue_url: format!("http://{addr}/{ACCOUNT}/{QUEUE_NAME}"),
         });
         let server_state = state.clone();
-        let (shutdown, thread) = spawn_server("fake-sqs", listener, move |req| {
-            handle(req, server_state.clone())
-        });
+        let (shutdown, thread) = spawn_server("fake-sqs", listener, move |req, _| handle(req, server_state.clone()));
         FakeSqs {
             addr,
             state,
@@ -147,7 +145,6 @@ impl Drop for FakeSqs {
     }
 }
 
-type Resp = Response<Full<Bytes>>;
 
 /// The request fields of all the supported actions (each uses some).
 #[derive(serde::Deserialize, Default)]
@@ -472,59 +469,4 @@ pub fn md5_hex(data: &[u8]) -> String {
         .flat_map(|w| w.to_le_bytes())
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// Serves `handler` from a new thread with a current-thread runtime, HTTP/1.1 with
-/// keep-alive. Sending on (or dropping) the returned channel stops the server; the
-/// thread then drops the runtime, which closes all connections.
-fn spawn_server<H, F>(
-    name: &str,
-    listener: std::net::TcpListener,
-    handler: H,
-) -> (oneshot::Sender<()>, JoinHandle<()>)
-where
-    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
-    F: std::future::Future<Output = Resp> + Send + 'static,
-{
-    listener
-        .set_nonblocking(true)
-        .expect("nonblocking listener");
-    let (tx, mut rx) = oneshot::channel::<()>();
-    let handler = Arc::new(handler);
-    let thread = std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                loop {
-                    let stream = tokio::select! {
-                        _ = &mut rx => break,
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => stream,
-                            Err(_) => {
-                                tokio::time::sleep(Duration::from_millis(5)).await;
-                                continue;
-                            }
-                        },
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let handler = handler.clone();
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let fut = handler(req);
-                            async move { Ok::<_, Infallible>(fut.await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-        })
-        .expect("spawn server thread");
-    (tx, thread)
 }

@@ -20,7 +20,6 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
-use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,8 +31,9 @@ use base64::Engine as _;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio::sync::{oneshot, Notify};
+
+use super::serve::{spawn_server, Resp};
 
 /// Account and region used in the ARNs this endpoint makes up (error messages).
 pub const ACCOUNT: &str = "123456789012";
@@ -347,9 +347,9 @@ impl LambdaEndpoint {
             sync_limit: DEFAULT_SYNC_PAYLOAD_LIMIT,
         }));
         let server_state = state.clone();
-        let (addr, shutdown, thread) = spawn_server("fake-lambda", move |req, kill| {
-            handle(req, server_state.clone(), kill)
-        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (shutdown, thread) = spawn_server("fake-lambda", listener, move |req, kill| handle(req, server_state.clone(), kill));
         LambdaEndpoint {
             addr,
             state,
@@ -472,7 +472,6 @@ impl Drop for LambdaEndpoint {
     }
 }
 
-type Resp = Response<Full<Bytes>>;
 
 async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Notify>) -> Resp {
     let received_at = Instant::now();
@@ -751,61 +750,3 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Serves `handler` on 127.0.0.1:0 from a new thread with a current-thread runtime, HTTP/1.1
-/// with keep-alive. The handler gets a per-connection `Notify`: notifying it closes the
-/// connection at once without a response. Sending on the returned channel (or dropping
-/// it) stops the server; the thread then drops the runtime, which closes all connections.
-fn spawn_server<H, F>(name: &str, handler: H) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>)
-where
-    H: Fn(Request<Incoming>, Arc<Notify>) -> F + Send + Sync + 'static,
-    F: std::future::Future<Output = Resp> + Send + 'static,
-{
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener
-        .set_nonblocking(true)
-        .expect("nonblocking listener");
-    let addr = listener.local_addr().expect("local addr");
-    let (tx, mut rx) = oneshot::channel::<()>();
-    let handler = Arc::new(handler);
-    let thread = std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                loop {
-                    let stream = tokio::select! {
-                        _ = &mut rx => break,
-                        accepted = listener.accept() => match accepted {
-                            Ok((stream, _)) => stream,
-                            Err(_) => {
-                                tokio::time::sleep(Duration::from_millis(5)).await;
-                                continue;
-                            }
-                        },
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let handler = handler.clone();
-                    tokio::spawn(async move {
-                        let kill = Arc::new(Notify::new());
-                        let conn_kill = kill.clone();
-                        let service = hyper::service::service_fn(move |req| {
-                            let fut = handler(req, conn_kill.clone());
-                            async move { Ok::<_, Infallible>(fut.await) }
-                        });
-                        let conn = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service);
-                        tokio::select! {
-                            _ = conn => {}
-                            _ = kill.notified() => {} // dropping `conn` closes the socket
-                        }
-                    });
-                }
-            });
-        })
-        .expect("spawn server thread");
-    (addr, tx, thread)
-}

@@ -3,6 +3,7 @@
 pub mod fake_sqs;
 pub mod harness;
 pub mod lambda_endpoint;
+pub mod serve;
 #[cfg(test)]
 mod selftest;
 
