@@ -307,18 +307,6 @@ pub enum Origin {
     CloudWatchAlarm(AlarmOptions),
 }
 
-impl Origin {
-    /// The source type's name as written in `type = "…"`.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Origin::S3(_) => "s3",
-            Origin::Sns(_) => "sns",
-            Origin::EventBridge(_) => "eventbridge",
-            Origin::CloudWatchAlarm(_) => "cloudwatch_alarm",
-        }
-    }
-}
-
 /// `type = "s3"`: S3 event notifications, straight, through SNS or through EventBridge.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -275,12 +275,7 @@ fn setup_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
             Grant { group: Group::WireTopicSubscriptions, resource: topic.to_string() }
         }),
         Origin::EventBridge(EventBridgeOptions { setup }) | Origin::CloudWatchAlarm(AlarmOptions { setup, .. }) => {
-            setup.as_ref().map(|w| {
-                // The rule lives where the queue does (setup builds its ARN the same way).
-                let parts: Vec<&str> = queue.splitn(6, ':').collect();
-                let bus = if w.event_bus == "default" { String::new() } else { format!("{}/", w.event_bus) };
-                Grant { group: Group::WireRules, resource: format!("arn:aws:events:{}:{}:rule/{bus}{}", parts[3], parts[4], w.rule) }
-            })
+            setup.as_ref().map(|w| Grant { group: Group::WireRules, resource: crate::setup::rule_arn(&queue, &w.event_bus, &w.rule) })
         }
     };
     match wired {

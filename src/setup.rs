@@ -22,9 +22,10 @@ use aws_config::SdkConfig;
 
 use crate::config::{Config, Origin, SourceKind, SourceSettings, SqsSettings};
 use queue_policy::{QueuePolicy, Statement};
+pub use rule::rule_arn;
 
 /// One difference between what is in AWS and what a source needs, and how to remove it.
-pub struct Change {
+struct Change {
     /// The source it is for.
     source: String,
     /// What it changes, for people: `s3 bucket photos: add notification fanin-uploads …`.

@@ -115,7 +115,7 @@ async fn has_target(events: &aws_sdk_eventbridge::Client, rule: &str, bus: &str,
 
 /// The ARN a rule will have, in the queue's partition, region and account (rules on the
 /// default bus leave the bus out).
-fn rule_arn(queue_arn: &str, bus: &str, rule: &str) -> String {
+pub fn rule_arn(queue_arn: &str, bus: &str, rule: &str) -> String {
     let parts: Vec<&str> = queue_arn.splitn(6, ':').collect();
     let (partition, region, account) = (parts.get(1).unwrap_or(&"aws"), parts.get(3).unwrap_or(&""), parts.get(4).unwrap_or(&""));
     let path = if bus == "default" { rule.to_string() } else { format!("{bus}/{rule}") };
