@@ -58,11 +58,16 @@ impl Clients {
 /// Lists (and with `apply`, makes) the changes every source's wiring needs; exit 0 unless an
 /// AWS call fails.
 pub async fn run(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
+    let wired = config.sources.iter().filter(|s| matches!(&s.kind, SourceKind::Sqs(SqsSettings { origin: Some(o), .. }) if has_setup(o))).count();
+    if wired == 0 {
+        println!("No source has a `setup` table: nothing to wire.");
+        return Ok(ExitCode::SUCCESS);
+    }
     let sdk = crate::aws::load(&config.aws).await;
     let clients = Clients::new(&sdk);
     let changes = plan(config, &clients).await?;
     if changes.is_empty() {
-        println!("Nothing to change: every source's wiring is in place.");
+        println!("Nothing to change: the wiring of all {wired} source(s) with a `setup` table is in place.");
         return Ok(ExitCode::SUCCESS);
     }
     for change in &changes {

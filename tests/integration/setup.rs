@@ -199,6 +199,11 @@ async fn setup_names_the_source_whose_queue_or_topic_is_missing_and_changes_noth
         assert!(run.log().contains(expect), "{expect:?} not in:\n{}", run.log());
     };
 
+    // No source asks for wiring: nothing to do, and no AWS call is needed to say so.
+    setup.source("plain", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"notify\"\n"));
+    let idle = fanin_setup(&setup, &Moto { url: "http://127.0.0.1:9".into() }, &lambda.url(), &["--apply"]);
+    assert!(idle.contains("No source has a `setup` table"), "{idle}");
+
     setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{missing_queue}\"\ntopic_arn = \"{missing_topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
     run("source news (");
     run("create it first");
