@@ -219,7 +219,7 @@ fn cron_lateness() {
                 payload: None,
                 parsed: None,
             };
-            let source = Box::new(fanin::sources::cron::CronSource::new(settings));
+            let source = Box::new(fanin::sources::cron::CronSource::new(settings, None));
             let ctx = fanin::sources::SourceContext {
                 name: format!("s{i}").into(),
                 queue: queue.clone(),

@@ -45,6 +45,7 @@ pub struct Config {
     pub daemon: DaemonSettings,
     pub aws: AwsSettings,
     pub metrics: MetricsSettings,
+    pub fleet: FleetSettings,
     /// Dead-letter sinks by name (from the daemon file and source files).
     pub dlq: BTreeMap<String, DlqSettings>,
     /// Lambda targets by name (from the daemon file and source files).
@@ -111,6 +112,44 @@ impl Default for MetricsSettings {
     fn default() -> Self {
         MetricsSettings { listen: ([127, 0, 0, 1], 9464).into() }
     }
+}
+
+/// `[fleet]`: several hosts run this same configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSettings {
+    /// Where each cron fire is claimed (`s3://BUCKET/PREFIX/`), so that it fires on one host.
+    #[serde(default, deserialize_with = "optional_s3_location")]
+    pub claims: Option<S3Location>,
+    /// This host's name in the claims; default: the machine's host name. Two instances on one
+    /// machine need different names.
+    pub host: Option<String>,
+}
+
+/// `s3://BUCKET/PREFIX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Empty, or ending in `/`.
+    pub prefix: String,
+}
+
+impl std::str::FromStr for S3Location {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s.strip_prefix("s3://").ok_or_else(|| format!("`{s}` is not an S3 location: write s3://BUCKET/PREFIX/"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("`{s}` names no bucket: write s3://BUCKET/PREFIX/"));
+        }
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+        Ok(S3Location { bucket: bucket.to_string(), prefix })
+    }
+}
+
+fn optional_s3_location<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S3Location>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 /// `[dlq.NAME]`: a dead-letter sink.
@@ -514,6 +553,8 @@ struct DaemonFile {
     #[serde(default)]
     metrics: MetricsSettings,
     #[serde(default)]
+    fleet: FleetSettings,
+    #[serde(default)]
     dlq: BTreeMap<String, DlqSettings>,
     #[serde(default)]
     targets: BTreeMap<String, TargetSettings>,
@@ -585,6 +626,7 @@ impl Config {
             daemon,
             aws: parsed.aws,
             metrics: parsed.metrics,
+            fleet: parsed.fleet,
             dlq,
             targets: parsed.targets,
             sources: Vec::new(),
@@ -1026,6 +1068,19 @@ retry = { max_attempts = 5, base_delay = "100ms", max_delay = "1s", max_event_ag
         assert_eq!(source("type = \"s3\"\nsetup = {}\n").key, "setup.bucket");
         assert_eq!(source("type = \"sns\"\nsetup = {}\n").key, "setup.topic_arn");
         assert_eq!(source("type = \"s3\"\nsetup = { bucket = \"b\", rule = \"r\" }\n").key, "setup.rule");
+    }
+
+    #[test]
+    fn fleet_claims_are_an_s3_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "fanin.toml", &format!("{DAEMON}\n[fleet]\nclaims = \"s3://ops/fanin/claims\"\nhost = \"a\"\n"));
+        std::fs::create_dir_all(dir.path().join("sources")).unwrap();
+        let fleet = Config::load(&file).unwrap().fleet;
+        assert_eq!(fleet.claims, Some(S3Location { bucket: "ops".into(), prefix: "fanin/claims/".into() }));
+        assert_eq!(fleet.host.as_deref(), Some("a"));
+        assert_eq!("s3://ops".parse::<S3Location>().unwrap().prefix, "");
+        let e = error_of(&format!("{DAEMON}\n[fleet]\nclaims = \"ops/claims/\"\n"), &[]);
+        assert_eq!(e.key, "fleet.claims", "{e}");
     }
 
     #[test]

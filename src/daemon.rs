@@ -114,8 +114,12 @@ impl Running {
                         warn!(key = what, "changed; takes effect at the next restart");
                     }
                 }
-                if self.config.daemon.state_dir != config.daemon.state_dir || self.config.metrics.listen != config.metrics.listen || self.config.aws.region != config.aws.region {
-                    warn!("state_dir, [metrics] and [aws] changes take effect at the next restart");
+                if self.config.daemon.state_dir != config.daemon.state_dir
+                    || self.config.metrics.listen != config.metrics.listen
+                    || self.config.aws.region != config.aws.region
+                    || self.config.fleet != config.fleet
+                {
+                    warn!("state_dir, [metrics], [aws] and [fleet] changes take effect at the next restart");
                 }
                 self.apply(config);
                 ConfigReloaded { ok: true }.emit();
@@ -177,7 +181,7 @@ impl Running {
 
     fn start(&mut self, settings: SourceSettings, config: &Config) {
         let stop = self.shutdown.child_token();
-        let source = sources::build(&settings, &self.sdk);
+        let source = sources::build(&settings, &self.sdk, &config.fleet);
         self.health.source_starting(&settings.name);
         let ctx = SourceContext {
             name: settings.name.as_str().into(),

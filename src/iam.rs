@@ -28,6 +28,7 @@ pub fn policy(config: &Config, include_setup: bool) -> Value {
         }
     }
     grants.extend(config.dlq.values().filter_map(|sink| sink_grant(&scope, sink)));
+    grants.extend(claims_grant(config));
     document(grants)
 }
 
@@ -79,6 +80,8 @@ enum Group {
     ConsumeSourceQueues,
     /// What a polling `cloudwatch_alarm` source reads.
     DescribeAlarms,
+    /// `[fleet] claims`: one claim object per cron fire.
+    ClaimCronFires,
     /// The `sqs` dead-letter sink.
     SendDeadLetterMessages,
     /// The `s3` dead-letter sink.
@@ -99,6 +102,7 @@ impl Group {
             Group::InvokeTargets => "InvokeTargets",
             Group::ConsumeSourceQueues => "ConsumeSourceQueues",
             Group::DescribeAlarms => "DescribeAlarms",
+            Group::ClaimCronFires => "ClaimCronFires",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
             Group::WriteDeadLetterObjects => "WriteDeadLetterObjects",
             Group::WireQueuePolicies => "SetupQueuePolicies",
@@ -121,6 +125,7 @@ impl Group {
                 "sqs:ReceiveMessage",
             ],
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
+            Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
             Group::WriteDeadLetterObjects => &["s3:PutObject"],
             Group::WireQueuePolicies => &["sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
@@ -282,6 +287,13 @@ fn setup_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
         Some(grant) => vec![grant, Grant { group: Group::WireQueuePolicies, resource: queue }],
         None => vec![],
     }
+}
+
+/// Claiming cron fires under `[fleet] claims` (and reading a claim back to tell whose it is).
+fn claims_grant(config: &Config) -> Option<Grant> {
+    let claims = config.fleet.claims.as_ref()?;
+    let has_cron = config.sources.iter().any(|s| matches!(s.kind, SourceKind::Cron(_)));
+    has_cron.then(|| Grant { group: Group::ClaimCronFires, resource: format!("arn:aws:s3:::{}/{}*", claims.bucket, claims.prefix) })
 }
 
 /// What a dead-letter sink writes with; a file sink needs no AWS permission.

@@ -119,6 +119,7 @@ fn plan(world: &World) -> Vec<BoxFuture<'static, Vec<Check>>> {
     if let Some(check) = schedules::state(config) {
         plan.push(ready(vec![check]));
     }
+    plan.push(Box::pin(schedules::claims(world.clone())));
     plan
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{SourceKind, SourceSettings};
+use crate::config::{FleetSettings, SourceKind, SourceSettings};
 use crate::queue::QueueSender;
 
 /// What every source gets to run with.
@@ -39,11 +39,17 @@ pub trait Source: Send {
     fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 }
 
-/// The source a source file describes.
-pub fn build(settings: &SourceSettings, sdk: &SdkConfig) -> Box<dyn Source> {
+/// The source a source file describes; `fleet` says where cron fires are claimed.
+pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings) -> Box<dyn Source> {
     match &settings.kind {
         SourceKind::Sqs(s) => Box::new(sqs::SqsSource::new(s.clone(), crate::aws::sqs(sdk))),
-        SourceKind::Cron(c) => Box::new(cron::CronSource::new(c.clone())),
+        SourceKind::Cron(c) => {
+            let claims = fleet.claims.clone().map(|location| {
+                let host = fleet.host.clone().unwrap_or_else(cron::claim::host_name);
+                cron::claim::Claims::new(crate::aws::s3(sdk), location, host)
+            });
+            Box::new(cron::CronSource::new(c.clone(), claims))
+        }
         SourceKind::AlarmPoll(a) => Box::new(alarm_poll::AlarmPollSource::new(a.clone(), crate::aws::cloudwatch(sdk))),
     }
 }

@@ -1,9 +1,11 @@
 //! Cron schedules: the next fires, in the schedule's own time zone, so an operator sees the
-//! expression means what they meant; and the state directory cron keeps its last fires in.
+//! expression means what they meant; the state directory cron keeps its last fires in; and,
+//! with `[fleet] claims`, that claims can be written.
 
 use chrono::{DateTime, Utc};
 
-use super::{files, Check, Status};
+use super::failure::Failure;
+use super::{files, Check, Status, World};
 use crate::config::{Config, CronSettings, SourceKind};
 use crate::sources::cron::schedule::Schedule;
 
@@ -49,6 +51,33 @@ pub(super) fn state(config: &Config) -> Option<Check> {
                 ),
         }
     })
+}
+
+/// The marker written under the claims prefix (claims themselves go under `<schedule>/`).
+const CLAIMS_MARKER: &str = "fanin-validate.marker";
+
+/// `[fleet] claims`: a marker object is written where fires are claimed (online, and only when
+/// there is a cron source to claim fires for).
+pub(super) async fn claims(world: World) -> Vec<Check> {
+    let config = &world.config;
+    let (Some(location), Some(sdk)) = (&config.fleet.claims, &world.sdk) else { return vec![] };
+    if !config.sources.iter().any(|s| matches!(s.kind, SourceKind::Cron(_))) {
+        return vec![];
+    }
+    let key = format!("{}{CLAIMS_MARKER}", location.prefix);
+    let url = format!("s3://{}/{}", location.bucket, location.prefix);
+    let put = crate::aws::s3(sdk).put_object().bucket(&location.bucket).key(&key).body(Vec::from(&b"{}"[..]).into()).send().await;
+    let check = |status, detail: String| Check::new("fleet", "claims", status, detail);
+    vec![match put.map_err(|e| Failure::of(&e)) {
+        Ok(_) => check(Status::Ok, format!("{url}: cron fires can be claimed (marker {key} written)")),
+        Err(f) if f.denied() => check(Status::Fail, format!("{url}: access denied: {}", f.summary())).advise(format!(
+            "grant s3:PutObject and s3:GetObject on arn:aws:s3:::{}/{}* (fanin iam-policy --config {} prints the whole policy)",
+            location.bucket,
+            location.prefix,
+            config.file.display()
+        )),
+        Err(f) => check(Status::Fail, format!("{url}: {}", f.summary())).unless_answered(&f, "S3"),
+    }]
 }
 
 #[cfg(test)]

@@ -214,3 +214,21 @@ fn iam_policy_uses_a_wildcard_account_only_where_nothing_names_one() {
     let policy = iam_policy(&["--config", config.to_str().unwrap()], &role);
     assert_eq!(policy["Statement"][0]["Resource"], json!(["arn:aws:lambda:us-east-1:210987654321:function:plain"]));
 }
+
+#[test]
+fn iam_policy_grants_fleet_claims_only_where_a_schedule_claims() {
+    let setup = Setup::new("", "[targets.t]\nfunction = \"t\"\n[fleet]\nclaims = \"s3://ops-bucket/fanin/claims/\"\n");
+    let config = setup.config();
+    let statements = |policy: &serde_json::Value| policy["Statement"].as_array().unwrap().clone();
+    // No schedule: nothing is ever claimed.
+    let policy = iam_policy(&["--config", config.to_str().unwrap()], &[]);
+    assert!(statements(&policy).iter().all(|s| s["Sid"] != "ClaimCronFires"), "{policy}");
+    setup.source("nightly", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntarget = \"t\"\n");
+    let policy = iam_policy(&["--config", config.to_str().unwrap()], &[]);
+    let claims = statements(&policy).into_iter().find(|s| s["Sid"] == "ClaimCronFires").expect("a claims statement");
+    assert_eq!(
+        claims,
+        json!({"Sid": "ClaimCronFires", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": ["arn:aws:s3:::ops-bucket/fanin/claims/*"]})
+    );
+    assert_eq!(parliament(&policy), "");
+}

@@ -337,3 +337,18 @@ async fn validate_counts_the_alarms_a_polling_source_finds_and_warns_when_there_
     let none = finding(&out, "warn", "source none");
     assert!(none.contains("nothing to poll yet") && none.contains("sources/none.toml"), "{none}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_checks_that_fleet_claims_can_be_written() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let (bucket, missing) = (unique("claims"), unique("no-such-bucket"));
+    moto.s3().create_bucket().bucket(&bucket).send().await.unwrap();
+    for (claims_bucket, status) in [(&bucket, "ok"), (&missing, "FAIL")] {
+        let setup = Setup::new("", &format!("[targets.tick]\nfunction = \"tick\"\n[fleet]\nclaims = \"s3://{claims_bucket}/claims/\"\n"));
+        setup.source("nightly", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntarget = \"tick\"\n");
+        let (code, out) = validate(&setup, &moto, &lambda.url(), &[]);
+        assert_eq!(code, Some(if status == "ok" { 0 } else { 1 }), "{out}");
+        assert!(finding(&out, status, "fleet claims").contains(&format!("s3://{claims_bucket}/claims/")), "{out}");
+    }
+}

@@ -1,6 +1,8 @@
 //! The `cron` source: fires at exact instants (a `sleep_until` loop over `croner`'s fire
-//! times, not a polling tick), catches up what was missed while down, keeps its last fire.
+//! times, not a polling tick), catches up what was missed while down, keeps its last fire,
+//! and with `[fleet] claims` fires each instant on one host of the fleet.
 
+pub mod claim;
 pub mod schedule;
 mod state;
 
@@ -19,18 +21,21 @@ use tracing::{debug, error, info, warn};
 use super::{Source, SourceContext};
 use crate::config::CronSettings;
 use crate::event::{Ack, Disposition, Event};
-use crate::telemetry::events::{CronFired, EventReceived};
+use crate::telemetry::events::{CronFired, EventReceived, EventSkipped};
+use claim::{Claim, Claims};
 use schedule::Schedule;
 use state::LastFire;
 
 /// Fires one schedule.
 pub struct CronSource {
     settings: CronSettings,
+    claims: Option<Claims>,
 }
 
 impl CronSource {
-    pub fn new(settings: CronSettings) -> Self {
-        CronSource { settings }
+    /// `claims`: where fires are claimed when several hosts run this schedule.
+    pub fn new(settings: CronSettings, claims: Option<Claims>) -> Self {
+        CronSource { settings, claims }
     }
 }
 
@@ -43,7 +48,7 @@ impl Source for CronSource {
             };
             let last = Arc::new(LastFire::new(ctx.state_dir.join("cron").join(format!("{}.json", ctx.name))));
             let waiters = TaskTracker::new();
-            let firer = Firer { ctx: &ctx, settings: &self.settings, last: last.clone(), waiters: waiters.clone() };
+            let firer = Firer { ctx: &ctx, settings: &self.settings, claims: self.claims.as_ref(), last: last.clone(), waiters: waiters.clone() };
 
             let now = Utc::now();
             if let (Some(window), Some(previous)) = (self.settings.catch_up, last.load()) {
@@ -95,6 +100,7 @@ async fn sleep_until(at: DateTime<Utc>, shutdown: &CancellationToken) -> bool {
 struct Firer<'a> {
     ctx: &'a SourceContext,
     settings: &'a CronSettings,
+    claims: Option<&'a Claims>,
     last: Arc<LastFire>,
     waiters: TaskTracker,
 }
@@ -103,6 +109,25 @@ impl Firer<'_> {
     /// Hands the fire at `at` to the dispatcher; false once the daemon is stopping.
     async fn fire(&self, at: DateTime<Utc>) -> bool {
         let id = fire_id(&self.ctx.name, at);
+        if let Some(claims) = self.claims {
+            match claims.claim(&self.ctx.name, at).await {
+                Claim::Ours => {}
+                Claim::Theirs(host) => {
+                    EventSkipped { source: &self.ctx.name, reason: "fired by another host" }.emit();
+                    debug!(source = %self.ctx.name, event_id = %id, host, "claimed by another host");
+                    // Done for the fleet: catch-up has nothing to bring back.
+                    if let Err(e) = self.last.advance(at) {
+                        warn!(source = %self.ctx.name, error = %e, "could not record the last fire");
+                    }
+                    return true;
+                }
+                Claim::Unknown(error) => {
+                    if let Some(left_out) = crate::telemetry::log_limit::allow(&format!("claim:{}", self.ctx.name)) {
+                        warn!(source = %self.ctx.name, event_id = %id, error, similar_left_out = left_out, "could not claim the fire; firing it anyway (another host may fire it too)");
+                    }
+                }
+            }
+        }
         let payload = match &self.settings.payload {
             Some(p) => Bytes::from(serde_json::to_vec(p).expect("JSON from TOML serializes")),
             None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, at),

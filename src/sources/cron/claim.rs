@@ -1,0 +1,107 @@
+//! Once-per-fleet fires: before a schedule fires, it claims the fire in S3 with a conditional
+//! write (`If-None-Match: *` on `<prefix><schedule>/<fire time>`); only the host whose write
+//! lands fires it.
+//!
+//! A claim holds its host's name. A host that finds its own claim (it claimed the fire, then
+//! stopped before the event settled, and catch-up brings the fire back) fires it again, so a
+//! restart loses nothing. A fire that cannot be claimed because S3 does not answer is fired
+//! anyway: two hosts may then both fire it (same event id), which beats none firing it.
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::S3Location;
+
+/// Where and as whom fires are claimed.
+#[derive(Clone)]
+pub struct Claims {
+    client: aws_sdk_s3::Client,
+    location: S3Location,
+    host: String,
+}
+
+/// How a claim came out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This host fires it (its write landed, or the claim is its own from before).
+    Ours,
+    /// Another host claimed it first.
+    Theirs(String),
+    /// S3 did not settle it; the fire goes ahead.
+    Unknown(String),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record {
+    host: String,
+    claimed_at: DateTime<Utc>,
+}
+
+/// Conflicting writes to one key that S3 asks to retry (409 `ConditionalRequestConflict`).
+const CONFLICT_RETRIES: u32 = 3;
+
+impl Claims {
+    pub fn new(client: aws_sdk_s3::Client, location: S3Location, host: String) -> Claims {
+        Claims { client, location, host }
+    }
+
+    /// The object that claims `schedule`'s fire at `at`.
+    pub fn key(&self, schedule: &str, at: DateTime<Utc>) -> String {
+        format!("{}{schedule}/{}", self.location.prefix, at.format("%Y%m%dT%H%M%SZ"))
+    }
+
+    /// Claims `schedule`'s fire at `at` for this host.
+    pub async fn claim(&self, schedule: &str, at: DateTime<Utc>) -> Claim {
+        let key = self.key(schedule, at);
+        let record = serde_json::to_vec(&Record { host: self.host.clone(), claimed_at: Utc::now() }).expect("a claim serializes");
+        for attempt in 1..=CONFLICT_RETRIES {
+            let put = self
+                .client
+                .put_object()
+                .bucket(&self.location.bucket)
+                .key(&key)
+                .if_none_match("*")
+                .content_type("application/json")
+                .body(ByteStream::from(record.clone()))
+                .send()
+                .await;
+            let status = match &put {
+                Ok(_) => return Claim::Ours,
+                Err(e) => e.raw_response().map(|r| r.status().as_u16()),
+            };
+            match status {
+                Some(412) => return self.owner_of(&key).await,
+                Some(409) if attempt < CONFLICT_RETRIES => tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await,
+                _ => {
+                    let error = put.err().map(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string()).unwrap_or_default();
+                    return Claim::Unknown(format!("s3://{}/{key}: {error}", self.location.bucket));
+                }
+            }
+        }
+        Claim::Unknown(format!("s3://{}/{key}: writes kept conflicting", self.location.bucket))
+    }
+
+    /// Whose the existing claim at `key` is.
+    async fn owner_of(&self, key: &str) -> Claim {
+        let read = async {
+            let out = self.client.get_object().bucket(&self.location.bucket).key(key).send().await.ok()?;
+            let bytes = out.body.collect().await.ok()?.into_bytes();
+            serde_json::from_slice::<Record>(&bytes).ok()
+        };
+        match read.await {
+            Some(record) if record.host == self.host => Claim::Ours,
+            Some(record) => Claim::Theirs(record.host),
+            // Someone's write landed first; whose it is cannot be told.
+            None => Claim::Theirs("another host".into()),
+        }
+    }
+}
+
+/// This machine's host name (Linux), for claims.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into())
+}
