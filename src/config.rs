@@ -210,6 +210,24 @@ pub struct TargetSettings {
     /// Time allowed for one Invoke call before it counts as a timeout.
     #[serde(default = "default_invoke_timeout", deserialize_with = "duration")]
     pub invoke_timeout: Duration,
+    /// Claim check: payloads over Lambda's asynchronous limit go to S3 here and the function
+    /// gets a pointer event; without it they are dead-lettered `RequestTooLarge`.
+    pub large_payloads: Option<LargePayloads>,
+}
+
+/// `large_payloads = { … }` of a target.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LargePayloads {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix; default `fanin/payloads/`.
+    #[serde(default = "default_payload_prefix")]
+    pub prefix: String,
+}
+
+fn default_payload_prefix() -> String {
+    "fanin/payloads/".into()
 }
 
 fn default_max_concurrency() -> usize {

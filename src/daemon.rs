@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, Route, SourceSettings, TargetSettings, DEFAULT_DLQ};
+use crate::dispatch::claim_check::ClaimCheck;
 use crate::dispatch::{Dispatcher, Invoker, Routes, Target};
 use crate::dlq::DeadLetterSink;
 use crate::queue::QueueSender;
@@ -203,5 +204,5 @@ impl Running {
 
 fn build_target(sdk: &SdkConfig, name: &str, settings: &TargetSettings, sink: Arc<dyn DeadLetterSink>) -> Arc<Target> {
     let invoker = Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings);
-    Arc::new(Target::new(name, settings, invoker, sink))
+    Arc::new(Target::new(name, settings, invoker, sink).with_claim_check(ClaimCheck::of(settings, sdk)))
 }

@@ -20,7 +20,7 @@ use crate::config::{AlarmOptions, Config, DlqSettings, EventBridgeOptions, Origi
 /// The policy document for `config` (`include_setup`: also what `fanin setup --apply` needs).
 pub fn policy(config: &Config, include_setup: bool) -> Value {
     let scope = Scope::of(config);
-    let mut grants: Vec<Grant> = config.targets.values().map(|t| target_grant(&scope, t)).collect();
+    let mut grants: Vec<Grant> = config.targets.values().flat_map(|t| target_grants(&scope, t)).collect();
     for source in &config.sources {
         grants.extend(source_grants(&scope, source));
         if include_setup {
@@ -51,7 +51,7 @@ pub fn statements_for(config: &Config, subject: Subject<'_>, region: Option<&str
         scope.region = region.to_string();
     }
     let grants = match subject {
-        Subject::Target(t) => vec![target_grant(&scope, t)],
+        Subject::Target(t) => target_grants(&scope, t),
         Subject::Source(s) => source_grants(&scope, s),
         Subject::Sink(s) => sink_grant(&scope, s).into_iter().collect(),
     };
@@ -86,6 +86,8 @@ enum Group {
     SendDeadLetterMessages,
     /// The `s3` dead-letter sink.
     WriteDeadLetterObjects,
+    /// Targets' `large_payloads` (the claim check).
+    WriteLargePayloads,
     /// `fanin setup`: the statement in a source queue's policy that lets its sender in.
     WireQueuePolicies,
     /// `fanin setup`: an `s3` source's bucket notification.
@@ -105,6 +107,7 @@ impl Group {
             Group::ClaimCronFires => "ClaimCronFires",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
             Group::WriteDeadLetterObjects => "WriteDeadLetterObjects",
+            Group::WriteLargePayloads => "WriteLargePayloads",
             Group::WireQueuePolicies => "SetupQueuePolicies",
             Group::WireBucketNotifications => "SetupBucketNotifications",
             Group::WireTopicSubscriptions => "SetupTopicSubscriptions",
@@ -128,6 +131,7 @@ impl Group {
             Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
             Group::WriteDeadLetterObjects => &["s3:PutObject"],
+            Group::WriteLargePayloads => &["s3:PutObject"],
             Group::WireQueuePolicies => &["sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
             Group::WireBucketNotifications => &["s3:GetBucketNotification", "s3:PutBucketNotification"],
             Group::WireTopicSubscriptions => &["sns:ListSubscriptionsByTopic", "sns:Subscribe"],
@@ -239,9 +243,18 @@ impl FunctionRef {
     }
 }
 
+/// What a target needs: invoking it, and writing its large payloads if it takes pointer events.
+fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
+    let claim_check = target.large_payloads.as_ref().map(|l| Grant {
+        group: Group::WriteLargePayloads,
+        resource: format!("arn:aws:s3:::{}/{}*", l.bucket, l.prefix),
+    });
+    std::iter::once(invoke_grant(scope, target)).chain(claim_check).collect()
+}
+
 /// `lambda:InvokeFunction` on exactly what the target calls: a qualified invoke is authorised
 /// against the qualified ARN only, an unqualified one against the bare function ARN only.
-fn target_grant(scope: &Scope, target: &TargetSettings) -> Grant {
+fn invoke_grant(scope: &Scope, target: &TargetSettings) -> Grant {
     let f = FunctionRef::parse(&target.function);
     let region = f.region.as_deref().unwrap_or(&scope.region);
     let account = f.account.as_deref().unwrap_or(&scope.account);

@@ -2,6 +2,7 @@
 //! (event, target) waits for the rate limit, takes a concurrency permit, invokes, and then
 //! settles or backs off (holding no permit) and goes again.
 
+pub mod claim_check;
 mod classify;
 mod invoker;
 mod limits;
@@ -237,14 +238,27 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
         return dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
     }
+    let mut pointer = None;
     if event.payload.len() > ASYNC_PAYLOAD_LIMIT {
-        let note = ResponseContext {
-            error_type: Some("RequestTooLarge".into()),
-            error_message: Some(format!("{} bytes is over Lambda's asynchronous limit of {ASYNC_PAYLOAD_LIMIT}", event.payload.len())),
-            ..Default::default()
+        let Some(claim_check) = &target.claim_check else {
+            let note = ResponseContext {
+                error_type: Some("RequestTooLarge".into()),
+                error_message: Some(format!("{} bytes is over Lambda's asynchronous limit of {ASYNC_PAYLOAD_LIMIT}", event.payload.len())),
+                ..Default::default()
+            };
+            return dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
         };
-        return dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
+        match claim_check.store(&event.source, &event.id, &event.payload).await {
+            Ok(small) => pointer = Some(small),
+            Err(error) => {
+                // Like a dead-letter sink that is down: the event stays upstream and comes back.
+                error!(source = %event.source, target = %target.name, event_id = %event.id, error, "could not store the large payload; the event stays upstream");
+                return Outcome::Failed;
+            }
+        }
     }
+    // What is sent: the payload, or the pointer to where it was stored.
+    let payload = pointer.as_ref().unwrap_or(&event.payload);
     loop {
         if event.age() > target.retry.max_event_age {
             return dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
@@ -264,7 +278,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         attempts.first_at.get_or_insert(now);
         attempts.last_at = Some(now);
         let started = Instant::now();
-        let result = target.invoker.invoke(&event.payload).await;
+        let result = target.invoker.invoke(payload).await;
         drop(permits);
         InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
         let failure = match result {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+use super::claim_check::ClaimCheck;
 use super::invoker::Invoker;
 use super::limits::AdaptiveLimit;
 use crate::config::{RetrySettings, TargetSettings};
@@ -20,6 +21,8 @@ pub struct Target {
     pub rate: Option<DefaultDirectRateLimiter>,
     pub retry: RetrySettings,
     pub dlq: Arc<dyn DeadLetterSink>,
+    /// Where payloads over the asynchronous limit go, if the target takes pointer events.
+    pub claim_check: Option<ClaimCheck>,
     /// Set from `retryAfterSeconds`: no attempt at this target starts before it.
     paused_until: Mutex<Option<Instant>>,
 }
@@ -38,8 +41,15 @@ impl Target {
             rate,
             retry: settings.retry.clone(),
             dlq,
+            claim_check: None,
             paused_until: Mutex::new(None),
         }
+    }
+
+    /// The same target, sending payloads over the asynchronous limit through `claim_check`.
+    pub fn with_claim_check(mut self, claim_check: Option<ClaimCheck>) -> Self {
+        self.claim_check = claim_check;
+        self
     }
 
     /// Holds every attempt at this target back until `for_` from now.

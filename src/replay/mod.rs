@@ -157,6 +157,7 @@ fn destination(args: &ReplayArgs, config: Option<&Config>, function: Option<&Fun
             invocation_type: InvocationType::Event,
             client_context: None,
             invoke_timeout: Duration::from_secs(10),
+            large_payloads: None,
         };
         Destination { name: f.display(), settings }
     };
@@ -262,7 +263,8 @@ async fn send(
     for (_, dest) in &selected {
         targets.entry(dest.name.clone()).or_insert_with(|| {
             let invoker = Invoker::new(crate::aws::lambda(sdk, dest.settings.invoke_timeout), &dest.settings);
-            Arc::new(Target::new(&dest.name, &dest.settings, invoker, write_back.clone()))
+            let claim_check = crate::dispatch::claim_check::ClaimCheck::of(&dest.settings, sdk);
+            Arc::new(Target::new(&dest.name, &dest.settings, invoker, write_back.clone()).with_claim_check(claim_check))
         });
         routes.insert(dest.name.clone(), vec![Route::to(&dest.name)]);
     }

@@ -10,6 +10,7 @@ mod config_errors;
 mod cron;
 mod dead_letters;
 mod iam_policy;
+mod large_payloads;
 mod operations;
 mod reload;
 mod setup;

@@ -1,0 +1,82 @@
+//! The claim check: an event over Lambda's asynchronous limit goes to S3 and a target with
+//! `large_payloads` gets a pointer event; a target without it dead-letters the event
+//! `RequestTooLarge`; a bucket that will not take the payload leaves the event upstream.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
+use crate::support::lambda_endpoint::LambdaEndpoint;
+use crate::support::PATIENCE;
+
+fn payloads(lambda: &LambdaEndpoint, function: &str) -> Vec<Value> {
+    lambda.invocations_for(function).iter().filter(|i| i.is_accepted()).map(|i| i.payload_json()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_over_the_limit_reaches_a_claim_check_target_as_a_pointer_to_s3() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let queue = moto.queue(&unique("large")).await;
+    let bucket = unique("payloads");
+    moto.s3().create_bucket().bucket(&bucket).send().await.unwrap();
+    let huge = "x".repeat(1024 * 1024);
+    // One at a time: a batch may not be over 1 MiB.
+    moto.send_all(&queue, &["small".to_string()]).await;
+    moto.send_all(&queue, std::slice::from_ref(&huge)).await;
+
+    let setup = Setup::new(
+        "",
+        &format!(
+            "[targets.big]\nfunction = \"big\"\nlarge_payloads = {{ bucket = \"{bucket}\", prefix = \"in/\" }}\n\
+             [targets.plain]\nfunction = \"plain\"\n"
+        ),
+    );
+    setup.source("large", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\n[[routes]]\ntarget = \"big\"\n[[routes]]\ntarget = \"plain\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    // The target with a claim check got the small event as it is and the large one as a pointer.
+    let big = payloads(&lambda, "big");
+    assert_eq!(big.len(), 2, "{big:?}");
+    assert!(big.iter().any(|p| p["Records"][0]["body"] == "small"));
+    let pointer = big.iter().find_map(|p| p.get("fanin")).expect("a pointer event")["claimCheck"].clone();
+    assert_eq!(pointer["bucket"], bucket.as_str());
+    assert_eq!(pointer["source"], "large");
+    let key = pointer["key"].as_str().unwrap();
+    assert!(key.starts_with("in/large/"), "{key}");
+    let stored = moto.s3().get_object().bucket(&bucket).key(key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(pointer["size"], stored.len());
+    // The object is the event exactly as it would have been sent.
+    let event: Value = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(event["Records"][0]["body"], huge.as_str());
+    assert_eq!(event["Records"][0]["messageId"], pointer["eventId"]);
+
+    // The target without one got only the small event; the large one was dead-lettered there.
+    assert_eq!(payloads(&lambda, "plain").len(), 1);
+    let dead = setup.dead_letters();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["requestContext"]["condition"], "RequestTooLarge");
+    assert_eq!(dead[0]["fanin"]["target"], "plain");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_payload_the_bucket_will_not_take_stays_upstream() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let queue = moto.queue(&unique("large")).await;
+    moto.send_all(&queue, &["x".repeat(1024 * 1024)]).await;
+    let setup = Setup::new("", &format!("[targets.big]\nfunction = \"big\"\nlarge_payloads = {{ bucket = \"{}\" }}\n", unique("never-made")));
+    setup.source("large", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\ntarget = \"big\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the write to fail", || async { daemon.log().contains("could not store the large payload") }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(daemon.running(), "{}", daemon.log());
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    assert!(lambda.invocations_for("big").is_empty(), "nothing was sent");
+    assert!(setup.dead_letters().is_empty(), "nor dead-lettered");
+    let (visible, in_flight) = moto.depth(&queue).await;
+    assert_eq!(visible + in_flight, 1, "the message is still in the queue");
+}
