@@ -232,3 +232,18 @@ fn iam_policy_grants_fleet_claims_only_where_a_schedule_claims() {
     );
     assert_eq!(parliament(&policy), "");
 }
+
+#[test]
+fn iam_policy_grants_writing_large_payloads_where_a_target_takes_them() {
+    let setup = Setup::new(
+        "",
+        "[targets.big]\nfunction = \"big\"\nlarge_payloads = { bucket = \"ops-bucket\" }\n[targets.small]\nfunction = \"small\"\n",
+    );
+    let policy = iam_policy(&["--config", setup.config().to_str().unwrap()], &[]);
+    let statement = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "WriteLargePayloads").cloned();
+    assert_eq!(
+        statement,
+        Some(json!({"Sid": "WriteLargePayloads", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::ops-bucket/fanin/payloads/*"]}))
+    );
+    assert_eq!(parliament(&policy), "");
+}
