@@ -229,6 +229,8 @@ struct Attempts {
     first_at: Option<chrono::DateTime<Utc>>,
     last_at: Option<chrono::DateTime<Utc>>,
     last_failure: Option<InvokeFailure>,
+    /// The claim check's pointer event, sent instead of a payload over the limit.
+    pointer: Option<bytes::Bytes>,
 }
 
 /// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it.
@@ -238,7 +240,6 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
         return dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
     }
-    let mut pointer = None;
     if event.payload.len() > ASYNC_PAYLOAD_LIMIT {
         let Some(claim_check) = &target.claim_check else {
             let note = ResponseContext {
@@ -249,7 +250,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
             return dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
         };
         match claim_check.store(&event.source, &event.id, &event.payload).await {
-            Ok(small) => pointer = Some(small),
+            Ok(pointer) => attempts.pointer = Some(pointer),
             Err(error) => {
                 // Like a dead-letter sink that is down: the event stays upstream and comes back.
                 error!(source = %event.source, target = %target.name, event_id = %event.id, error, "could not store the large payload; the event stays upstream");
@@ -258,7 +259,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         }
     }
     // What is sent: the payload, or the pointer to where it was stored.
-    let payload = pointer.as_ref().unwrap_or(&event.payload);
+    let payload = attempts.pointer.clone().unwrap_or_else(|| event.payload.clone());
     loop {
         if event.age() > target.retry.max_event_age {
             return dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
@@ -278,7 +279,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         attempts.first_at.get_or_insert(now);
         attempts.last_at = Some(now);
         let started = Instant::now();
-        let result = target.invoker.invoke(payload).await;
+        let result = target.invoker.invoke(&payload).await;
         drop(permits);
         InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
         let failure = match result {
@@ -338,8 +339,10 @@ async fn dead_letter(
     attempts: &Attempts,
     note: Option<ResponseContext>,
 ) -> Outcome {
-    let request_payload = serde_json::from_slice(&event.payload)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned()));
+    // The event as it was (or would have been) sent: the pointer, where there is one.
+    let sent = attempts.pointer.as_ref().unwrap_or(&event.payload);
+    let request_payload =
+        serde_json::from_slice(sent).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(sent).into_owned()));
     let last = attempts.last_failure.as_ref();
     let response_context = note.unwrap_or_else(|| ResponseContext {
         status_code: last.and_then(|f| f.status),
