@@ -263,6 +263,9 @@ pub struct RetrySettings {
     /// Dead-letter an event this old (counted from its birth, e.g. SQS `SentTimestamp`).
     #[serde(deserialize_with = "duration")]
     pub max_event_age: Duration,
+    /// Retry Lambda's KMS errors (`KMSAccessDeniedException`, `KMSDisabledException`, …)
+    /// instead of dead-lettering them at once: for a key that is being re-enabled or re-granted.
+    pub retry_kms_errors: bool,
 }
 
 impl Default for RetrySettings {
@@ -272,6 +275,7 @@ impl Default for RetrySettings {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(300),
             max_event_age: Duration::from_secs(6 * 3600),
+            retry_kms_errors: false,
         }
     }
 }

@@ -17,8 +17,9 @@ pub enum Class {
     Terminal(Condition),
 }
 
-/// Classifies a Lambda error by its code (`x-amzn-ErrorType`) and HTTP status.
-pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
+/// Classifies a Lambda error by its code (`x-amzn-ErrorType`) and HTTP status; `retry_kms`:
+/// the target's `retry.retry_kms_errors`.
+pub fn classify(code: Option<&str>, status: Option<u16>, retry_kms: bool) -> Class {
     let code = code.unwrap_or("");
     match code {
         "TooManyRequestsException" => return Class::Throttled { reason: None, retry_after: None },
@@ -34,9 +35,9 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> Class {
         return Class::Terminal(Condition::AccessDenied);
     }
     // The 502 family is transient (ENIs being created, subnets short of IPs) except KMS,
-    // which is a key or grant problem a retry will not fix.
+    // which is a key or grant problem a retry will not fix, unless the operator says it will.
     if code.starts_with("KMS") {
-        return Class::Terminal(Condition::Rejected);
+        return if retry_kms { Class::Retry } else { Class::Terminal(Condition::Rejected) };
     }
     if code.starts_with("EC2")
         || code.starts_with("ENI")
@@ -65,27 +66,28 @@ mod tests {
     #[test]
     fn the_design_table() {
         let throttled = Class::Throttled { reason: None, retry_after: None };
-        assert_eq!(classify(Some("TooManyRequestsException"), Some(429)), throttled);
-        assert_eq!(classify(None, Some(429)), throttled);
-        assert_eq!(classify(Some("ServiceException"), Some(500)), Class::Retry);
+        assert_eq!(classify(Some("TooManyRequestsException"), Some(429), false), throttled);
+        assert_eq!(classify(None, Some(429), false), throttled);
+        assert_eq!(classify(Some("ServiceException"), Some(500), false), Class::Retry);
         for code in ["ResourceNotReadyException", "EC2ThrottledException", "ENILimitReachedException", "SubnetIPAddressLimitReachedException"] {
-            assert_eq!(classify(Some(code), Some(502)), Class::Retry, "{code}");
+            assert_eq!(classify(Some(code), Some(502), false), Class::Retry, "{code}");
         }
-        assert_eq!(classify(Some("KMSAccessDeniedException"), Some(502)), Class::Terminal(Condition::Rejected));
-        assert_eq!(classify(Some("ResourceNotFoundException"), Some(404)), Class::Terminal(Condition::ResourceNotFound));
-        assert_eq!(classify(Some("AccessDeniedException"), Some(403)), Class::Terminal(Condition::AccessDenied));
-        assert_eq!(classify(Some("UserNotAuthorizedException"), Some(400)), Class::Terminal(Condition::AccessDenied));
-        assert_eq!(classify(Some("RequestTooLargeException"), Some(413)), Class::Terminal(Condition::RequestTooLarge));
-        assert_eq!(classify(Some("InvalidRequestContentException"), Some(400)), Class::Terminal(Condition::InvalidEvent));
-        assert_eq!(classify(Some("RecursiveInvocationException"), Some(400)), Class::Terminal(Condition::Rejected));
-        assert_eq!(classify(None, None), Class::Retry, "no answer at all (timeout, connection)");
-        assert_eq!(classify(None, Some(503)), Class::Retry);
-        assert_eq!(classify(Some("SomethingNew"), Some(409)), Class::Terminal(Condition::Rejected));
+        assert_eq!(classify(Some("KMSAccessDeniedException"), Some(502), false), Class::Terminal(Condition::Rejected));
+        assert_eq!(classify(Some("KMSAccessDeniedException"), Some(502), true), Class::Retry, "retry_kms_errors");
+        assert_eq!(classify(Some("ResourceNotFoundException"), Some(404), false), Class::Terminal(Condition::ResourceNotFound));
+        assert_eq!(classify(Some("AccessDeniedException"), Some(403), false), Class::Terminal(Condition::AccessDenied));
+        assert_eq!(classify(Some("UserNotAuthorizedException"), Some(400), false), Class::Terminal(Condition::AccessDenied));
+        assert_eq!(classify(Some("RequestTooLargeException"), Some(413), false), Class::Terminal(Condition::RequestTooLarge));
+        assert_eq!(classify(Some("InvalidRequestContentException"), Some(400), false), Class::Terminal(Condition::InvalidEvent));
+        assert_eq!(classify(Some("RecursiveInvocationException"), Some(400), false), Class::Terminal(Condition::Rejected));
+        assert_eq!(classify(None, None, false), Class::Retry, "no answer at all (timeout, connection)");
+        assert_eq!(classify(None, Some(503), false), Class::Retry);
+        assert_eq!(classify(Some("SomethingNew"), Some(409), false), Class::Terminal(Condition::Rejected));
     }
 
     #[test]
     fn message_text_plays_no_part() {
         // Same code and status, whatever the message said: the function takes no message at all.
-        assert_eq!(classify(Some("ServiceException"), Some(500)), Class::Retry);
+        assert_eq!(classify(Some("ServiceException"), Some(500), false), Class::Retry);
     }
 }

@@ -31,6 +31,8 @@ pub struct Invoker {
     qualifier: Option<String>,
     invocation_type: InvocationType,
     client_context: Option<String>,
+    /// `retry.retry_kms_errors`.
+    retry_kms: bool,
 }
 
 impl Invoker {
@@ -44,6 +46,7 @@ impl Invoker {
             qualifier: settings.qualifier.clone(),
             invocation_type: settings.invocation_type,
             client_context,
+            retry_kms: settings.retry.retry_kms_errors,
         }
     }
 
@@ -86,12 +89,12 @@ impl Invoker {
                 }
                 Ok(request_id)
             }
-            Err(err) => Err(failure(err)),
+            Err(err) => Err(failure(err, self.retry_kms)),
         }
     }
 }
 
-fn failure(err: SdkError<InvokeError>) -> InvokeFailure {
+fn failure(err: SdkError<InvokeError>, retry_kms: bool) -> InvokeFailure {
     let request_id = aws_sdk_lambda::operation::RequestId::request_id(&err).map(str::to_string);
     match &err {
         SdkError::TimeoutError(_) => InvokeFailure {
@@ -119,7 +122,7 @@ fn failure(err: SdkError<InvokeError>) -> InvokeFailure {
             let status = err.raw_response().map(|r| r.status().as_u16());
             let code = err.code().map(str::to_string);
             let message = err.message().unwrap_or_default().to_string();
-            let mut class = classify(code.as_deref(), status);
+            let mut class = classify(code.as_deref(), status, retry_kms);
             if let (Class::Throttled { reason, retry_after }, Some(InvokeError::TooManyRequestsException(e))) =
                 (&mut class, err.as_service_error())
             {

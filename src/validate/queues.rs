@@ -192,6 +192,7 @@ mod tests {
             base_delay: Duration::from_secs(base),
             max_delay: Duration::from_secs(max),
             max_event_age: Duration::from_secs(age),
+            retry_kms_errors: false,
         };
         let toml = "function = \"f\"\ninvoke_timeout = \"10s\"\n";
         TargetSettings { retry, ..toml::from_str(toml).unwrap() }

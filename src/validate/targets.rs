@@ -46,7 +46,7 @@ async fn dry_run(client: &aws_sdk_lambda::Client, function: &str, qualifier: Opt
 
 /// How the dispatcher would classify a failure Lambda answered; `None` when it never answered.
 fn class(f: &Failure) -> Option<Class> {
-    f.answered().then(|| classify(f.code.as_deref(), f.status))
+    f.answered().then(|| classify(f.code.as_deref(), f.status, false))
 }
 
 const NOT_FOUND: Class = Class::Terminal(Condition::ResourceNotFound);

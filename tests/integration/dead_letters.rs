@@ -222,3 +222,34 @@ async fn dropped_connections_timeouts_and_502s_are_retried_until_delivered() {
         assert_eq!(statuses, vec![None, Some(500), Some(502), Some(202)], "message {n}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_errors_are_retried_where_the_target_says_so() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    // The key comes back after two failed attempts, for both functions.
+    for function in ["patient", "strict"] {
+        lambda.set_behavior(function, Behavior::fail_first(2, Reply::error(502, "KMSAccessDeniedException", "grant missing")));
+    }
+    let queue = moto.queue(&unique("kms")).await;
+    moto.send_all(&queue, &numbered(1)).await;
+    let retry = "max_attempts = 5, base_delay = \"10ms\", max_delay = \"10ms\"";
+    let setup = Setup::new(
+        "",
+        &format!(
+            "[targets.patient]\nfunction = \"patient\"\nretry = {{ {retry}, retry_kms_errors = true }}\n\
+             [targets.strict]\nfunction = \"strict\"\nretry = {{ {retry} }}\n"
+        ),
+    );
+    setup.source("kms", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\n[[routes]]\ntarget = \"patient\"\n[[routes]]\ntarget = \"strict\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    assert_eq!(lambda.invocations_for("patient").len(), 3, "two KMS errors retried, then delivered");
+    assert!(lambda.invocations_for("patient")[2].is_accepted());
+    assert_eq!(lambda.invocations_for("strict").len(), 1, "dead-lettered at the first KMS error");
+    let dead = setup.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0]["fanin"]["target"].as_str(), dead[0]["requestContext"]["condition"].as_str()), (Some("strict"), Some("Rejected")));
+}
