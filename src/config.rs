@@ -165,6 +165,8 @@ pub enum DlqSettings {
     Sqs {
         /// The queue's URL.
         queue_url: String,
+        /// Where records over SQS's message size go; the message then points at them.
+        large_records: Option<LargeRecords>,
     },
     /// One S3 object per record, under `<prefix>YYYY/MM/DD/HH/`.
     S3 {
@@ -178,6 +180,21 @@ pub enum DlqSettings {
 
 fn default_dlq_prefix() -> String {
     "fanin/dlq/".into()
+}
+
+/// `large_records = { … }` of an `sqs` dead-letter sink.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LargeRecords {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix; default `fanin/dlq/large/`.
+    #[serde(default = "default_large_records_prefix")]
+    pub prefix: String,
+}
+
+fn default_large_records_prefix() -> String {
+    "fanin/dlq/large/".into()
 }
 
 /// The name of the dead-letter sink used by targets that name none.

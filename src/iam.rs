@@ -27,7 +27,7 @@ pub fn policy(config: &Config, include_setup: bool) -> Value {
             grants.extend(setup_grants(&scope, source));
         }
     }
-    grants.extend(config.dlq.values().filter_map(|sink| sink_grant(&scope, sink)));
+    grants.extend(config.dlq.values().flat_map(|sink| sink_grants(&scope, sink)));
     grants.extend(claims_grant(config));
     document(grants)
 }
@@ -53,7 +53,7 @@ pub fn statements_for(config: &Config, subject: Subject<'_>, region: Option<&str
     let grants = match subject {
         Subject::Target(t) => target_grants(&scope, t),
         Subject::Source(s) => source_grants(&scope, s),
-        Subject::Sink(s) => sink_grant(&scope, s).into_iter().collect(),
+        Subject::Sink(s) => sink_grants(&scope, s),
     };
     statements(grants)
 }
@@ -192,7 +192,7 @@ fn queue_urls(config: &Config) -> impl Iterator<Item = &str> {
         SourceKind::Cron(_) | SourceKind::AlarmPoll(_) => None,
     });
     let sinks = config.dlq.values().filter_map(|d| match d {
-        DlqSettings::Sqs { queue_url } => Some(queue_url.as_str()),
+        DlqSettings::Sqs { queue_url, .. } => Some(queue_url.as_str()),
         DlqSettings::File { .. } | DlqSettings::S3 { .. } => None,
     });
     sources.chain(sinks)
@@ -310,15 +310,15 @@ fn claims_grant(config: &Config) -> Option<Grant> {
 }
 
 /// What a dead-letter sink writes with; a file sink needs no AWS permission.
-fn sink_grant(scope: &Scope, sink: &DlqSettings) -> Option<Grant> {
+fn sink_grants(scope: &Scope, sink: &DlqSettings) -> Vec<Grant> {
+    let objects = |bucket: &str, prefix: &str| Grant { group: Group::WriteDeadLetterObjects, resource: format!("arn:aws:s3:::{bucket}/{prefix}*") };
     match sink {
-        DlqSettings::File { .. } => None,
-        DlqSettings::Sqs { queue_url } => {
-            Some(Grant { group: Group::SendDeadLetterMessages, resource: queue_arn(scope, queue_url) })
+        DlqSettings::File { .. } => vec![],
+        DlqSettings::Sqs { queue_url, large_records } => {
+            let messages = Grant { group: Group::SendDeadLetterMessages, resource: queue_arn(scope, queue_url) };
+            std::iter::once(messages).chain(large_records.as_ref().map(|l| objects(&l.bucket, &l.prefix))).collect()
         }
-        DlqSettings::S3 { bucket, prefix } => {
-            Some(Grant { group: Group::WriteDeadLetterObjects, resource: format!("arn:aws:s3:::{bucket}/{prefix}*") })
-        }
+        DlqSettings::S3 { bucket, prefix } => vec![objects(bucket, prefix)],
     }
 }
 

@@ -4,6 +4,7 @@
 //! upstream message stays, so nothing is lost while a sink is down.
 
 mod file;
+pub mod offload;
 pub mod record;
 mod s3;
 mod sqs;
@@ -44,7 +45,12 @@ pub fn build_all(config: &Config, sdk: &SdkConfig) -> BTreeMap<String, Arc<dyn D
             DlqSettings::File { path } => {
                 Arc::new(FileSink::new(name, path.clone().unwrap_or_else(|| config.default_dlq_path())))
             }
-            DlqSettings::Sqs { queue_url } => Arc::new(SqsSink::new(name, crate::aws::sqs(sdk), queue_url.clone())),
+            DlqSettings::Sqs { queue_url, large_records } => {
+                let large = large_records
+                    .as_ref()
+                    .map(|l| S3Sink::new(name, crate::aws::s3(sdk), l.bucket.clone(), l.prefix.clone()));
+                Arc::new(SqsSink::new(name, crate::aws::sqs(sdk), queue_url.clone(), large))
+            }
             DlqSettings::S3 { bucket, prefix } => {
                 Arc::new(S3Sink::new(name, crate::aws::s3(sdk), bucket.clone(), prefix.clone()))
             }

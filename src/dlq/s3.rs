@@ -26,23 +26,28 @@ impl S3Sink {
         let clean = |s: &str| s.replace(['/', '\\'], "_");
         format!("{}{hour}/{}.{}.json", self.prefix, clean(&record.fanin.event_id), clean(&record.fanin.target))
     }
+
+    /// Writes `body` (the serialized `record`) and returns its bucket and key.
+    pub(super) async fn put(&self, record: &DeadLetterRecord, body: Vec<u8>) -> Result<(&str, String), SinkError> {
+        let key = self.key(record);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| SinkError { sink: self.name.clone(), message: DisplayErrorContext(e).to_string() })?;
+        Ok((&self.bucket, key))
+    }
 }
 
 impl DeadLetterSink for S3Sink {
     fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let error = |message: String| SinkError { sink: self.name.clone(), message };
-            let body = serde_json::to_vec(record).map_err(|e| error(e.to_string()))?;
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(self.key(record))
-                .content_type("application/json")
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| error(DisplayErrorContext(e).to_string()))
+            let body = serde_json::to_vec(record).map_err(|e| SinkError { sink: self.name.clone(), message: e.to_string() })?;
+            self.put(record, body).await.map(|_| ())
         })
     }
 }

@@ -1,7 +1,11 @@
-//! The SQS sink: one message per record.
+//! The SQS sink: one message per record; a record over SQS's message size goes to S3 (with
+//! `large_records`) and the message points at it.
 
 use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::MessageAttributeValue;
 
+use super::offload::{pointer_body, SIZE_ATTRIBUTE, SQS_MAX_BODY};
+use super::s3::S3Sink;
 use super::{DeadLetterRecord, DeadLetterSink, SinkError};
 use crate::BoxFuture;
 
@@ -10,27 +14,37 @@ pub struct SqsSink {
     name: String,
     client: aws_sdk_sqs::Client,
     queue_url: String,
+    /// Where records too large for a message go.
+    large: Option<S3Sink>,
 }
 
 impl SqsSink {
-    pub fn new(name: &str, client: aws_sdk_sqs::Client, queue_url: String) -> Self {
-        SqsSink { name: name.to_string(), client, queue_url }
+    pub fn new(name: &str, client: aws_sdk_sqs::Client, queue_url: String, large: Option<S3Sink>) -> Self {
+        SqsSink { name: name.to_string(), client, queue_url, large }
     }
 }
 
 impl DeadLetterSink for SqsSink {
     fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let body = serde_json::to_string(record)
-                .map_err(|e| SinkError { sink: self.name.clone(), message: e.to_string() })?;
-            self.client
-                .send_message()
-                .queue_url(&self.queue_url)
-                .message_body(body)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| SinkError { sink: self.name.clone(), message: DisplayErrorContext(e).to_string() })
+            let error = |message: String| SinkError { sink: self.name.clone(), message };
+            let body = serde_json::to_string(record).map_err(|e| error(e.to_string()))?;
+            let size = body.len();
+            let mut send = self.client.send_message().queue_url(&self.queue_url);
+            send = if size <= SQS_MAX_BODY {
+                send.message_body(body)
+            } else {
+                let Some(large) = &self.large else {
+                    return Err(error(format!(
+                        "the record is {size} bytes, over SQS's message limit of {SQS_MAX_BODY}: give the sink large_records"
+                    )));
+                };
+                let (bucket, key) = large.put(record, body.into_bytes()).await?;
+                let attribute =
+                    MessageAttributeValue::builder().data_type("Number").string_value(size.to_string()).build().expect("type set");
+                send.message_body(pointer_body(bucket, &key)).message_attributes(SIZE_ATTRIBUTE, attribute)
+            };
+            send.send().await.map(|_| ()).map_err(|e| error(DisplayErrorContext(e).to_string()))
         })
     }
 }

@@ -11,10 +11,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 
 use super::item::{self, DeadLetter, LegacyAttributes};
-use crate::dlq::DeadLetterRecord;
+use crate::dlq::{offload, DeadLetterRecord};
 
 /// How long replay holds SQS messages it has read; released earlier when it stops.
 const SQS_HOLD: Duration = Duration::from_secs(900);
@@ -41,7 +41,12 @@ impl Store {
             return Ok(Store::File(FileStore { path: PathBuf::from(path), state: Mutex::new(FileState::default()) }));
         }
         if let Some(url) = from.strip_prefix("sqs:") {
-            return Ok(Store::Sqs(SqsStore { client: crate::aws::sqs(sdk), queue_url: url.to_string() }));
+            return Ok(Store::Sqs(SqsStore {
+                client: crate::aws::sqs(sdk),
+                s3: crate::aws::s3(sdk),
+                queue_url: url.to_string(),
+                offloaded: Mutex::new(HashMap::new()),
+            }));
         }
         if let Some(rest) = from.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
@@ -74,7 +79,7 @@ impl Store {
         match self {
             Store::File(s) => s.settle(item, Some(body)),
             Store::Sqs(s) => {
-                s.client.send_message().queue_url(&s.queue_url).message_body(body).send().await.map_err(sqs_error)?;
+                s.send(&item.key, body).await?;
                 s.delete(&item.key).await
             }
             Store::S3(s) => s.put(&item.key, body).await,
@@ -172,9 +177,13 @@ impl FileStore {
 }
 
 /// An SQS queue: fanin's `sqs` sink, a Lambda on-failure destination, or a legacy Lambda DLQ.
+/// A message that points at a record in S3 (the sink's `large_records`) is read through.
 pub struct SqsStore {
     client: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
     queue_url: String,
+    /// Receipt → where its record was in S3, for the records that came through a pointer.
+    offloaded: Mutex<HashMap<String, (String, String)>>,
 }
 
 fn sqs_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> anyhow::Error {
@@ -208,7 +217,15 @@ impl SqsStore {
                 };
                 let legacy = LegacyAttributes { request_id: attr("RequestID"), error_code: attr("ErrorCode") };
                 let id = m.message_id().unwrap_or_default();
-                match item::parse(m.body().unwrap_or_default(), id, Some(&legacy)) {
+                let body = match offload::parse_pointer(m.body().unwrap_or_default()) {
+                    None => Ok(m.body().unwrap_or_default().to_string()),
+                    Some((bucket, key)) => {
+                        let fetched = self.fetch(&bucket, &key).await;
+                        self.offloaded.lock().unwrap().insert(receipt.clone(), (bucket, key));
+                        fetched
+                    }
+                };
+                match body.and_then(|body| item::parse(&body, id, Some(&legacy))) {
                     Ok(letter) => items.push(Item { key: receipt, letter }),
                     Err(e) => {
                         errors.push(format!("message {id}: {e}"));
@@ -222,6 +239,31 @@ impl SqsStore {
 
     async fn delete(&self, receipt: &str) -> anyhow::Result<()> {
         self.client.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await.map_err(sqs_error)?;
+        Ok(())
+    }
+
+    /// The record a pointer message names.
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<String, String> {
+        let out = self.s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| format!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        let bytes = out.body.collect().await.map_err(|e| format!("s3://{bucket}/{key}: {e}"))?.into_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|e| format!("s3://{bucket}/{key}: {e}"))
+    }
+
+    /// Sends `body` in place of the message `receipt`: as it is, or, when it is over SQS's size,
+    /// to where the record it replaces was kept in S3, with a pointer message.
+    async fn send(&self, receipt: &str, body: String) -> anyhow::Result<()> {
+        let send = self.client.send_message().queue_url(&self.queue_url);
+        let send = if body.len() <= offload::SQS_MAX_BODY {
+            send.message_body(body)
+        } else {
+            let place = self.offloaded.lock().unwrap().get(receipt).cloned();
+            let Some((bucket, key)) = place else { bail!("the record is {} bytes, over SQS's message limit", body.len()) };
+            let size = body.len();
+            self.s3.put_object().bucket(&bucket).key(&key).body(ByteStream::from(body.into_bytes())).send().await.map_err(s3_error)?;
+            let attribute = MessageAttributeValue::builder().data_type("Number").string_value(size.to_string()).build()?;
+            send.message_body(offload::pointer_body(&bucket, &key)).message_attributes(offload::SIZE_ATTRIBUTE, attribute)
+        };
+        send.send().await.map_err(sqs_error)?;
         Ok(())
     }
 }

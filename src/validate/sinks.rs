@@ -41,7 +41,7 @@ pub(super) fn all(config: &Config) -> Vec<(String, DlqSettings)> {
 pub(super) async fn check(world: World, (name, sink): (String, DlqSettings)) -> Vec<Check> {
     let check = match (&sink, &world.sdk) {
         (DlqSettings::File { path }, _) => file(&world.config, &name, path.as_deref()),
-        (DlqSettings::Sqs { queue_url }, Some(sdk)) => sqs(&world, sdk, &name, &sink, queue_url).await,
+        (DlqSettings::Sqs { queue_url, .. }, Some(sdk)) => sqs(&world, sdk, &name, &sink, queue_url).await,
         (DlqSettings::S3 { bucket, prefix }, Some(sdk)) => s3(&world, sdk, &name, &sink, bucket, prefix).await,
         (_, None) => return vec![],
     };

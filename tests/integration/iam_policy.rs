@@ -234,10 +234,12 @@ fn iam_policy_grants_fleet_claims_only_where_a_schedule_claims() {
 }
 
 #[test]
-fn iam_policy_grants_writing_large_payloads_where_a_target_takes_them() {
+fn iam_policy_grants_writing_large_payloads_and_large_records() {
     let setup = Setup::new(
         "",
-        "[targets.big]\nfunction = \"big\"\nlarge_payloads = { bucket = \"ops-bucket\" }\n[targets.small]\nfunction = \"small\"\n",
+        "[dlq.messages]\ntype = \"sqs\"\nqueue_url = \"https://sqs.us-east-1.amazonaws.com/123456789012/dead\"\n\
+         large_records = { bucket = \"ops-bucket\" }\n\
+         [targets.big]\nfunction = \"big\"\nlarge_payloads = { bucket = \"ops-bucket\" }\ndlq = \"messages\"\n[targets.small]\nfunction = \"small\"\n",
     );
     let policy = iam_policy(&["--config", setup.config().to_str().unwrap()], &[]);
     let statement = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "WriteLargePayloads").cloned();
@@ -245,5 +247,8 @@ fn iam_policy_grants_writing_large_payloads_where_a_target_takes_them() {
         statement,
         Some(json!({"Sid": "WriteLargePayloads", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::ops-bucket/fanin/payloads/*"]}))
     );
+    // An SQS sink's large records go to S3 too.
+    let objects = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "WriteDeadLetterObjects").cloned();
+    assert_eq!(objects.unwrap()["Resource"], json!(["arn:aws:s3:::ops-bucket/fanin/dlq/large/*"]));
     assert_eq!(parliament(&policy), "");
 }

@@ -94,3 +94,65 @@ async fn a_large_payload_the_bucket_will_not_take_stays_upstream() {
     let (visible, in_flight) = moto.depth(&queue).await;
     assert_eq!(visible + in_flight, 1, "the message is still in the queue");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_for_an_sqs_sink_goes_to_s3_and_replay_reads_it_back() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let queue = moto.queue(&unique("large")).await;
+    let dead = moto.queue(&unique("dead")).await;
+    let bucket = unique("dead-records");
+    moto.s3().create_bucket().bucket(&bucket).send().await.unwrap();
+    let huge = "y".repeat(1024 * 1024);
+    moto.send_all(&queue, std::slice::from_ref(&huge)).await;
+    let setup = Setup::new(
+        "",
+        &format!(
+            "[dlq.messages]\ntype = \"sqs\"\nqueue_url = \"{dead}\"\nlarge_records = {{ bucket = \"{bucket}\" }}\n\
+             [targets.work]\nfunction = \"work\"\ndlq = \"messages\"\n\
+             [targets.big]\nfunction = \"big\"\nlarge_payloads = {{ bucket = \"{bucket}\" }}\ndlq = \"messages\"\n"
+        ),
+    );
+    setup.source("large", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\ntarget = \"work\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the source queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    // The dead-letter message points at the record, as the SQS extended clients write it.
+    let received = moto.sqs().receive_message().queue_url(&dead).message_attribute_names("All").visibility_timeout(0).send().await.unwrap();
+    let message = &received.messages()[0];
+    let pointer: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+    assert_eq!(pointer[0], "software.amazon.payloadoffloading.PayloadS3Pointer");
+    assert_eq!(pointer[1]["s3BucketName"], bucket.as_str());
+    let key = pointer[1]["s3Key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("fanin/dlq/large/"), "{key}");
+    let record_of = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap();
+    let stored = moto.s3().get_object().bucket(&bucket).key(&key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    let size = message.message_attributes().unwrap()["ExtendedPayloadSize"].string_value().unwrap().to_string();
+    assert_eq!(size, stored.len().to_string());
+    let record = record_of(&stored);
+    assert_eq!(record["requestContext"]["condition"], "RequestTooLarge");
+    assert_eq!(record["requestPayload"]["Records"][0]["body"], huge.as_str());
+
+    let config = setup.config();
+    let replay = |target: &str| {
+        let args = ["replay", "--from", &format!("sqs:{dead}"), "--config", config.to_str().unwrap(), "--target", target];
+        let mut run = Daemon::spawn(&args, &moto, &lambda.url(), &[]);
+        let status = run.wait(Duration::from_secs(60));
+        (status.code(), format!("{}\n{}", run.stdout(), run.log()))
+    };
+    // Replayed where it dies again: back in the queue, through S3, with the replay counted.
+    let (code, out) = replay("work");
+    assert_eq!(code, Some(1), "{out}");
+    let stored = moto.s3().get_object().bucket(&bucket).key(&key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(record_of(&stored)["fanin"]["replayCount"], 1, "{out}");
+    let (visible, in_flight) = moto.depth(&dead).await;
+    assert_eq!(visible + in_flight, 1, "{out}");
+    // Replayed to a target with a claim check: delivered, and the message is gone.
+    let (code, out) = replay("big");
+    assert_eq!(code, Some(0), "{out}");
+    let big = payloads(&lambda, "big");
+    assert_eq!(big.len(), 1, "{out}");
+    assert!(big[0]["fanin"]["claimCheck"]["key"].is_string(), "{:?}", big[0]);
+    assert_eq!(moto.depth(&dead).await, (0, 0), "{out}");
+}
