@@ -78,6 +78,8 @@ enum Group {
     InvokeTargets,
     /// Long-poll, keep visibility, delete: what an SQS-backed source does.
     ConsumeSourceQueues,
+    /// An `sns` source confirming its topic's subscription (a topic in another account).
+    ConfirmSubscriptions,
     /// What a polling `cloudwatch_alarm` source reads.
     DescribeAlarms,
     /// `[fleet] claims`: one claim object per cron fire.
@@ -103,6 +105,7 @@ impl Group {
         match self {
             Group::InvokeTargets => "InvokeTargets",
             Group::ConsumeSourceQueues => "ConsumeSourceQueues",
+            Group::ConfirmSubscriptions => "ConfirmSubscriptions",
             Group::DescribeAlarms => "DescribeAlarms",
             Group::ClaimCronFires => "ClaimCronFires",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
@@ -127,6 +130,7 @@ impl Group {
                 "sqs:GetQueueAttributes",
                 "sqs:ReceiveMessage",
             ],
+            Group::ConfirmSubscriptions => &["sns:ConfirmSubscription"],
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
@@ -268,7 +272,17 @@ fn invoke_grant(scope: &Scope, target: &TargetSettings) -> Grant {
 /// What the daemon calls on a source's upstream.
 fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
     match &source.kind {
-        SourceKind::Sqs(s) => vec![Grant { group: Group::ConsumeSourceQueues, resource: queue_arn(scope, &s.queue_url) }],
+        SourceKind::Sqs(s) => {
+            let consume = Grant { group: Group::ConsumeSourceQueues, resource: queue_arn(scope, &s.queue_url) };
+            // An `sns` source confirms its own topics' subscriptions when asked to.
+            let topics: BTreeSet<&String> = match &s.origin {
+                Some(Origin::Sns(o)) => o.topic_arn.iter().chain(o.setup.as_ref().and_then(|w| w.topic_arn.as_ref())).collect(),
+                _ => BTreeSet::new(),
+            };
+            std::iter::once(consume)
+                .chain(topics.into_iter().map(|t| Grant { group: Group::ConfirmSubscriptions, resource: t.clone() }))
+                .collect()
+        }
         SourceKind::Cron(_) => vec![],
         // DescribeAlarms is authorised per alarm; the name prefix is applied by the call, so
         // the grant covers the account's alarms in the region.

@@ -42,7 +42,10 @@ pub trait Source: Send {
 /// The source a source file describes; `fleet` says where cron fires are claimed.
 pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings) -> Box<dyn Source> {
     match &settings.kind {
-        SourceKind::Sqs(s) => Box::new(sqs::SqsSource::new(s.clone(), crate::aws::sqs(sdk))),
+        SourceKind::Sqs(s) => {
+            let sns = matches!(s.origin, Some(crate::config::Origin::Sns(_))).then(|| crate::aws::sns(sdk));
+            Box::new(sqs::SqsSource::new(s.clone(), crate::aws::sqs(sdk), sns))
+        }
         SourceKind::Cron(c) => {
             let claims = fleet.claims.clone().map(|location| {
                 let host = fleet.host.clone().unwrap_or_else(cron::claim::host_name);

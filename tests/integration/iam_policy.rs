@@ -94,6 +94,12 @@ fn iam_policy_for_the_example_configuration_is_exact_and_clean() {
                         "arn:aws:sqs:us-east-1:123456789012:uploads-events",
                     ],
                 },
+                {
+                    "Sid": "ConfirmSubscriptions",
+                    "Effect": "Allow",
+                    "Action": ["sns:ConfirmSubscription"],
+                    "Resource": ["arn:aws:sns:us-east-1:123456789012:news"],
+                },
             ],
         })
     );
@@ -102,10 +108,10 @@ fn iam_policy_for_the_example_configuration_is_exact_and_clean() {
     // What `fanin setup --apply` calls, on exactly the queues, bucket, topic and rules it wires.
     let with_setup = iam_policy(&["--config", &config, "--include-setup"], &env);
     let statements = with_setup["Statement"].as_array().unwrap();
-    assert_eq!(statements[..2], policy["Statement"].as_array().unwrap()[..]);
+    assert_eq!(statements[..3], policy["Statement"].as_array().unwrap()[..]);
     let queue = |name: &str| format!("arn:aws:sqs:us-east-1:123456789012:{name}");
     assert_eq!(
-        statements[2..],
+        statements[3..],
         [
             json!({"Sid": "SetupQueuePolicies", "Effect": "Allow", "Action": ["sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
                    "Resource": [queue("alarms-events"), queue("bus-events"), queue("news-events"), queue("uploads-events")]}),

@@ -213,3 +213,44 @@ async fn setup_names_the_source_whose_queue_or_topic_is_missing_and_changes_noth
     // Nothing was changed on the queue that exists: changes are made only once all are known.
     assert!(policy_sids(&moto.sqs(), &queue).await.is_empty());
 }
+
+/// An SNS `SubscriptionConfirmation` as SNS sends it to a queue subscribed from another account.
+fn confirmation(topic: &str, token: &str) -> String {
+    json!({
+        "Type": "SubscriptionConfirmation", "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b", "Token": token, "TopicArn": topic,
+        "Message": format!("You have chosen to subscribe to the topic {topic}.\nTo confirm the subscription, visit the SubscribeURL included in this message."),
+        "SubscribeURL": format!("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={topic}&Token={token}"),
+        "Timestamp": "2026-11-27T06:00:00.000Z", "SignatureVersion": "1", "Signature": "EXAMPLE",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-EXAMPLE.pem"
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_confirmation_for_the_sources_own_topic_is_confirmed_and_no_other() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let topic = moto.sns().create_topic().name(unique("shared-news")).send().await.unwrap().topic_arn.unwrap();
+    let ghost_topic = format!("arn:aws:sns:us-east-1:123456789012:{}", unique("deleted"));
+    let (news, ghost) = (moto.queue(&unique("news")).await, moto.queue(&unique("ghost")).await);
+    // Its own topic's, and a stranger's that must not be confirmed (it is acknowledged and counted).
+    moto.send_all(&news, &[confirmation(&topic, "token-1"), confirmation("arn:aws:sns:us-east-1:210987654321:stranger", "token-2")]).await;
+    // Its own topic's, but SNS refuses it (here: the topic is gone): the message stays.
+    moto.send_all(&ghost, &[confirmation(&ghost_topic, "token-3")]).await;
+
+    let setup = Setup::new("", "[targets.notify]\nfunction = \"notify\"\n");
+    setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{news}\"\nwait_time = \"1s\"\ntopic_arn = \"{topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
+    setup.source("ghost", &format!("type = \"sns\"\nqueue_url = \"{ghost}\"\nwait_time = \"1s\"\ntopic_arn = \"{ghost_topic}\"\ntarget = \"notify\"\n"));
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the news queue to be empty", || async { moto.depth(&news).await == (0, 0) }).await;
+    eventually(PATIENCE, "the refused confirmation to be logged", || async { daemon.log().contains("could not confirm") }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let log = daemon.log();
+    let confirmed: Vec<&str> = log.lines().filter(|l| l.contains("confirmed the queue's subscription")).collect();
+    assert_eq!(confirmed.len(), 1, "{log}");
+    assert!(confirmed[0].contains(&topic), "{}", confirmed[0]);
+    let (visible, in_flight) = moto.depth(&ghost).await;
+    assert_eq!(visible + in_flight, 1, "a refused confirmation stays for another try");
+    assert!(lambda.invocations().is_empty(), "confirmations are never delivered");
+}

@@ -24,6 +24,7 @@ use super::{Source, SourceContext};
 use crate::config::SqsSettings;
 use crate::event::{Ack, Disposition, Event};
 use crate::queue::QueueSender;
+use crate::sources::decode;
 use crate::telemetry::events::{EventReceived, EventSkipped};
 use shape::Intake;
 use tokio::sync::mpsc::Permit;
@@ -32,11 +33,13 @@ use tokio::sync::mpsc::Permit;
 pub struct SqsSource {
     settings: SqsSettings,
     client: aws_sdk_sqs::Client,
+    sns: Option<aws_sdk_sns::Client>,
 }
 
 impl SqsSource {
-    pub fn new(settings: SqsSettings, client: aws_sdk_sqs::Client) -> Self {
-        SqsSource { settings, client }
+    /// `sns`: for an `sns` source, to confirm its topic's subscription when asked.
+    pub fn new(settings: SqsSettings, client: aws_sdk_sqs::Client, sns: Option<aws_sdk_sns::Client>) -> Self {
+        SqsSource { settings, client, sns }
     }
 }
 
@@ -58,6 +61,7 @@ struct Shared {
     name: Arc<str>,
     settings: SqsSettings,
     client: aws_sdk_sqs::Client,
+    sns: Option<aws_sdk_sns::Client>,
     queue: QueueSender,
     queue_arn: String,
     region: String,
@@ -83,6 +87,7 @@ impl Source for SqsSource {
                 region: ctx.region.clone(),
                 settings: self.settings,
                 client: self.client,
+                sns: self.sns,
                 queue: ctx.queue,
                 held: Mutex::new(HashMap::new()),
                 groups: Mutex::new(HashMap::new()),
@@ -200,8 +205,12 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
 /// The events `message` becomes, sharing one acknowledgement; `None` when it becomes none
 /// (an S3 test event, an SNS confirmation, everything filtered out by the source), in which
 /// case it is deleted at once and counted.
-fn events(shared: &Shared, message: &Message, id: &str, receipt: &str) -> Option<(Vec<Event>, oneshot::Receiver<Disposition>)> {
+fn events(shared: &Arc<Shared>, message: &Message, id: &str, receipt: &str) -> Option<(Vec<Event>, oneshot::Receiver<Disposition>)> {
     match shape::intake(message, &shared.settings, &shared.queue_arn, &shared.region) {
+        Intake::Confirm { topic_arn, token } => {
+            shared.waiters.spawn(confirm(shared.clone(), receipt.to_string(), topic_arn, token));
+            None
+        }
         Intake::Skip(reason) => {
             EventSkipped { source: &shared.name, reason }.emit();
             debug!(source = %shared.name, message_id = id, reason, "skipped");
@@ -231,6 +240,34 @@ fn events(shared: &Shared, message: &Message, id: &str, receipt: &str) -> Option
                 .collect();
             Some((events, settled))
         }
+    }
+}
+
+/// Confirms the subscription of the source's topic (in the topic's region), then deletes the
+/// confirmation message; if SNS refuses, the message comes back after its visibility timeout
+/// and is tried again (a token stays valid for three days).
+async fn confirm(shared: Arc<Shared>, receipt: String, topic_arn: String, token: String) {
+    let Some(sns) = &shared.sns else { return };
+    let region = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).map(|r| aws_config::Region::new(r.to_string()));
+    let confirmed = sns
+        .confirm_subscription()
+        .topic_arn(&topic_arn)
+        .token(token)
+        .customize()
+        .config_override(aws_sdk_sns::config::Builder::default().region(region))
+        .send()
+        .await;
+    shared.held.lock().unwrap().remove(&receipt);
+    match confirmed {
+        Ok(out) => {
+            info!(source = %shared.name, topic = %topic_arn, subscription = out.subscription_arn().unwrap_or_default(), "confirmed the queue's subscription to the topic");
+            EventSkipped { source: &shared.name, reason: decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
+            let _ = shared.deletes.send(receipt);
+        }
+        Err(e) => warn!(
+            source = %shared.name, topic = %topic_arn, error = %DisplayErrorContext(&e),
+            "could not confirm the queue's subscription to the topic; trying again when the message comes back"
+        ),
     }
 }
 

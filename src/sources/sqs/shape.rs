@@ -24,6 +24,9 @@ pub enum Intake {
     Events(Vec<Part>),
     /// Nothing to deliver; the message is acknowledged and counted.
     Skip(&'static str),
+    /// An SNS subscription confirmation for the source's own topic (a topic in another account
+    /// asks the queue's owner to confirm): confirm it, then acknowledge the message.
+    Confirm { topic_arn: String, token: String },
 }
 
 /// The events `message` becomes, by the source's type: Lambda's SQS event (or the body), or
@@ -42,6 +45,14 @@ pub fn intake(message: &Message, settings: &SqsSettings, queue_arn: &str, region
         Some(Origin::CloudWatchAlarm(_)) => decode::cloudwatch_alarm(body),
     };
     match decoded {
+        Decoded::Skip(decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match (&settings.origin, confirmation(body)) {
+            (Some(Origin::Sns(o)), Some((topic_arn, token)))
+                if [&o.topic_arn, &o.setup.as_ref().and_then(|w| w.topic_arn.clone())].into_iter().flatten().any(|t| *t == topic_arn) =>
+            {
+                Intake::Confirm { topic_arn, token }
+            }
+            _ => Intake::Skip(decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION),
+        },
         Decoded::Skip(reason) => Intake::Skip(reason),
         Decoded::Invalid(reason) => {
             Intake::Events(vec![Part { id, payload: Bytes::copy_from_slice(body.as_bytes()), invalid: Some(reason), filter_view: None }])
@@ -64,6 +75,12 @@ pub fn intake(message: &Message, settings: &SqsSettings, queue_arn: &str, region
             }
         }
     }
+}
+
+/// The topic and token of an SNS `SubscriptionConfirmation` message.
+fn confirmation(body: &str) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some((v["TopicArn"].as_str()?.to_string(), v["Token"].as_str()?.to_string()))
 }
 
 /// The source's own filters: S3 bucket, key prefix and suffix (decoded), event names; alarm
