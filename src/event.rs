@@ -28,6 +28,13 @@ pub struct Event {
     pub ack: Ack,
 }
 
+/// FNV-1a, 64 bits, as `h` and 16 hex digits: a fingerprint that stays the same across runs
+/// and builds, for ids made from content and for names made from ids.
+pub fn fingerprint(data: &[u8]) -> String {
+    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("h{hash:016x}")
+}
+
 /// The final outcome of one (event, target) pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

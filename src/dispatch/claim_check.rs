@@ -69,8 +69,7 @@ impl ClaimCheck {
 fn object_name(event_id: &str) -> String {
     let safe: String =
         event_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).take(100).collect();
-    let hash = event_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!("{safe}-{hash:016x}")
+    format!("{safe}-{}", crate::event::fingerprint(event_id.as_bytes()))
 }
 
 #[cfg(test)]

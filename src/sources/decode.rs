@@ -48,6 +48,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
+use crate::event::fingerprint;
+
 /// Skip reason for S3's `s3:TestEvent`.
 pub const SKIP_S3_TEST_EVENT: &str = "s3:TestEvent";
 /// Skip reason for an SNS `SubscriptionConfirmation` message.
@@ -194,14 +196,6 @@ fn parse_body(body: &str) -> Result<Value, String> {
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |cur, p| cur.get(p))?.as_str()
-}
-
-/// FNV-1a, 64 bits: a stable (across runs and builds) fingerprint for ids.
-fn fingerprint(data: &[u8]) -> String {
-    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("h{hash:016x}")
 }
 
 fn is_eventbridge(obj: &Map<String, Value>) -> bool {
