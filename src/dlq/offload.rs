@@ -3,6 +3,8 @@
 //! Python `sqs-extended-client`), so their consumers read such dead letters as they are, and so
 //! does `fanin replay`.
 
+use aws_sdk_sqs::operation::send_message::builders::SendMessageFluentBuilder;
+use aws_sdk_sqs::types::MessageAttributeValue;
 use serde_json::{json, Value};
 
 /// The largest SQS message body fanin sends (SQS's limit: 1 MiB, attributes included).
@@ -12,11 +14,17 @@ pub const SQS_MAX_BODY: usize = 1024 * 1024;
 const POINTER_CLASS: &str = "software.amazon.payloadoffloading.PayloadS3Pointer";
 
 /// The message attribute the extended clients mark a pointer message with: the record's size.
-pub const SIZE_ATTRIBUTE: &str = "ExtendedPayloadSize";
+const SIZE_ATTRIBUTE: &str = "ExtendedPayloadSize";
 
 /// The message body pointing at `s3://bucket/key`.
-pub fn pointer_body(bucket: &str, key: &str) -> String {
+fn pointer_body(bucket: &str, key: &str) -> String {
     json!([POINTER_CLASS, { "s3BucketName": bucket, "s3Key": key }]).to_string()
+}
+
+/// `send` made into the message pointing at `s3://bucket/key`, where a record of `size` bytes is.
+pub fn point_at(send: SendMessageFluentBuilder, bucket: &str, key: &str, size: usize) -> SendMessageFluentBuilder {
+    let attribute = MessageAttributeValue::builder().data_type("Number").string_value(size.to_string()).build().expect("type set");
+    send.message_body(pointer_body(bucket, key)).message_attributes(SIZE_ATTRIBUTE, attribute)
 }
 
 /// The bucket and key a pointer message body names; `None` for any other body.

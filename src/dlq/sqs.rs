@@ -2,9 +2,8 @@
 //! `large_records`) and the message points at it.
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::MessageAttributeValue;
 
-use super::offload::{pointer_body, SIZE_ATTRIBUTE, SQS_MAX_BODY};
+use super::offload::{point_at, SQS_MAX_BODY};
 use super::s3::S3Sink;
 use super::{DeadLetterRecord, DeadLetterSink, SinkError};
 use crate::BoxFuture;
@@ -40,9 +39,7 @@ impl DeadLetterSink for SqsSink {
                     )));
                 };
                 let (bucket, key) = large.put(record, body.into_bytes()).await?;
-                let attribute =
-                    MessageAttributeValue::builder().data_type("Number").string_value(size.to_string()).build().expect("type set");
-                send.message_body(pointer_body(bucket, &key)).message_attributes(SIZE_ATTRIBUTE, attribute)
+                point_at(send, bucket, &key, size)
             };
             send.send().await.map(|_| ()).map_err(|e| error(DisplayErrorContext(e).to_string()))
         })

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use super::item::{self, DeadLetter, LegacyAttributes};
 use crate::dlq::{offload, DeadLetterRecord};
@@ -260,8 +260,7 @@ impl SqsStore {
             let Some((bucket, key)) = place else { bail!("the record is {} bytes, over SQS's message limit", body.len()) };
             let size = body.len();
             self.s3.put_object().bucket(&bucket).key(&key).body(ByteStream::from(body.into_bytes())).send().await.map_err(s3_error)?;
-            let attribute = MessageAttributeValue::builder().data_type("Number").string_value(size.to_string()).build()?;
-            send.message_body(offload::pointer_body(&bucket, &key)).message_attributes(offload::SIZE_ATTRIBUTE, attribute)
+            offload::point_at(send, &bucket, &key, size)
         };
         send.send().await.map_err(sqs_error)?;
         Ok(())
