@@ -73,7 +73,7 @@ impl Source for AlarmPollSource {
             let mut tick = tokio::time::interval(self.settings.poll_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let (mut failures, mut reported_ok) = (0u32, false);
-            'rounds: loop {
+            loop {
                 tokio::select! {
                     _ = ctx.shutdown.cancelled() => break,
                     _ = tick.tick() => {}
@@ -98,9 +98,9 @@ impl Source for AlarmPollSource {
 
                 let present: HashSet<String> = alarms.iter().map(|a| a.arn.clone()).collect();
                 latest.retain(|arn, _| present.contains(arn));
-                if let Err(e) = store.retain(|arn| present.contains(arn)) {
-                    warn!(source = %ctx.name, error = %e, "could not write the alarm state file");
-                }
+                // States that moved without an event: written once, at the end of the round.
+                let mut quiet = Vec::new();
+                let mut stopping = false;
                 for found in alarms {
                     let previous = latest.get(&found.arn).cloned();
                     let previous = match previous {
@@ -108,8 +108,8 @@ impl Source for AlarmPollSource {
                         Some(p) => p,
                         // Known from now on; a new alarm still in INSUFFICIENT_DATA has not moved yet.
                         None if first_run || found.seen.value == CREATED_STATE => {
-                            record(&store, &ctx.name, &found.arn, found.seen.clone());
-                            latest.insert(found.arn, found.seen);
+                            latest.insert(found.arn.clone(), found.seen.clone());
+                            quiet.push((found.arn, found.seen));
                             continue;
                         }
                         None => Seen { value: CREATED_STATE.into(), reason: String::new(), reason_data: None, since: found.seen.since },
@@ -117,12 +117,19 @@ impl Source for AlarmPollSource {
                     latest.insert(found.arn.clone(), found.seen.clone());
                     if !options.states.is_empty() && !options.states.contains(&found.seen.value) {
                         EventSkipped { source: &ctx.name, reason: "filtered out by the source" }.emit();
-                        record(&store, &ctx.name, &found.arn, found.seen);
+                        quiet.push((found.arn, found.seen));
                         continue;
                     }
                     if !deliver(&ctx, &store, &waiters, found, &previous).await {
-                        break 'rounds;
+                        stopping = true;
+                        break;
                     }
+                }
+                if let Err(e) = store.end_round(|arn| present.contains(arn), quiet) {
+                    warn!(source = %ctx.name, error = %e, "could not write the alarm state file; a restart may repeat transitions");
+                }
+                if stopping {
+                    break;
                 }
                 first_run = false;
             }
@@ -254,17 +261,24 @@ fn found(
     Some(Found { arn: arn.to_string(), seen, transition_time_known: transitioned.is_some(), notification })
 }
 
+/// [`found`] for either SDK alarm type: they spell the shared fields alike.
+macro_rules! found {
+    ($alarm:expr) => {
+        found(
+            $alarm.alarm_arn(),
+            $alarm.alarm_name(),
+            $alarm.alarm_description(),
+            $alarm.state_value().map(|s| s.as_str()),
+            $alarm.state_reason(),
+            $alarm.state_reason_data(),
+            $alarm.state_updated_timestamp(),
+            $alarm.state_transitioned_timestamp(),
+        )
+    };
+}
+
 fn metric_alarm(a: &MetricAlarm) -> Option<Found> {
-    let mut f = found(
-        a.alarm_arn(),
-        a.alarm_name(),
-        a.alarm_description(),
-        a.state_value().map(|s| s.as_str()),
-        a.state_reason(),
-        a.state_reason_data(),
-        a.state_updated_timestamp(),
-        a.state_transitioned_timestamp(),
-    )?;
+    let mut f = found!(a)?;
     let trigger = json!({
         "MetricName": a.metric_name(),
         "Namespace": a.namespace(),
@@ -280,16 +294,7 @@ fn metric_alarm(a: &MetricAlarm) -> Option<Found> {
 }
 
 fn composite_alarm(a: &CompositeAlarm) -> Option<Found> {
-    let mut f = found(
-        a.alarm_arn(),
-        a.alarm_name(),
-        a.alarm_description(),
-        a.state_value().map(|s| s.as_str()),
-        a.state_reason(),
-        a.state_reason_data(),
-        a.state_updated_timestamp(),
-        a.state_transitioned_timestamp(),
-    )?;
+    let mut f = found!(a)?;
     f.notification.insert("AlarmRule".into(), a.alarm_rule().unwrap_or_default().into());
     if let Some(s) = a.actions_suppressor() {
         f.notification.insert("ActionsSuppressor".into(), s.into());

@@ -56,20 +56,24 @@ impl AlarmStates {
     /// order), then writes the file (temporary file, then rename).
     pub fn record(&self, arn: &str, seen: Seen) -> std::io::Result<()> {
         let mut stored = self.stored.lock().unwrap();
-        if stored.alarms.get(arn).is_some_and(|s| s.since > seen.since) {
-            return Ok(());
+        if insert(&mut stored, arn.to_string(), seen) {
+            self.write(&stored)?;
         }
-        stored.alarms.insert(arn.to_string(), seen);
-        self.write(&stored)
+        Ok(())
     }
 
-    /// Forgets the alarms `keep` does not hold (deleted ones). Writes the file when that changed
-    /// it, or when there is none yet: the next start then knows this one has seen every alarm.
-    pub fn retain(&self, keep: impl Fn(&str) -> bool) -> std::io::Result<()> {
+    /// The end of a round: forgets the alarms `keep` does not hold (deleted ones) and records
+    /// `quiet`, the states that moved without an event, in one write. Writes when that changed
+    /// the file, or when there is none yet: the next start then knows this one has seen every alarm.
+    pub fn end_round(&self, keep: impl Fn(&str) -> bool, quiet: Vec<(String, Seen)>) -> std::io::Result<()> {
         let mut stored = self.stored.lock().unwrap();
         let before = stored.alarms.len();
         stored.alarms.retain(|arn, _| keep(arn));
-        if stored.alarms.len() != before || !self.path.exists() {
+        let mut changed = stored.alarms.len() != before;
+        for (arn, seen) in quiet {
+            changed |= insert(&mut stored, arn, seen);
+        }
+        if changed || !self.path.exists() {
             self.write(&stored)?;
         }
         Ok(())
@@ -83,6 +87,15 @@ impl AlarmStates {
         std::fs::write(&tmp, serde_json::to_vec_pretty(stored)?)?;
         std::fs::rename(&tmp, &self.path)
     }
+}
+
+/// Puts `seen` in unless a later state is there already; whether it did.
+fn insert(stored: &mut Stored, arn: String, seen: Seen) -> bool {
+    if stored.alarms.get(&arn).is_some_and(|s| s.since > seen.since) {
+        return false;
+    }
+    stored.alarms.insert(arn, seen);
+    true
 }
 
 #[cfg(test)]
@@ -103,10 +116,11 @@ mod tests {
         // An earlier state settling late does not move the mark back.
         states.record("arn:x", seen("OK", "2026-01-01T00:00:01Z")).unwrap();
         states.record("arn:y", seen("OK", "2026-01-01T00:00:01Z")).unwrap();
-        states.retain(|arn| arn != "arn:y").unwrap();
+        states.end_round(|arn| arn != "arn:y", vec![("arn:z".into(), seen("ALARM", "2026-01-01T00:00:03Z"))]).unwrap();
         let (_, known) = AlarmStates::load(path).unwrap();
         let known = known.unwrap();
-        assert_eq!(known.len(), 1);
+        assert_eq!(known.len(), 2);
         assert_eq!(known["arn:x"].value, "ALARM");
+        assert_eq!(known["arn:z"].value, "ALARM");
     }
 }
