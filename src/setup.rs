@@ -58,16 +58,16 @@ impl Clients {
 /// Lists (and with `apply`, makes) the changes every source's wiring needs; exit 0 unless an
 /// AWS call fails.
 pub async fn run(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
-    let wired = config.sources.iter().filter(|s| matches!(&s.kind, SourceKind::Sqs(SqsSettings { origin: Some(o), .. }) if has_setup(o))).count();
-    if wired == 0 {
+    let sources: Vec<&SourceSettings> = config.sources.iter().filter(|s| wired(s).is_some()).collect();
+    if sources.is_empty() {
         println!("No source has a `setup` table: nothing to wire.");
         return Ok(ExitCode::SUCCESS);
     }
     let sdk = crate::aws::load(&config.aws).await;
     let clients = Clients::new(&sdk);
-    let changes = plan(config, &clients).await?;
+    let changes = plan(&sources, &clients).await?;
     if changes.is_empty() {
-        println!("Nothing to change: the wiring of all {wired} source(s) with a `setup` table is in place.");
+        println!("Nothing to change: the wiring of all {} source(s) with a `setup` table is in place.", sources.len());
         return Ok(ExitCode::SUCCESS);
     }
     for change in &changes {
@@ -95,22 +95,19 @@ pub async fn run(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
 
 /// Every change, queue policies first: S3 checks that it may send to a queue when the
 /// notification is put, and nothing should be sent before the queue accepts it.
-async fn plan(config: &Config, clients: &Clients) -> anyhow::Result<Vec<Change>> {
+async fn plan(sources: &[&SourceSettings], clients: &Clients) -> anyhow::Result<Vec<Change>> {
     let mut policies: BTreeMap<String, (QueuePolicy, Vec<(String, Statement)>)> = BTreeMap::new();
     let mut wiring = Vec::new();
-    for source in &config.sources {
-        let SourceKind::Sqs(settings @ SqsSettings { origin: Some(origin), .. }) = &source.kind else { continue };
-        if !has_setup(origin) {
-            continue;
-        }
+    for source in sources {
+        let Some((settings, origin)) = wired(source) else { continue };
         let context = || format!("source {} ({})", source.name, source.file.display());
         if !policies.contains_key(&settings.queue_url) {
             let policy = QueuePolicy::read(&clients.sqs, &settings.queue_url).await.with_context(context)?;
             policies.insert(settings.queue_url.clone(), (policy, Vec::new()));
         }
-        let queue_arn = policies[&settings.queue_url].0.queue_arn.clone();
-        let (statement, changes) = wire(source, settings, origin, &queue_arn, clients).await.with_context(context)?;
-        policies.get_mut(&settings.queue_url).expect("read above").1.push((source.name.clone(), statement));
+        let (policy, statements) = policies.get_mut(&settings.queue_url).expect("read above");
+        let (statement, changes) = wire(source, settings, origin, &policy.queue_arn, clients).await.with_context(context)?;
+        statements.push((source.name.clone(), statement));
         wiring.extend(changes);
     }
     let mut changes = Vec::new();
@@ -121,13 +118,16 @@ async fn plan(config: &Config, clients: &Clients) -> anyhow::Result<Vec<Change>>
     Ok(changes)
 }
 
-fn has_setup(origin: &Origin) -> bool {
-    match origin {
+/// The queue and the service behind it, for a source with a `setup` table.
+fn wired(source: &SourceSettings) -> Option<(&SqsSettings, &Origin)> {
+    let SourceKind::Sqs(settings @ SqsSettings { origin: Some(origin), .. }) = &source.kind else { return None };
+    let has_setup = match origin {
         Origin::S3(o) => o.setup.is_some(),
         Origin::Sns(o) => o.setup.is_some(),
         Origin::EventBridge(o) => o.setup.is_some(),
         Origin::CloudWatchAlarm(o) => o.setup.is_some(),
-    }
+    };
+    has_setup.then_some((settings, origin))
 }
 
 /// What one source needs: the statement its queue's policy must hold, and the changes to the
@@ -143,23 +143,23 @@ async fn wire(
     let sent_by = |service: &str, arn: &str| Statement::new(name, service, queue_arn, arn);
     let (wiring, pattern) = match origin {
         Origin::S3(o) => {
-            let wiring = o.setup.as_ref().expect("has_setup");
+            let wiring = o.setup.as_ref().expect("wired");
             let bucket = wiring.bucket.as_ref().or(o.bucket.as_ref()).expect("config checks a bucket is named");
             let change = bucket::diff(&clients.s3, name, bucket, bucket::Wanted::new(name, queue_arn, o)).await?;
             return Ok((sent_by("s3.amazonaws.com", &format!("arn:aws:s3:::{bucket}")), change.into_iter().collect()));
         }
         Origin::Sns(o) => {
-            let wiring = o.setup.as_ref().expect("has_setup");
+            let wiring = o.setup.as_ref().expect("wired");
             let topic = wiring.topic_arn.as_ref().or(o.topic_arn.as_ref()).expect("config checks a topic is named");
             let change = topic::diff(&clients.sns, name, topic, queue_arn).await?;
             return Ok((sent_by("sns.amazonaws.com", topic), change.into_iter().collect()));
         }
         Origin::EventBridge(o) => {
-            let wiring = o.setup.as_ref().expect("has_setup");
+            let wiring = o.setup.as_ref().expect("wired");
             (wiring, wiring.pattern.clone().expect("config checks an eventbridge rule has a pattern"))
         }
         Origin::CloudWatchAlarm(o) => {
-            let wiring = o.setup.as_ref().expect("has_setup");
+            let wiring = o.setup.as_ref().expect("wired");
             (wiring, wiring.pattern.clone().unwrap_or_else(|| rule::alarm_pattern(o)))
         }
     };
