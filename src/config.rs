@@ -405,6 +405,13 @@ pub struct S3Options {
     pub setup: Option<BucketWiring>,
 }
 
+impl S3Options {
+    /// The bucket `fanin setup` wires, for a source with a `setup` table.
+    pub fn setup_bucket(&self) -> Option<&str> {
+        self.setup.as_ref().and_then(|w| w.bucket.as_ref().or(self.bucket.as_ref())).map(String::as_str)
+    }
+}
+
 /// `setup = { … }` of an `s3` source.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -434,6 +441,18 @@ pub struct SnsOptions {
     pub subscription_arn: Option<String>,
     /// What `fanin setup` wires: the queue's subscription to the topic.
     pub setup: Option<TopicWiring>,
+}
+
+impl SnsOptions {
+    /// The topic `fanin setup` subscribes the queue to, for a source with a `setup` table.
+    pub fn setup_topic(&self) -> Option<&str> {
+        self.setup.as_ref().and_then(|w| w.topic_arn.as_ref().or(self.topic_arn.as_ref())).map(String::as_str)
+    }
+
+    /// The topics this source calls its own: whose subscription confirmations it confirms.
+    pub fn own_topics(&self) -> impl Iterator<Item = &str> {
+        self.topic_arn.as_deref().into_iter().chain(self.setup_topic())
+    }
 }
 
 /// `setup = { … }` of an `sns` source: subscribe the queue (enveloped) to the topic.
@@ -777,7 +796,7 @@ impl Config {
                 "s3" => {
                     let own = split_off(&mut table, &["shape", "bucket", "prefix", "suffix", "events", "setup"]);
                     let options: S3Options = deserialize_at(path, "", own)?;
-                    if options.setup.as_ref().is_some_and(|w| w.bucket.is_none() && options.bucket.is_none()) {
+                    if options.setup.is_some() && options.setup_bucket().is_none() {
                         return Err(ConfigError::new(path, "setup.bucket", "missing: name the bucket (here or as the source's `bucket`)"));
                     }
                     queue_source(path, table, Origin::S3(options))?
@@ -785,7 +804,7 @@ impl Config {
                 "sns" => {
                     let own = split_off(&mut table, &["topic_arn", "subscription_arn", "setup"]);
                     let options: SnsOptions = deserialize_at(path, "", own)?;
-                    if options.setup.as_ref().is_some_and(|w| w.topic_arn.is_none() && options.topic_arn.is_none()) {
+                    if options.setup.is_some() && options.setup_topic().is_none() {
                         return Err(ConfigError::new(path, "setup.topic_arn", "missing: name the topic (here or as the source's `topic_arn`)"));
                     }
                     queue_source(path, table, Origin::Sns(options))?

@@ -275,12 +275,12 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
         SourceKind::Sqs(s) => {
             let consume = Grant { group: Group::ConsumeSourceQueues, resource: queue_arn(scope, &s.queue_url) };
             // An `sns` source confirms its own topics' subscriptions when asked to.
-            let topics: BTreeSet<&String> = match &s.origin {
-                Some(Origin::Sns(o)) => o.topic_arn.iter().chain(o.setup.as_ref().and_then(|w| w.topic_arn.as_ref())).collect(),
+            let topics: BTreeSet<&str> = match &s.origin {
+                Some(Origin::Sns(o)) => o.own_topics().collect(),
                 _ => BTreeSet::new(),
             };
             std::iter::once(consume)
-                .chain(topics.into_iter().map(|t| Grant { group: Group::ConfirmSubscriptions, resource: t.clone() }))
+                .chain(topics.into_iter().map(|t| Grant { group: Group::ConfirmSubscriptions, resource: t.to_string() }))
                 .collect()
         }
         SourceKind::Cron(_) => vec![],
@@ -298,14 +298,8 @@ fn setup_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
     let SourceKind::Sqs(SqsSettings { queue_url, origin: Some(origin), .. }) = &source.kind else { return vec![] };
     let queue = queue_arn(scope, queue_url);
     let wired = match origin {
-        Origin::S3(o) => o.setup.as_ref().map(|w| {
-            let bucket = w.bucket.as_ref().or(o.bucket.as_ref()).map_or(ANY, String::as_str);
-            Grant { group: Group::WireBucketNotifications, resource: format!("arn:aws:s3:::{bucket}") }
-        }),
-        Origin::Sns(o) => o.setup.as_ref().map(|w| {
-            let topic = w.topic_arn.as_ref().or(o.topic_arn.as_ref()).map_or(ANY, String::as_str);
-            Grant { group: Group::WireTopicSubscriptions, resource: topic.to_string() }
-        }),
+        Origin::S3(o) => o.setup_bucket().map(|bucket| Grant { group: Group::WireBucketNotifications, resource: format!("arn:aws:s3:::{bucket}") }),
+        Origin::Sns(o) => o.setup_topic().map(|topic| Grant { group: Group::WireTopicSubscriptions, resource: topic.to_string() }),
         Origin::EventBridge(EventBridgeOptions { setup }) | Origin::CloudWatchAlarm(AlarmOptions { setup, .. }) => {
             setup.as_ref().map(|w| Grant { group: Group::WireRules, resource: crate::setup::rule_arn(&queue, &w.event_bus, &w.rule) })
         }

@@ -143,14 +143,12 @@ async fn wire(
     let sent_by = |service: &str, arn: &str| Statement::new(name, service, queue_arn, arn);
     let (wiring, pattern) = match origin {
         Origin::S3(o) => {
-            let wiring = o.setup.as_ref().expect("wired");
-            let bucket = wiring.bucket.as_ref().or(o.bucket.as_ref()).expect("config checks a bucket is named");
+            let bucket = o.setup_bucket().expect("config checks a wired source names a bucket");
             let change = bucket::diff(&clients.s3, name, bucket, bucket::Wanted::new(name, queue_arn, o)).await?;
             return Ok((sent_by("s3.amazonaws.com", &format!("arn:aws:s3:::{bucket}")), change.into_iter().collect()));
         }
         Origin::Sns(o) => {
-            let wiring = o.setup.as_ref().expect("wired");
-            let topic = wiring.topic_arn.as_ref().or(o.topic_arn.as_ref()).expect("config checks a topic is named");
+            let topic = o.setup_topic().expect("config checks a wired source names a topic");
             let change = topic::diff(&clients.sns, name, topic, queue_arn).await?;
             return Ok((sent_by("sns.amazonaws.com", topic), change.into_iter().collect()));
         }

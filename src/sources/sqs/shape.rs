@@ -47,7 +47,7 @@ pub fn intake(message: &Message, settings: &SqsSettings, queue_arn: &str, region
     match decoded {
         Decoded::Skip(decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match (&settings.origin, confirmation(body)) {
             (Some(Origin::Sns(o)), Some((topic_arn, token)))
-                if [&o.topic_arn, &o.setup.as_ref().and_then(|w| w.topic_arn.clone())].into_iter().flatten().any(|t| *t == topic_arn) =>
+                if o.own_topics().any(|t| t == topic_arn) =>
             {
                 Intake::Confirm { topic_arn, token }
             }
