@@ -51,7 +51,7 @@ impl Claims {
 
     /// The object that claims `schedule`'s fire at `at`.
     pub fn key(&self, schedule: &str, at: DateTime<Utc>) -> String {
-        format!("{}{schedule}/{}", self.location.prefix, at.format("%Y%m%dT%H%M%SZ"))
+        format!("{}{schedule}/{}", self.location.prefix, super::fire_time(at))
     }
 
     /// Claims `schedule`'s fire at `at` for this host.

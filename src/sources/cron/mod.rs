@@ -163,7 +163,12 @@ impl Firer<'_> {
 
 /// `<schedule name>-<fire time, UTC>`: the same fire always gets the same id.
 pub fn fire_id(name: &str, at: DateTime<Utc>) -> String {
-    format!("{name}-{}", at.format("%Y%m%dT%H%M%SZ"))
+    format!("{name}-{}", fire_time(at))
+}
+
+/// A fire time as ids and claim keys spell it: `20261127T020000Z`.
+pub fn fire_time(at: DateTime<Utc>) -> String {
+    at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 /// EventBridge's "Scheduled Event", as a scheduled rule would deliver it.
