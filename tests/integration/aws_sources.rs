@@ -30,10 +30,6 @@ fn form_decode(s: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn payloads(lambda: &LambdaEndpoint, function: &str) -> Vec<Value> {
-    lambda.invocations_for(function).iter().filter(|i| i.is_accepted()).map(|i| i.payload_json()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_notifications_arrive_as_lambdas_s3_event_with_every_kind_of_key() {
     let moto = Moto::from_env();
@@ -78,7 +74,7 @@ async fn s3_notifications_arrive_as_lambdas_s3_event_with_every_kind_of_key() {
     setup.source("uploads", &format!("type = \"s3\"\nqueue_url = \"{queue}\"\ntarget = \"resize\"\nwait_time = \"1s\"\n"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     let addr = daemon.metrics_addr().await;
-    eventually(PATIENCE, "seven S3 events delivered", || async { payloads(&lambda, "resize").len() >= 7 }).await;
+    eventually(PATIENCE, "seven S3 events delivered", || async { lambda.accepted_payloads("resize").len() >= 7 }).await;
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     let (_, metrics) = http_get(&addr, "/metrics");
     assert!(
@@ -88,7 +84,7 @@ async fn s3_notifications_arrive_as_lambdas_s3_event_with_every_kind_of_key() {
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
     let mut seen = Vec::new();
-    for p in payloads(&lambda, "resize") {
+    for p in lambda.accepted_payloads("resize") {
         let records = p["Records"].as_array().unwrap();
         assert_eq!(records.len(), 1, "one record per event");
         let r = &records[0];
@@ -137,11 +133,11 @@ async fn sns_messages_raw_and_enveloped_arrive_as_lambdas_sns_event() {
     setup.source("enveloped", &format!("type = \"sns\"\nqueue_url = \"{enveloped}\"\ntarget = \"enveloped\"\nwait_time = \"1s\"\n"));
     setup.source("raw", &format!("type = \"sns\"\nqueue_url = \"{raw}\"\ntopic_arn = \"{topic}\"\ntarget = \"raw\"\nwait_time = \"1s\"\n"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
-    eventually(PATIENCE, "both deliveries", || async { !payloads(&lambda, "enveloped").is_empty() && !payloads(&lambda, "raw").is_empty() }).await;
+    eventually(PATIENCE, "both deliveries", || async { !lambda.accepted_payloads("enveloped").is_empty() && !lambda.accepted_payloads("raw").is_empty() }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
     for (function, subject) in [("enveloped", json!("Order placed")), ("raw", Value::Null)] {
-        let p = &payloads(&lambda, function)[0];
+        let p = &lambda.accepted_payloads(function)[0];
         let r = &p["Records"][0];
         assert_eq!(r["EventSource"], "aws:sns", "{function}: {p}");
         assert_eq!(r["EventVersion"], "1.0");
@@ -198,19 +194,19 @@ async fn eventbridge_events_reach_only_the_matching_routes() {
     );
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "two events at all, one at big", || async {
-        payloads(&lambda, "all").len() >= 2 && !payloads(&lambda, "big").is_empty()
+        lambda.accepted_payloads("all").len() >= 2 && !lambda.accepted_payloads("big").is_empty()
     })
     .await;
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
     let amounts = |f: &str| {
-        let mut v: Vec<i64> = payloads(&lambda, f).iter().map(|p| p["detail"]["amount"].as_i64().unwrap()).collect();
+        let mut v: Vec<i64> = lambda.accepted_payloads(f).iter().map(|p| p["detail"]["amount"].as_i64().unwrap()).collect();
         v.sort();
         v
     };
     assert_eq!(amounts("all"), vec![50, 500], "the rule kept app.other out; the event arrives as is");
     assert_eq!(amounts("big"), vec![500]);
-    let p = &payloads(&lambda, "big")[0];
+    let p = &lambda.accepted_payloads("big")[0];
     assert_eq!(p["source"], "app.orders");
     assert_eq!(p["detail-type"], "OrderPlaced");
 }
@@ -260,7 +256,7 @@ async fn alarm_state_changes_arrive_as_the_alarm_action_event_and_bad_ones_are_d
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
-    let mut got = payloads(&lambda, "pager");
+    let mut got = lambda.accepted_payloads("pager");
     got.sort_by_key(|p| p["alarmData"]["alarmName"].as_str().unwrap().to_string());
     assert_eq!(got.len(), 2, "{got:?}");
     for (p, name) in got.iter().zip(["cpu-high", "disk-full"]) {
@@ -377,7 +373,7 @@ async fn s3_notifications_through_sns_and_through_eventbridge_arrive_as_the_same
     );
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "two S3 events by each path", || async {
-        payloads(&lambda, "sns").len() >= 2 && payloads(&lambda, "eb").len() >= 2
+        lambda.accepted_payloads("sns").len() >= 2 && lambda.accepted_payloads("eb").len() >= 2
     })
     .await;
     eventually(PATIENCE, "both queues empty", || async {
@@ -387,7 +383,7 @@ async fn s3_notifications_through_sns_and_through_eventbridge_arrive_as_the_same
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
     for (function, bucket) in [("sns", &via_sns_bucket), ("eb", &via_eb_bucket)] {
-        let mut got: Vec<String> = payloads(&lambda, function)
+        let mut got: Vec<String> = lambda.accepted_payloads(function)
             .iter()
             .map(|p| {
                 let r = &p["Records"][0];

@@ -10,10 +10,6 @@ use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
 use crate::support::lambda_endpoint::LambdaEndpoint;
 use crate::support::PATIENCE;
 
-fn payloads(lambda: &LambdaEndpoint, function: &str) -> Vec<Value> {
-    lambda.invocations_for(function).iter().filter(|i| i.is_accepted()).map(|i| i.payload_json()).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payload_over_the_limit_reaches_a_claim_check_target_as_a_pointer_to_s3() {
     let moto = Moto::from_env();
@@ -42,7 +38,7 @@ async fn a_payload_over_the_limit_reaches_a_claim_check_target_as_a_pointer_to_s
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
     // The target with a claim check got the small event as it is and the large one as a pointer.
-    let big = payloads(&lambda, "big");
+    let big = lambda.accepted_payloads("big");
     assert_eq!(big.len(), 2, "{big:?}");
     assert!(big.iter().any(|p| p["Records"][0]["body"] == "small"));
     let pointer = big.iter().find_map(|p| p.get("fanin")).expect("a pointer event")["claimCheck"].clone();
@@ -59,7 +55,7 @@ async fn a_payload_over_the_limit_reaches_a_claim_check_target_as_a_pointer_to_s
 
     // The target without one got only the small event; the large one was dead-lettered there.
     // A function that is not there dead-letters what it was sent: the pointer, for the large one.
-    assert_eq!(payloads(&lambda, "plain").len(), 1);
+    assert_eq!(lambda.accepted_payloads("plain").len(), 1);
     let mut dead: Vec<(String, String, bool)> = setup
         .dead_letters()
         .iter()
@@ -151,7 +147,7 @@ async fn a_record_too_large_for_an_sqs_sink_goes_to_s3_and_replay_reads_it_back(
     // Replayed to a target with a claim check: delivered, and the message is gone.
     let (code, out) = replay("big");
     assert_eq!(code, Some(0), "{out}");
-    let big = payloads(&lambda, "big");
+    let big = lambda.accepted_payloads("big");
     assert_eq!(big.len(), 1, "{out}");
     assert!(big[0]["fanin"]["claimCheck"]["key"].is_string(), "{:?}", big[0]);
     assert_eq!(moto.depth(&dead).await, (0, 0), "{out}");

@@ -159,7 +159,7 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
         .send()
         .await
         .unwrap();
-    let accepted = |function: &str| lambda.invocations_for(function).iter().filter(|i| i.is_accepted()).map(|i| i.payload_json()).collect::<Vec<Value>>();
+    let accepted = |function: &str| lambda.accepted_payloads(function);
     eventually(PATIENCE, "an event at every function", || async {
         ["resize", "notify", "audit", "pager"].iter().all(|f| !accepted(f).is_empty())
     })

@@ -415,6 +415,10 @@ impl LambdaEndpoint {
             .cloned()
             .collect()
     }
+    /// The payloads (JSON) of one function's invocations that were answered 2xx, in order.
+    pub fn accepted_payloads(&self, function: &str) -> Vec<serde_json::Value> {
+        self.invocations_for(function).iter().filter(|i| i.is_accepted()).map(|i| i.payload_json()).collect()
+    }
     /// Only those answered 2xx.
     pub fn accepted(&self) -> Vec<Invocation> {
         self.lock()
