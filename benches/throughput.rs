@@ -78,7 +78,7 @@ fn run_contender(contender: Contender, messages: usize) -> Result {
             std::fs::create_dir_all(dir.path().join("sources")).unwrap();
             std::fs::write(
                 dir.path().join("fanin.toml"),
-                "[daemon]\nstate_dir = \"state\"\nmax_in_flight = 256\nshutdown_grace = \"5s\"\n[aws]\nregion = \"us-east-1\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n\
+                "[daemon]\nstate_dir = \"state\"\nmax_in_flight = 256\nshutdown_grace = \"5s\"\n[aws]\nregion = \"us-east-1\"\naccount_id = \"123456789012\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n\
                  [targets.work]\nfunction = \"work\"\nmax_concurrency = 256\n",
             )
             .unwrap();
@@ -226,6 +226,7 @@ fn cron_lateness() {
                 shutdown: shutdown.clone(),
                 state_dir: state.path().to_path_buf(),
                 region: "us-east-1".into(),
+                account: "123456789012".into(),
                 health: std::sync::Arc::new(fanin::telemetry::health::Health::new([])),
             };
             tokio::spawn(fanin::sources::Source::run(source, ctx));

@@ -103,6 +103,29 @@ pub fn sns(sdk: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(b.build())
 }
 
+/// The account fanin runs in: `[aws] account_id`, else the caller's own, asked of
+/// `sts:GetCallerIdentity` (a call every identity may make, whatever its policy says).
+pub async fn account_id(sdk: &SdkConfig, settings: &AwsSettings) -> anyhow::Result<String> {
+    if let Some(account) = &settings.account_id {
+        return Ok(account.clone());
+    }
+    let mut b = aws_sdk_sts::config::Builder::from(sdk);
+    if let Some(url) = service_endpoint("STS") {
+        b = b.endpoint_url(url);
+    }
+    let identity = aws_sdk_sts::Client::from_conf(b.build()).get_caller_identity().send().await;
+    match identity.as_ref().ok().and_then(|i| i.account()) {
+        Some(account) => Ok(account.to_string()),
+        None => {
+            let why = identity.err().map(|e| aws_sdk_sts::error::DisplayErrorContext(e).to_string()).unwrap_or_else(|| "no account in the answer".into());
+            anyhow::bail!(
+                "cannot tell which AWS account this is (sts:GetCallerIdentity: {why}); \
+                 set [aws] account_id = \"<12 digits>\" in the daemon file, or give fanin credentials that reach STS"
+            )
+        }
+    }
+}
+
 /// An EventBridge client (`fanin setup`).
 pub fn eventbridge(sdk: &SdkConfig) -> aws_sdk_eventbridge::Client {
     let mut b = aws_sdk_eventbridge::config::Builder::from(sdk);

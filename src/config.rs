@@ -27,7 +27,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(file: &Path, key: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error about `key` in `file`.
+    pub fn new(file: &Path, key: impl Into<String>, message: impl Into<String>) -> Self {
         let key = key.into();
         ConfigError {
             file: file.to_path_buf(),
@@ -98,6 +99,9 @@ pub struct AwsSettings {
     pub assume_role_arn: Option<String>,
     /// Endpoint for every service; `AWS_ENDPOINT_URL_<SERVICE>` still wins for its service.
     pub endpoint_url: Option<String>,
+    /// The account fanin runs in (12 digits), for the fields AWS always fills with it (cron's
+    /// Scheduled Event, ARNs fanin builds); else asked of `sts:GetCallerIdentity` at start.
+    pub account_id: Option<String>,
 }
 
 /// `[metrics]`: where the metrics and health endpoints will listen.
@@ -839,6 +843,11 @@ impl Config {
         }
         if d.max_in_flight == 0 {
             return Err(ConfigError::new(&file, "daemon.max_in_flight", "must be at least 1"));
+        }
+        if let Some(account) = &self.aws.account_id {
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError::new(&file, "aws.account_id", format!("\"{account}\" is not an AWS account id (12 digits)")));
+            }
         }
         for (name, target) in &self.targets {
             let at = defined_in.get(&format!("targets.{name}")).unwrap_or(&file);

@@ -36,6 +36,7 @@ const SOURCE_FLUSH: Duration = Duration::from_secs(10);
 
 /// Runs the daemon until `shutdown` is cancelled, then drains within `shutdown_grace`.
 pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc::Receiver<()>) -> anyhow::Result<()> {
+    let instance = crate::instance::Instance::claim(&config)?;
     let health = Arc::new(Health::new(config.sources.iter().map(|s| s.name.as_str())));
     let listener = TcpListener::bind(config.metrics.listen)
         .await
@@ -45,10 +46,14 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
     tokio::spawn(events::upkeep(metrics_handle(), shutdown.clone()));
 
     let sdk = crate::aws::load(&config.aws).await;
+    let account = crate::aws::account_id(&sdk, &config.aws).await?;
+    info!(account, instance = %instance.id, "identity");
     let capacity = config.daemon.queue_capacity;
     let (queue, queue_rx) = crate::queue::bounded(capacity);
     let mut running = Running {
         region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+        account,
+        instance: instance.id.clone(),
         sdk,
         config: config.clone(),
         targets: HashMap::new(),
@@ -90,6 +95,10 @@ struct RunningSource {
 struct Running {
     sdk: SdkConfig,
     region: String,
+    /// The account ARNs and events are filled with.
+    account: String,
+    /// This instance's id, the owner of its fleet claims.
+    instance: String,
     config: Config,
     targets: HashMap<String, (TargetSettings, Arc<Target>)>,
     routes: Arc<Routes>,
@@ -101,6 +110,11 @@ struct Running {
 }
 
 impl Running {
+    /// (region, account): what completes a function given by name into its ARN.
+    fn scope(&self) -> (&str, &str) {
+        (&self.region, &self.account)
+    }
+
     /// Re-reads the configuration file; a configuration that does not load is refused and
     /// the one running stays.
     fn reload(&mut self) {
@@ -148,7 +162,7 @@ impl Running {
                 .filter(|(old, _)| old == settings && config.dlq_of(settings) == self.config.dlq_of(settings));
             let target = match unchanged {
                 Some((_, target)) => target.clone(),
-                None => build_target(&self.sdk, name, settings, sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone()),
+                None => build_target(&self.sdk, self.scope(), name, settings, sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone()),
             };
             targets.insert(name.clone(), (settings.clone(), target));
         }
@@ -182,7 +196,7 @@ impl Running {
 
     fn start(&mut self, settings: SourceSettings, config: &Config) {
         let stop = self.shutdown.child_token();
-        let source = sources::build(&settings, &self.sdk, &config.fleet);
+        let source = sources::build(&settings, &self.sdk, &config.fleet, &self.instance);
         self.health.source_starting(&settings.name);
         let ctx = SourceContext {
             name: settings.name.as_str().into(),
@@ -190,6 +204,7 @@ impl Running {
             shutdown: stop.clone(),
             state_dir: config.daemon.state_dir.clone(),
             region: self.region.clone(),
+            account: self.account.clone(),
             health: self.health.clone(),
         };
         let name = settings.name.clone();
@@ -202,7 +217,7 @@ impl Running {
     }
 }
 
-fn build_target(sdk: &SdkConfig, name: &str, settings: &TargetSettings, sink: Arc<dyn DeadLetterSink>) -> Arc<Target> {
-    let invoker = Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings);
+fn build_target(sdk: &SdkConfig, scope: (&str, &str), name: &str, settings: &TargetSettings, sink: Arc<dyn DeadLetterSink>) -> Arc<Target> {
+    let invoker = Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings, Some(scope));
     Arc::new(Target::new(name, settings, invoker, sink).with_claim_check(ClaimCheck::of(settings, sdk)))
 }

@@ -259,14 +259,20 @@ fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
 /// `lambda:InvokeFunction` on exactly what the target calls: a qualified invoke is authorised
 /// against the qualified ARN only, an unqualified one against the bare function ARN only.
 fn invoke_grant(scope: &Scope, target: &TargetSettings) -> Grant {
-    let f = FunctionRef::parse(&target.function);
-    let region = f.region.as_deref().unwrap_or(&scope.region);
-    let account = f.account.as_deref().unwrap_or(&scope.account);
-    let mut arn = format!("arn:aws:lambda:{region}:{account}:function:{}", f.name);
-    if let Some(q) = target.qualifier.as_ref().or(f.qualifier.as_ref()) {
-        arn = format!("{arn}:{q}");
+    Grant { group: Group::InvokeTargets, resource: function_arn(&target.function, target.qualifier.as_deref(), &scope.region, &scope.account) }
+}
+
+/// The full ARN of `function` (name, partial or full ARN), with `qualifier` (or the one
+/// the function names) appended; `region` and `account` complete what it leaves out.
+pub fn function_arn(function: &str, qualifier: Option<&str>, region: &str, account: &str) -> String {
+    let f = FunctionRef::parse(function);
+    let region = f.region.as_deref().unwrap_or(region);
+    let account = f.account.as_deref().unwrap_or(account);
+    let arn = format!("arn:aws:lambda:{region}:{account}:function:{}", f.name);
+    match qualifier.or(f.qualifier.as_deref()) {
+        Some(q) => format!("{arn}:{q}"),
+        None => arn,
     }
-    Grant { group: Group::InvokeTargets, resource: arn }
 }
 
 /// What the daemon calls on a source's upstream.

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod dlq;
 pub mod event;
 pub mod iam;
+pub mod instance;
 pub mod pattern;
 pub mod queue;
 pub mod replay;

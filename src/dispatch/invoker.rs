@@ -28,6 +28,8 @@ pub struct InvokeFailure {
 pub struct Invoker {
     client: aws_sdk_lambda::Client,
     function: String,
+    /// How dead-letter records name the function.
+    function_arn: String,
     qualifier: Option<String>,
     invocation_type: InvocationType,
     client_context: Option<String>,
@@ -36,13 +38,23 @@ pub struct Invoker {
 }
 
 impl Invoker {
-    pub fn new(client: aws_sdk_lambda::Client, settings: &TargetSettings) -> Self {
+    /// `scope` (region, account) completes a function given by name into the full ARN
+    /// dead-letter records carry, as Lambda's own do; without it they name it as configured.
+    pub fn new(client: aws_sdk_lambda::Client, settings: &TargetSettings, scope: Option<(&str, &str)>) -> Self {
+        let function_arn = match scope {
+            Some((region, account)) => crate::iam::function_arn(&settings.function, settings.qualifier.as_deref(), region, account),
+            None => match &settings.qualifier {
+                Some(q) => format!("{}:{q}", settings.function),
+                None => settings.function.clone(),
+            },
+        };
         let client_context = settings.client_context.as_ref().map(|c| {
             base64::engine::general_purpose::STANDARD.encode(serde_json::Value::Object(c.clone()).to_string())
         });
         Invoker {
             client,
             function: settings.function.clone(),
+            function_arn,
             qualifier: settings.qualifier.clone(),
             invocation_type: settings.invocation_type,
             client_context,
@@ -50,12 +62,9 @@ impl Invoker {
         }
     }
 
-    /// The function as it appears in dead-letter records: as configured, with `:qualifier`.
+    /// The function as dead-letter records name it.
     pub fn function_arn(&self) -> String {
-        match &self.qualifier {
-            Some(q) => format!("{}:{q}", self.function),
-            None => self.function.clone(),
-        }
+        self.function_arn.clone()
     }
 
     /// Invokes once; the request id on success.

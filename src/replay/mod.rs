@@ -2,7 +2,7 @@
 //! (limits, retries, classification). A record leaves its store only once Lambda accepted its
 //! event; one that dies again goes back with its replay count raised; the rest stay as they were.
 
-mod item;
+pub(crate) mod item;
 mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -262,7 +262,7 @@ async fn send(
     let mut routes = HashMap::new();
     for (_, dest) in &selected {
         targets.entry(dest.name.clone()).or_insert_with(|| {
-            let invoker = Invoker::new(crate::aws::lambda(sdk, dest.settings.invoke_timeout), &dest.settings);
+            let invoker = Invoker::new(crate::aws::lambda(sdk, dest.settings.invoke_timeout), &dest.settings, None);
             let claim_check = crate::dispatch::claim_check::ClaimCheck::of(&dest.settings, sdk);
             Arc::new(Target::new(&dest.name, &dest.settings, invoker, write_back.clone()).with_claim_check(claim_check))
         });

@@ -23,15 +23,18 @@
 //! - **S3 from EventBridge** becomes an `eventVersion` `"2.1"` record: `eventName`
 //!   from `detail-type` + `detail.reason` / `detail.deletion-type` (see
 //!   [`s3_event_name`]), key form-encoded by [`encode_s3_key`], `userIdentity.principalId`
-//!   = `detail.requester`, `requestParameters.sourceIPAddress` = `detail.source-ip-address`,
-//!   `responseElements` = `{"x-amz-request-id": detail.request-id}`; `configurationId`,
-//!   `bucket.ownerIdentity` and `x-amz-id-2` are not in the EventBridge event and are
-//!   omitted.
+//!   = `detail.requester`, `requestParameters.sourceIPAddress` = `detail.source-ip-address`
+//!   (`s3.amazonaws.com` where S3 itself made the request), both `x-amz-request-id` and
+//!   `x-amz-id-2` = `detail.request-id`, `configurationId` = `fanin-<source>` (the Id
+//!   `fanin setup` gives a direct notification), `bucket.ownerIdentity.principalId` = the
+//!   event's `account` (the bucket owner's, where EventBridge delivers S3's events).
 //! - **Raw SNS delivery** has no envelope: `MessageId` is the SQS message id,
 //!   `Timestamp` the SQS `SentTimestamp`, `Subject` null, `MessageAttributes` the SQS
-//!   message attributes, and `SignatureVersion`, `Signature`, `SigningCertUrl`,
-//!   `UnsubscribeUrl` are present but empty strings (typed consumers such as
-//!   `aws_lambda_events::sns::SnsMessage` require them; nothing can verify them).
+//!   message attributes, `SignatureVersion` and `Signature` are present but empty strings
+//!   (nothing can verify a raw message), `UnsubscribeUrl` is SNS's unsubscribe link for the
+//!   subscription and `SigningCertUrl` points at SNS's endpoint in the topic's region (parsers
+//!   such as Powertools' `SnsModel` require URLs there; typed consumers such as
+//!   `aws_lambda_events::sns::SnsMessage` require every one of these fields).
 //! - **`EventSubscriptionArn`**: the configured subscription ARN, else the
 //!   `SubscriptionArn` in the envelope's `UnsubscribeURL`, else `<TopicArn>:fanin`.
 //! - **Alarms from SNS** carry less than the alarm action: `previousState` has only
@@ -385,9 +388,11 @@ pub fn sns(body: &str, ctx: &SnsContext) -> Decoded {
             "raw SNS message (no SNS envelope) and no topic_arn configured for the source".into(),
         );
     };
+    let subscription = ctx.subscription_arn.clone().unwrap_or_else(|| format!("{topic_arn}:fanin"));
+    // SNS's endpoint in the topic's region: where the unsubscribe link and the certificate live.
+    let sns_endpoint = format!("https://sns.{}.amazonaws.com", topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).unwrap_or("us-east-1"));
     let n = SnsNotification {
         message_id: ctx.message_id.clone(),
-        topic_arn,
         subject: None,
         message: body.to_string(),
         timestamp: ctx
@@ -396,18 +401,15 @@ pub fn sns(body: &str, ctx: &SnsContext) -> Decoded {
             .to_rfc3339_opts(SecondsFormat::Millis, true),
         signature_version: String::new(),
         signature: String::new(),
-        signing_cert_url: String::new(),
-        unsubscribe_url: String::new(),
+        signing_cert_url: format!("{sns_endpoint}/SimpleNotificationService.pem"),
+        unsubscribe_url: format!("{sns_endpoint}/?Action=Unsubscribe&SubscriptionArn={subscription}"),
+        topic_arn,
         attributes: ctx
             .message_attributes
             .iter()
             .map(|(name, t, v)| (name.clone(), (t.clone(), v.clone())))
             .collect(),
     };
-    let subscription = ctx
-        .subscription_arn
-        .clone()
-        .unwrap_or_else(|| format!("{}:fanin", n.topic_arn));
     let payload = lambda_sns_event(&n, &subscription);
     single(n.message_id, payload, None, Meta::default())
 }
@@ -420,8 +422,9 @@ pub fn sns(body: &str, ctx: &SnsContext) -> Decoded {
 /// EventBridge) into one `{"Records":[record]}` event per record.
 ///
 /// EventBridge `aws.s3` events are converted into Lambda's S3 record, or passed
-/// through as they are when `pass_eventbridge` is true.
-pub fn s3(body: &str, pass_eventbridge: bool) -> Decoded {
+/// through as they are when `pass_eventbridge` is true. `configuration_id` names the
+/// notification in records converted from EventBridge (S3's own carry the configuration's Id).
+pub fn s3(body: &str, pass_eventbridge: bool, configuration_id: &str) -> Decoded {
     let v = match parse_body(body) {
         Ok(v) => v,
         Err(r) => return Decoded::Invalid(r),
@@ -429,7 +432,7 @@ pub fn s3(body: &str, pass_eventbridge: bool) -> Decoded {
     match classify_sns(&v) {
         Envelope::Notification(n) => match serde_json::from_str::<Value>(&n.message) {
             Ok(inner) => {
-                prefix_invalid(s3_value(&inner, pass_eventbridge), "SNS envelope Message: ")
+                prefix_invalid(s3_value(&inner, pass_eventbridge, configuration_id), "SNS envelope Message: ")
             }
             Err(e) => Decoded::Invalid(format!(
                 "SNS envelope Message is not an S3 notification (not JSON: {e})"
@@ -437,11 +440,11 @@ pub fn s3(body: &str, pass_eventbridge: bool) -> Decoded {
         },
         Envelope::Confirmation(reason) => Decoded::Skip(reason),
         Envelope::Malformed(reason) => Decoded::Invalid(reason),
-        Envelope::Not => s3_value(&v, pass_eventbridge),
+        Envelope::Not => s3_value(&v, pass_eventbridge, configuration_id),
     }
 }
 
-fn s3_value(v: &Value, pass_eventbridge: bool) -> Decoded {
+fn s3_value(v: &Value, pass_eventbridge: bool, configuration_id: &str) -> Decoded {
     let Some(obj) = v.as_object() else {
         return Decoded::Invalid("not an S3 notification (not a JSON object)".into());
     };
@@ -452,7 +455,7 @@ fn s3_value(v: &Value, pass_eventbridge: bool) -> Decoded {
         return s3_records(records);
     }
     if is_eventbridge(obj) {
-        return s3_eventbridge(v, pass_eventbridge);
+        return s3_eventbridge(v, pass_eventbridge, configuration_id);
     }
     Decoded::Invalid(
         "not an S3 notification (no `Records`, not an s3:TestEvent, not an aws.s3 EventBridge event)"
@@ -553,7 +556,7 @@ pub fn s3_event_name(detail_type: &str, detail: &Value) -> Option<&'static str> 
     })
 }
 
-fn s3_eventbridge(v: &Value, pass_eventbridge: bool) -> Decoded {
+fn s3_eventbridge(v: &Value, pass_eventbridge: bool, configuration_id: &str) -> Decoded {
     let source = str_at(v, &["source"]).unwrap_or_default();
     let detail_type = str_at(v, &["detail-type"]).unwrap_or_default();
     if source != "aws.s3" {
@@ -598,22 +601,29 @@ fn s3_eventbridge(v: &Value, pass_eventbridge: bool) -> Decoded {
     let Some(time) = str_at(v, &["time"]) else {
         return Decoded::Invalid("S3 EventBridge event has no `time`".into());
     };
-    let record = s3_record_from_eventbridge(v, detail, event_name, region, time, bucket, key);
+    let record = s3_record_from_eventbridge(v, detail, S3Names { event_name, region, time, bucket, key, configuration_id });
     match s3_record_event(&record, eb_id) {
         Ok(event) => Decoded::Events(vec![event]),
         Err(reason) => Decoded::Invalid(format!("converted S3 record {reason}")),
     }
 }
 
-fn s3_record_from_eventbridge(
-    v: &Value,
-    detail: &Value,
-    event_name: &str,
-    region: &str,
-    time: &str,
-    bucket: &str,
-    key: &str,
-) -> Value {
+/// What an S3 record converted from an EventBridge event is named by.
+struct S3Names<'a> {
+    event_name: &'a str,
+    region: &'a str,
+    time: &'a str,
+    bucket: &'a str,
+    key: &'a str,
+    configuration_id: &'a str,
+}
+
+/// S3's principal for requests it makes itself (lifecycle rules, replication), in
+/// `requestParameters.sourceIPAddress` where a service made the request.
+const S3_SERVICE: &str = "s3.amazonaws.com";
+
+fn s3_record_from_eventbridge(v: &Value, detail: &Value, names: S3Names<'_>) -> Value {
+    let S3Names { event_name, region, time, bucket, key, configuration_id } = names;
     // S3 notifications spell times with milliseconds: 1970-01-01T00:00:00.000Z.
     let event_time = DateTime::parse_from_rfc3339(time)
         .map(|t| {
@@ -644,18 +654,13 @@ fn s3_record_from_eventbridge(
         }
     }
 
-    let mut user_identity = Map::new();
-    if let Some(requester) = str_at(detail, &["requester"]) {
-        user_identity.insert("principalId".into(), requester.into());
-    }
-    let mut request_parameters = Map::new();
-    if let Some(ip) = str_at(detail, &["source-ip-address"]) {
-        request_parameters.insert("sourceIPAddress".into(), ip.into());
-    }
-    let mut response_elements = Map::new();
-    if let Some(request_id) = str_at(detail, &["request-id"]) {
-        response_elements.insert("x-amz-request-id".into(), request_id.into());
-    }
+    // Fields a real S3 record always has that the EventBridge event does not carry are
+    // filled with its closest value (README, "S3 records built from EventBridge events").
+    let account = str_at(v, &["account"]).filter(|a| !a.is_empty());
+    let requester = str_at(detail, &["requester"]).or(account).unwrap_or(S3_SERVICE);
+    let owner = account.unwrap_or(requester);
+    let source_ip = str_at(detail, &["source-ip-address"]).unwrap_or(S3_SERVICE);
+    let request_id = str_at(detail, &["request-id"]).or_else(|| str_at(v, &["id"])).unwrap_or_default();
 
     let mut record = json!({
         "eventVersion": "2.1",
@@ -663,12 +668,13 @@ fn s3_record_from_eventbridge(
         "awsRegion": region,
         "eventTime": event_time,
         "eventName": event_name,
-        "userIdentity": user_identity,
-        "requestParameters": request_parameters,
-        "responseElements": response_elements,
+        "userIdentity": { "principalId": requester },
+        "requestParameters": { "sourceIPAddress": source_ip },
+        "responseElements": { "x-amz-request-id": request_id, "x-amz-id-2": request_id },
         "s3": {
             "s3SchemaVersion": "1.0",
-            "bucket": { "name": bucket, "arn": bucket_arn },
+            "configurationId": configuration_id,
+            "bucket": { "name": bucket, "ownerIdentity": { "principalId": owner }, "arn": bucket_arn },
             "object": object,
         },
     });
@@ -723,33 +729,33 @@ const ALARM_STATES: [&str; 3] = ["OK", "ALARM", "INSUFFICIENT_DATA"];
 /// an alarm action: from an EventBridge "CloudWatch Alarm State Change" event,
 /// an SNS alarm notification (enveloped or raw), or an alarm-action event
 /// itself (passed as is). States other than `OK`, `ALARM`, `INSUFFICIENT_DATA`
-/// are Invalid.
-pub fn cloudwatch_alarm(body: &str) -> Decoded {
+/// are Invalid. `account` stands in where the message names none (the emulators' events).
+pub fn cloudwatch_alarm(body: &str, account: &str) -> Decoded {
     let v = match parse_body(body) {
         Ok(v) => v,
         Err(r) => return Decoded::Invalid(r),
     };
     match classify_sns(&v) {
         Envelope::Notification(n) => match serde_json::from_str::<Value>(&n.message) {
-            Ok(inner) => prefix_invalid(alarm_value(&inner), "SNS envelope Message: "),
+            Ok(inner) => prefix_invalid(alarm_value(&inner, account), "SNS envelope Message: "),
             Err(e) => Decoded::Invalid(format!(
                 "SNS envelope Message is not a CloudWatch alarm (not JSON: {e})"
             )),
         },
         Envelope::Confirmation(reason) => Decoded::Skip(reason),
         Envelope::Malformed(reason) => Decoded::Invalid(reason),
-        Envelope::Not => alarm_value(&v),
+        Envelope::Not => alarm_value(&v, account),
     }
 }
 
 /// The alarm-action event for an alarm given in the shape of an SNS alarm notification
 /// (`AlarmName`, `NewStateValue`, `Trigger`…): how the polling source, which reads
 /// `DescribeAlarms`, builds the same event the queue-fed source delivers.
-pub fn alarm_action(sns_message: &Map<String, Value>) -> Result<DecodedEvent, String> {
-    alarm_from_sns_message(sns_message).and_then(alarm_event)
+pub fn alarm_action(sns_message: &Map<String, Value>, account: &str) -> Result<DecodedEvent, String> {
+    alarm_from_sns_message(sns_message, account).and_then(alarm_event)
 }
 
-fn alarm_value(v: &Value) -> Decoded {
+fn alarm_value(v: &Value, account: &str) -> Decoded {
     let Some(obj) = v.as_object() else {
         return Decoded::Invalid("not a CloudWatch alarm (not a JSON object)".into());
     };
@@ -757,9 +763,9 @@ fn alarm_value(v: &Value) -> Decoded {
         if obj.contains_key("alarmData") {
             Ok(v.clone())
         } else if is_eventbridge(obj) {
-            alarm_from_eventbridge(v)
+            alarm_from_eventbridge(v, account)
         } else if obj.contains_key("AlarmName") && obj.contains_key("NewStateValue") {
-            alarm_from_sns_message(obj)
+            alarm_from_sns_message(obj, account)
         } else {
             Err("not a CloudWatch alarm (expected an EventBridge \"CloudWatch Alarm State Change\" \
              event, an SNS alarm notification or an alarm action event)"
@@ -811,7 +817,12 @@ fn alarm_event(payload: Value) -> Result<DecodedEvent, String> {
     })
 }
 
-fn alarm_from_eventbridge(v: &Value) -> Result<Value, String> {
+/// The account field of an alarm ARN (`arn:aws:cloudwatch:<region>:<account>:alarm:<name>`).
+fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+fn alarm_from_eventbridge(v: &Value, fallback_account: &str) -> Result<Value, String> {
     let source = str_at(v, &["source"]).unwrap_or_default();
     let detail_type = str_at(v, &["detail-type"]).unwrap_or_default();
     if source != "aws.cloudwatch" || detail_type != "CloudWatch Alarm State Change" {
@@ -824,12 +835,12 @@ fn alarm_from_eventbridge(v: &Value) -> Result<Value, String> {
         .filter(|d| d.is_object())
         .ok_or("alarm EventBridge event has no `detail` object")?;
     let region = str_at(v, &["region"]).unwrap_or_default();
-    let account = str_at(v, &["account"]).unwrap_or_default();
-    let arn = match v
-        .get("resources")
-        .and_then(|r| r.get(0))
-        .and_then(Value::as_str)
-    {
+    let resource = v.get("resources").and_then(|r| r.get(0)).and_then(Value::as_str);
+    let account = str_at(v, &["account"])
+        .filter(|a| !a.is_empty())
+        .or_else(|| resource.and_then(arn_account))
+        .unwrap_or(fallback_account);
+    let arn = match resource {
         Some(arn) => arn.to_string(),
         None => {
             let name = str_at(detail, &["alarmName"]).ok_or("alarm has no name")?;
@@ -928,7 +939,7 @@ fn metric_from_sns(m: &Value) -> Value {
     out.into()
 }
 
-fn alarm_from_sns_message(obj: &Map<String, Value>) -> Result<Value, String> {
+fn alarm_from_sns_message(obj: &Map<String, Value>, fallback_account: &str) -> Result<Value, String> {
     let field = |k: &str| obj.get(k).and_then(Value::as_str);
     let name = field("AlarmName").ok_or("alarm has no string `AlarmName`")?;
     let arn = field("AlarmArn").ok_or("alarm has no `AlarmArn`")?;
@@ -942,8 +953,9 @@ fn alarm_from_sns_message(obj: &Map<String, Value>) -> Result<Value, String> {
         .or_else(|| field("Region"))
         .unwrap_or_default();
     let account = field("AWSAccountId")
-        .or_else(|| arn_parts.get(4).copied())
-        .unwrap_or_default();
+        .filter(|a| !a.is_empty())
+        .or_else(|| arn_account(arn))
+        .unwrap_or(fallback_account);
 
     let mut configuration = Map::new();
     if let Some(description) = field("AlarmDescription") {
@@ -1143,7 +1155,7 @@ mod tests {
     #[test]
     fn s3_lambda_sample_passes_unchanged() {
         let sample = lambda_s3_sample();
-        let e = one(s3(&sample.to_string(), false));
+        let e = one(s3(&sample.to_string(), false, "fanin-uploads"));
         assert_eq!(e.payload, sample);
         assert_eq!(e.id, "example-bucket/test/key/0A1B2C3D4E5F678901");
         assert_eq!(e.meta.bucket.as_deref(), Some("example-bucket"));
@@ -1165,7 +1177,7 @@ mod tests {
         let body = json!({ "Records": [
             record("a.txt", "001"), record("b+c.txt", "002"), record("d.txt", "003")
         ]});
-        let evs = events(s3(&body.to_string(), false));
+        let evs = events(s3(&body.to_string(), false, "fanin-uploads"));
         assert_eq!(evs.len(), 3);
         for (i, e) in evs.iter().enumerate() {
             assert_eq!(
@@ -1198,7 +1210,7 @@ mod tests {
         ];
         for (raw, decoded) in cases {
             let body = json!({ "Records": [record(raw, "0055AED6DCD90281E5")] });
-            let e = one(s3(&body.to_string(), false));
+            let e = one(s3(&body.to_string(), false, "fanin-uploads"));
             assert_eq!(
                 e.payload["Records"][0]["s3"]["object"]["key"], raw,
                 "payload keeps AWS's key"
@@ -1229,20 +1241,20 @@ mod tests {
             "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"
         })
         .to_string();
-        assert_eq!(s3(&test_event, false), Decoded::Skip("s3:TestEvent"));
+        assert_eq!(s3(&test_event, false, "fanin-uploads"), Decoded::Skip("s3:TestEvent"));
         assert_eq!(
-            s3(&envelope(&test_event), false),
+            s3(&envelope(&test_event), false, "fanin-uploads"),
             Decoded::Skip("s3:TestEvent")
         );
-        assert_eq!(s3(&test_event, true), Decoded::Skip(SKIP_S3_TEST_EVENT));
+        assert_eq!(s3(&test_event, true, "fanin-uploads"), Decoded::Skip(SKIP_S3_TEST_EVENT));
     }
 
     #[test]
     fn s3_via_sns_envelope_and_raw_delivery_are_the_same() {
         let notification =
             json!({ "Records": [record("a+b.csv", "01"), record("c.csv", "02")] }).to_string();
-        let direct = s3(&notification, false);
-        let wrapped = s3(&envelope(&notification), false);
+        let direct = s3(&notification, false, "fanin-uploads");
+        let wrapped = s3(&envelope(&notification), false, "fanin-uploads");
         assert_eq!(wrapped, direct);
         assert_eq!(events(wrapped).len(), 2);
     }
@@ -1257,14 +1269,14 @@ mod tests {
                     "object": { "key": "x+y", "size": 3, "eTag": "e" } }
         });
         let body = json!({ "Records": [rec.clone()] }).to_string();
-        let e = one(s3(&body, false));
+        let e = one(s3(&body, false, "fanin-uploads"));
         assert_eq!(e.payload["Records"][0], rec);
         assert!(e.id.starts_with("b/x y/h"), "hash fallback: {}", e.id);
-        assert_eq!(one(s3(&body, false)).id, e.id, "stable across redeliveries");
+        assert_eq!(one(s3(&body, false, "fanin-uploads")).id, e.id, "stable across redeliveries");
         let other =
             json!({ "Records": [{ "eventName": "ObjectRemoved:Delete", "s3": rec["s3"] }] })
                 .to_string();
-        assert_ne!(one(s3(&other, false)).id, e.id);
+        assert_ne!(one(s3(&other, false, "fanin-uploads")).id, e.id);
     }
 
     #[test]
@@ -1272,36 +1284,36 @@ mod tests {
         let r = invalid(s3(
             r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#,
             false,
-        ));
+        "fanin-uploads"));
         assert!(r.contains("record 0") && r.contains("`s3`"), "{r}");
         let r = invalid(s3(
             r#"{"Records":[{"s3":{"bucket":{"name":"b"},"object":{}}}]}"#,
             false,
-        ));
+        "fanin-uploads"));
         assert!(r.contains("s3.object.key"), "{r}");
         let r = invalid(s3(
             r#"{"Records":[{"s3":{"bucket":{},"object":{"key":"k"}}}]}"#,
             false,
-        ));
+        "fanin-uploads"));
         assert!(r.contains("s3.bucket.name"), "{r}");
         let good = record("k", "1");
         let r = invalid(s3(
             &json!({ "Records": [good, {"x": 1}] }).to_string(),
             false,
-        ));
+        "fanin-uploads"));
         assert!(r.starts_with("S3 record 1 "), "{r}");
-        assert!(invalid(s3(r#"{"Records":[]}"#, false)).contains("no records"));
-        assert!(invalid(s3(r#"{"Records":{}}"#, false)).contains("not an array"));
+        assert!(invalid(s3(r#"{"Records":[]}"#, false, "fanin-uploads")).contains("no records"));
+        assert!(invalid(s3(r#"{"Records":{}}"#, false, "fanin-uploads")).contains("not an array"));
         let truncated = &lambda_s3_sample().to_string()[..120];
-        assert!(invalid(s3(truncated, false)).starts_with("body is not valid JSON"));
-        assert!(invalid(s3("", false)).starts_with("body is not valid JSON"));
-        assert!(invalid(s3(r#"{"hello":"world"}"#, false)).contains("not an S3 notification"));
-        assert!(invalid(s3("[1,2]", false)).contains("not an S3 notification"));
+        assert!(invalid(s3(truncated, false, "fanin-uploads")).starts_with("body is not valid JSON"));
+        assert!(invalid(s3("", false, "fanin-uploads")).starts_with("body is not valid JSON"));
+        assert!(invalid(s3(r#"{"hello":"world"}"#, false, "fanin-uploads")).contains("not an S3 notification"));
+        assert!(invalid(s3("[1,2]", false, "fanin-uploads")).contains("not an S3 notification"));
     }
 
     #[test]
     fn s3_envelope_with_wrong_message_is_invalid() {
-        let r = invalid(s3(&envelope("Hello world!"), false));
+        let r = invalid(s3(&envelope("Hello world!"), false, "fanin-uploads"));
         assert!(
             r.contains("SNS envelope Message is not an S3 notification"),
             "{r}"
@@ -1309,7 +1321,7 @@ mod tests {
         let r = invalid(s3(
             &envelope(r#"{"AlarmName":"x","NewStateValue":"OK"}"#),
             false,
-        ));
+        "fanin-uploads"));
         assert!(
             r.starts_with("SNS envelope Message: not an S3 notification"),
             "{r}"
@@ -1317,7 +1329,7 @@ mod tests {
         let r = invalid(s3(
             &envelope(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#),
             false,
-        ));
+        "fanin-uploads"));
         assert!(
             r.starts_with("SNS envelope Message: S3 record 0 has no `s3`"),
             "{r}"
@@ -1325,7 +1337,7 @@ mod tests {
         let mut env: Value = serde_json::from_str(&envelope("{}")).unwrap();
         env.as_object_mut().unwrap().remove("MessageId");
         assert_eq!(
-            invalid(s3(&env.to_string(), false)),
+            invalid(s3(&env.to_string(), false, "fanin-uploads")),
             "SNS envelope has no `MessageId`"
         );
     }
@@ -1361,7 +1373,7 @@ mod tests {
 
     #[test]
     fn s3_eventbridge_put_object_becomes_lambda_s3_record() {
-        let e = one(s3(&eb_object_created().to_string(), false));
+        let e = one(s3(&eb_object_created().to_string(), false, "fanin-uploads"));
         let expected = json!({ "Records": [{
             "eventVersion": "2.1",
             "eventSource": "aws:s3",
@@ -1370,10 +1382,15 @@ mod tests {
             "eventName": "ObjectCreated:Put",
             "userIdentity": { "principalId": "123456789012" },
             "requestParameters": { "sourceIPAddress": "1.2.3.4" },
-            "responseElements": { "x-amz-request-id": "N4N7GDK58NMKJ12R" },
+            "responseElements": { "x-amz-request-id": "N4N7GDK58NMKJ12R", "x-amz-id-2": "N4N7GDK58NMKJ12R" },
             "s3": {
                 "s3SchemaVersion": "1.0",
-                "bucket": { "name": "amzn-s3-demo-bucket1", "arn": "arn:aws:s3:::amzn-s3-demo-bucket1" },
+                "configurationId": "fanin-uploads",
+                "bucket": {
+                    "name": "amzn-s3-demo-bucket1",
+                    "ownerIdentity": { "principalId": "111122223333" },
+                    "arn": "arn:aws:s3:::amzn-s3-demo-bucket1"
+                },
                 "object": {
                     "key": "example-key",
                     "size": 5,
@@ -1396,7 +1413,7 @@ mod tests {
         let mut eb = eb_object_created();
         eb["detail"]["reason"] = "CompleteMultipartUpload".into();
         eb["detail"]["object"]["key"] = "raw/health check/2023-08-08T14:03:40.532432+1.zip".into();
-        let e = one(s3(&eb.to_string(), false));
+        let e = one(s3(&eb.to_string(), false, "fanin-uploads"));
         let rec = &e.payload["Records"][0];
         assert_eq!(rec["eventName"], "ObjectCreated:CompleteMultipartUpload");
         let encoded = "raw/health+check/2023-08-08T14%3A03%3A40.532432%2B1.zip";
@@ -1414,7 +1431,7 @@ mod tests {
         let direct = json!({ "Records": [{ "eventName": "ObjectCreated:CompleteMultipartUpload",
             "s3": { "bucket": { "name": "amzn-s3-demo-bucket1" },
                     "object": { "key": encoded, "sequencer": "617f08299329d189" } } }] });
-        assert_eq!(one(s3(&direct.to_string(), false)).id, e.id);
+        assert_eq!(one(s3(&direct.to_string(), false, "fanin-uploads")).id, e.id);
     }
 
     #[test]
@@ -1425,7 +1442,7 @@ mod tests {
             for (k, v) in detail.as_object().unwrap() {
                 eb["detail"][k] = v.clone();
             }
-            let e = one(s3(&eb.to_string(), false));
+            let e = one(s3(&eb.to_string(), false, "fanin-uploads"));
             e.payload["Records"][0]["eventName"]
                 .as_str()
                 .unwrap()
@@ -1471,9 +1488,9 @@ mod tests {
         assert_eq!(name("Object Tags Added", json!({})), "ObjectTagging:Put");
         let mut eb = eb_object_created();
         eb["detail-type"] = "Async Copy Completion".into();
-        assert!(invalid(s3(&eb.to_string(), false)).contains("no S3 notification equivalent"));
+        assert!(invalid(s3(&eb.to_string(), false, "fanin-uploads")).contains("no S3 notification equivalent"));
         assert_eq!(
-            one(s3(&eb.to_string(), true)).payload,
+            one(s3(&eb.to_string(), true, "fanin-uploads")).payload,
             eb,
             "passed through on request"
         );
@@ -1483,7 +1500,7 @@ mod tests {
     fn s3_eventbridge_copy_object_and_delete_shapes() {
         let mut eb = eb_object_created();
         eb["detail"]["reason"] = "CopyObject".into();
-        let e = one(s3(&eb.to_string(), false));
+        let e = one(s3(&eb.to_string(), false, "fanin-uploads"));
         assert_eq!(e.payload["Records"][0]["eventName"], "ObjectCreated:Copy");
         // S3 User Guide sample: Object Deleted (using DeleteObject): no size/etag.
         let deleted = json!({
@@ -1500,7 +1517,7 @@ mod tests {
             "deletion-type": "Delete Marker Created"
           }
         });
-        let e = one(s3(&deleted.to_string(), false));
+        let e = one(s3(&deleted.to_string(), false, "fanin-uploads"));
         let rec = &e.payload["Records"][0];
         assert_eq!(rec["eventName"], "ObjectRemoved:DeleteMarkerCreated");
         assert_eq!(
@@ -1514,7 +1531,7 @@ mod tests {
     #[test]
     fn s3_eventbridge_pass_through() {
         let eb = eb_object_created();
-        let e = one(s3(&eb.to_string(), true));
+        let e = one(s3(&eb.to_string(), true, "fanin-uploads"));
         assert_eq!(e.payload, eb);
         assert_eq!(e.id, "amzn-s3-demo-bucket1/example-key/617f08299329d189");
         assert_eq!(e.filter_view, None);
@@ -1527,16 +1544,16 @@ mod tests {
     fn s3_eventbridge_malformed_is_invalid() {
         let mut eb = eb_object_created();
         eb["source"] = "aws.ec2".into();
-        assert!(invalid(s3(&eb.to_string(), false)).contains("not an aws.s3 event"));
+        assert!(invalid(s3(&eb.to_string(), false, "fanin-uploads")).contains("not an aws.s3 event"));
         let mut eb = eb_object_created();
         eb["detail"]["object"]
             .as_object_mut()
             .unwrap()
             .remove("key");
-        assert!(invalid(s3(&eb.to_string(), false)).contains("detail.object.key"));
+        assert!(invalid(s3(&eb.to_string(), false, "fanin-uploads")).contains("detail.object.key"));
         let mut eb = eb_object_created();
         eb.as_object_mut().unwrap().remove("detail");
-        assert!(invalid(s3(&eb.to_string(), true)).contains("no `detail`"));
+        assert!(invalid(s3(&eb.to_string(), true, "fanin-uploads")).contains("no `detail`"));
     }
 
     // ----- SNS ---------------------------------------------------------------
@@ -1673,8 +1690,8 @@ mod tests {
                 "Timestamp": "2019-01-02T12:45:07.000Z",
                 "SignatureVersion": "",
                 "Signature": "",
-                "SigningCertUrl": "",
-                "UnsubscribeUrl": "",
+                "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService.pem",
+                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=arn:aws:sns:us-east-1:123456789012:sns-lambda:fanin",
                 "MessageAttributes": {
                     "Test": { "Type": "String", "Value": "TestString" },
                     "Count": { "Type": "Number", "Value": "3" }
@@ -1749,11 +1766,11 @@ mod tests {
             Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
         );
         assert_eq!(
-            s3(&body, false),
+            s3(&body, false, "fanin-uploads"),
             Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
         );
         assert_eq!(
-            cloudwatch_alarm(&body),
+            cloudwatch_alarm(&body, "123456789012"),
             Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
         );
     }
@@ -1951,7 +1968,7 @@ mod tests {
     #[test]
     fn alarm_via_eventbridge_becomes_alarm_action_event() {
         let eb = eb_alarm();
-        let e = one(cloudwatch_alarm(&eb.to_string()));
+        let e = one(cloudwatch_alarm(&eb.to_string(), "123456789012"));
         let expected = json!({
             "source": "aws.cloudwatch",
             "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ServerCpuTooHigh",
@@ -1978,7 +1995,7 @@ mod tests {
     #[test]
     fn alarm_action_event_passes_as_is() {
         let sample = lambda_alarm_sample();
-        let e = one(cloudwatch_alarm(&sample.to_string()));
+        let e = one(cloudwatch_alarm(&sample.to_string(), "123456789012"));
         assert_eq!(e.payload, sample);
         assert_eq!(e.id, "arn:aws:cloudwatch:us-east-1:444455556666:alarm:lambda-demo-metric-alarm@2023-08-04T12:36:15.490+0000");
     }
@@ -1986,7 +2003,7 @@ mod tests {
     #[test]
     fn alarm_via_sns_and_raw_alarm_json() {
         let message = sns_alarm_message().to_string();
-        let via_sns = one(cloudwatch_alarm(&envelope(&message)));
+        let via_sns = one(cloudwatch_alarm(&envelope(&message), "123456789012"));
         assert_eq!(via_sns.payload, expected_from_sns_alarm());
         assert_eq!(
             via_sns.id,
@@ -1994,7 +2011,7 @@ mod tests {
         );
         assert_eq!(via_sns.meta.alarm_name.as_deref(), Some("EXAMPLE"));
         assert_eq!(via_sns.meta.state.as_deref(), Some("ALARM"));
-        let raw = one(cloudwatch_alarm(&message));
+        let raw = one(cloudwatch_alarm(&message, "123456789012"));
         assert_eq!(raw, via_sns);
     }
 
@@ -2011,7 +2028,7 @@ mod tests {
                   "MetricName": "NetworkOut", "Namespace": "AWS/EC2" }, "Period": 60, "Stat": "Average" }, "ReturnData": false }
             ]
         });
-        let e = one(cloudwatch_alarm(&envelope(&msg.to_string())));
+        let e = one(cloudwatch_alarm(&envelope(&msg.to_string()), "123456789012"));
         assert_eq!(
             e.payload["alarmData"]["configuration"],
             json!({ "metrics": [
@@ -2024,7 +2041,7 @@ mod tests {
         composite.as_object_mut().unwrap().remove("Trigger");
         composite["AlarmRule"] =
             "ALARM(CompositeDemo.FirstChild) OR ALARM(CompositeDemo.SecondChild)".into();
-        let e = one(cloudwatch_alarm(&composite.to_string()));
+        let e = one(cloudwatch_alarm(&composite.to_string(), "123456789012"));
         assert_eq!(
             e.payload["alarmData"]["configuration"],
             json!({
@@ -2039,8 +2056,8 @@ mod tests {
         let mut msg = sns_alarm_message();
         msg["AlarmArn"] = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ServerCpuTooHigh".into();
         msg["StateChangeTime"] = "2019-10-02T17:04:40.989+0000".into();
-        let via_sns = one(cloudwatch_alarm(&envelope(&msg.to_string())));
-        let via_eb = one(cloudwatch_alarm(&eb_alarm().to_string()));
+        let via_sns = one(cloudwatch_alarm(&envelope(&msg.to_string()), "123456789012"));
+        let via_eb = one(cloudwatch_alarm(&eb_alarm().to_string(), "123456789012"));
         assert_eq!(via_sns.id, via_eb.id);
     }
 
@@ -2048,49 +2065,49 @@ mod tests {
     fn alarm_unknown_state_is_invalid_in_every_form() {
         let mut eb = eb_alarm();
         eb["detail"]["state"]["value"] = "BROKEN".into();
-        let r = invalid(cloudwatch_alarm(&eb.to_string()));
+        let r = invalid(cloudwatch_alarm(&eb.to_string(), "123456789012"));
         assert!(
             r.contains("`BROKEN` is not OK, ALARM or INSUFFICIENT_DATA"),
             "{r}"
         );
         let mut msg = sns_alarm_message();
         msg["NewStateValue"] = "alarm".into();
-        assert!(invalid(cloudwatch_alarm(&envelope(&msg.to_string())))
+        assert!(invalid(cloudwatch_alarm(&envelope(&msg.to_string()), "123456789012"))
             .starts_with("SNS envelope Message: alarm state `alarm`"));
         let mut msg = sns_alarm_message();
         msg["OldStateValue"] = "UNKNOWN".into();
-        assert!(invalid(cloudwatch_alarm(&msg.to_string())).contains("previous state `UNKNOWN`"));
+        assert!(invalid(cloudwatch_alarm(&msg.to_string(), "123456789012")).contains("previous state `UNKNOWN`"));
         let mut sample = lambda_alarm_sample();
         sample["alarmData"]["state"]["value"] = Value::Null;
-        assert!(invalid(cloudwatch_alarm(&sample.to_string())).contains("alarm has no state"));
+        assert!(invalid(cloudwatch_alarm(&sample.to_string(), "123456789012")).contains("alarm has no state"));
     }
 
     #[test]
     fn alarm_malformed_is_invalid() {
         let truncated = &eb_alarm().to_string()[..200];
-        assert!(invalid(cloudwatch_alarm(truncated)).starts_with("body is not valid JSON"));
-        let r = invalid(cloudwatch_alarm(&envelope("Hello world!")));
+        assert!(invalid(cloudwatch_alarm(truncated, "123456789012")).starts_with("body is not valid JSON"));
+        let r = invalid(cloudwatch_alarm(&envelope("Hello world!"), "123456789012"));
         assert!(
             r.contains("SNS envelope Message is not a CloudWatch alarm"),
             "{r}"
         );
-        let r = invalid(cloudwatch_alarm(&envelope(&lambda_s3_sample().to_string())));
+        let r = invalid(cloudwatch_alarm(&envelope(&lambda_s3_sample().to_string()), "123456789012"));
         assert!(
             r.starts_with("SNS envelope Message: not a CloudWatch alarm"),
             "{r}"
         );
         let mut eb = eb_alarm();
         eb["detail-type"] = "CloudWatch Alarm Configuration Change".into();
-        assert!(invalid(cloudwatch_alarm(&eb.to_string()))
+        assert!(invalid(cloudwatch_alarm(&eb.to_string(), "123456789012"))
             .contains("not a CloudWatch alarm state change"));
-        assert!(invalid(cloudwatch_alarm(&eb_object_created().to_string()))
+        assert!(invalid(cloudwatch_alarm(&eb_object_created().to_string(), "123456789012"))
             .contains("not a CloudWatch alarm state change"));
         let mut msg = sns_alarm_message();
         msg.as_object_mut().unwrap().remove("AlarmArn");
-        assert!(invalid(cloudwatch_alarm(&msg.to_string())).contains("AlarmArn"));
+        assert!(invalid(cloudwatch_alarm(&msg.to_string(), "123456789012")).contains("AlarmArn"));
         let mut sample = lambda_alarm_sample();
         sample["source"] = "aws.s3".into();
-        assert!(invalid(cloudwatch_alarm(&sample.to_string())).contains("not \"aws.cloudwatch\""));
-        assert!(invalid(cloudwatch_alarm("42")).contains("not a JSON object"));
+        assert!(invalid(cloudwatch_alarm(&sample.to_string(), "123456789012")).contains("not \"aws.cloudwatch\""));
+        assert!(invalid(cloudwatch_alarm("42", "123456789012")).contains("not a JSON object"));
     }
 }

@@ -28,6 +28,8 @@ pub struct SourceContext {
     pub state_dir: std::path::PathBuf,
     /// The AWS region events are labelled with.
     pub region: String,
+    /// The AWS account events and the ARNs fanin builds are labelled with.
+    pub account: String,
     /// Where the source reports that it runs, or keeps failing.
     pub health: Arc<crate::telemetry::health::Health>,
 }
@@ -39,8 +41,9 @@ pub trait Source: Send {
     fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 }
 
-/// The source a source file describes; `fleet` says where cron fires are claimed.
-pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings) -> Box<dyn Source> {
+/// The source a source file describes; `fleet` says where cron fires are claimed, by the
+/// instance `instance`.
+pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings, instance: &str) -> Box<dyn Source> {
     match &settings.kind {
         SourceKind::Sqs(s) => {
             let sns = matches!(s.origin, Some(crate::config::Origin::Sns(_))).then(|| crate::aws::sns(sdk));
@@ -49,7 +52,7 @@ pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings) 
         SourceKind::Cron(c) => {
             let claims = fleet.claims.clone().map(|location| {
                 let host = fleet.host.clone().unwrap_or_else(cron::claim::host_name);
-                cron::claim::Claims::new(crate::aws::s3(sdk), location, host)
+                cron::claim::Claims::new(crate::aws::s3(sdk), location, instance.to_string(), host)
             });
             Box::new(cron::CronSource::new(c.clone(), claims))
         }

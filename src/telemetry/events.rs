@@ -46,6 +46,7 @@ fn describe() {
     describe_counter!("fanin_invoke_throttles_total", "429 answers, by Lambda's Reason.");
     describe_counter!("fanin_events_unrouted_total", "Events with no route, acknowledged.");
     describe_counter!("fanin_events_skipped_total", "Messages that became no event (S3 test events, SNS confirmations, source filters).");
+    describe_counter!("fanin_duplicates_suppressed_total", "Copies of a message received while an earlier copy was still in flight, not invoked again.");
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
@@ -155,6 +156,18 @@ pub struct EventSkipped<'a> {
 impl EventSkipped<'_> {
     pub fn emit(&self) {
         counter!("fanin_events_skipped_total", "source" => self.source.to_string(), "reason" => self.reason).increment(1);
+    }
+}
+
+/// SQS handed out a message again while its first copy was still in flight here; the copy
+/// was not dispatched (its newer receipt handle was kept for the delete).
+pub struct DuplicateSuppressed<'a> {
+    pub source: &'a str,
+}
+
+impl DuplicateSuppressed<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_duplicates_suppressed_total", "source" => self.source.to_string()).increment(1);
     }
 }
 

@@ -18,6 +18,8 @@ fn fires(lambda: &LambdaEndpoint) -> BTreeMap<DateTime<Utc>, usize> {
         let event = inv.payload_json();
         assert_eq!(event["detail-type"], "Scheduled Event");
         assert_eq!(event["source"], "aws.events");
+        // EventBridge always names the account; moto's STS answers 123456789012.
+        assert_eq!(event["account"], "123456789012");
         let time: DateTime<Utc> = event["time"].as_str().unwrap().parse().unwrap();
         assert_eq!(event["id"], format!("tick-{}", time.format("%Y%m%dT%H%M%SZ")), "the id is derived from name and fire time");
         *fires.entry(time).or_default() += 1;
@@ -83,14 +85,16 @@ async fn after_a_stop_catch_up_fires_each_missed_instant_once() {
 }
 
 /// A host of a fleet: the `tick` schedule (every second, no catch-up unless `catch_up`), claims
-/// under `s3://<bucket>/claims/`, host name `host`.
+/// under `s3://<bucket>/claims/`, host name `host` (empty: the machine's).
 fn fleet_host(bucket: &str, host: &str, catch_up: &str) -> Setup {
-    let setup = Setup::new("", &format!("[targets.work]\nfunction = \"work\"\n[fleet]\nclaims = \"s3://{bucket}/claims\"\nhost = \"{host}\"\n"));
+    let host = if host.is_empty() { String::new() } else { format!("host = \"{host}\"\n") };
+    let setup = Setup::new("", &format!("[targets.work]\nfunction = \"work\"\n[fleet]\nclaims = \"s3://{bucket}/claims\"\n{host}"));
     setup.source("tick", &format!("type = \"cron\"\nschedule = \"* * * * * *\"\ntarget = \"work\"\n{catch_up}"));
     setup
 }
 
-async fn claim_hosts(moto: &Moto, bucket: &str) -> BTreeMap<String, String> {
+/// Claim key → the claim's `field` (`host` or `instance`).
+async fn claims(moto: &Moto, bucket: &str, field: &str) -> BTreeMap<String, String> {
     let s3 = moto.s3();
     let listed = s3.list_objects_v2().bucket(bucket).prefix("claims/tick/").send().await.unwrap();
     let mut hosts = BTreeMap::new();
@@ -98,7 +102,7 @@ async fn claim_hosts(moto: &Moto, bucket: &str) -> BTreeMap<String, String> {
         let key = object.key().unwrap().to_string();
         let body = s3.get_object().bucket(bucket).key(&key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
         let claim: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        hosts.insert(key, claim["host"].as_str().unwrap().to_string());
+        hosts.insert(key, claim[field].as_str().unwrap().to_string());
     }
     hosts
 }
@@ -119,13 +123,60 @@ async fn two_hosts_sharing_claims_fire_each_instant_once() {
     assert!(fires.len() >= 6);
     assert_every_second_once(&fires);
     // Every delivered fire was claimed, each by one of the two.
-    let hosts = claim_hosts(&moto, &bucket).await;
+    let hosts = claims(&moto, &bucket, "host").await;
     for at in fires.keys() {
         let key = format!("claims/tick/{}", at.format("%Y%m%dT%H%M%SZ"));
         assert!(hosts.get(&key).is_some_and(|h| h == "host-a" || h == "host-b"), "{key} not claimed: {hosts:?}");
     }
     // And the host that lost an instant said so.
-    assert!(daemons.iter().any(|d| d.log().contains("claimed by another host")), "no host ever lost a claim");
+    assert!(daemons.iter().any(|d| d.log().contains("claimed by another instance")), "no host ever lost a claim");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_on_one_host_fire_each_instant_once() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let bucket = unique("claims");
+    moto.s3().create_bucket().bucket(&bucket).send().await.unwrap();
+    // One configuration, no fleet.host: all three label their claims with this machine's name.
+    let setups: Vec<Setup> = (0..3).map(|_| fleet_host(&bucket, "", "")).collect();
+    let mut daemons: Vec<Daemon> = setups.iter().map(|s| Daemon::start(s, &moto, &lambda.url())).collect();
+    eventually(PATIENCE, "eight fires", || async { fires(&lambda).len() >= 8 }).await;
+    for daemon in &mut daemons {
+        assert!(daemon.terminate(Duration::from_secs(30)).success());
+    }
+    let fires = fires(&lambda);
+    assert_every_second_once(&fires);
+    let ids: Vec<String> = setups.iter().map(|s| std::fs::read_to_string(s.state_dir().join("instance-id")).unwrap()).collect();
+    assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "instances share an id: {ids:?}");
+    let owners = claims(&moto, &bucket, "instance").await;
+    let labels = claims(&moto, &bucket, "host").await;
+    assert!(labels.values().collect::<std::collections::BTreeSet<_>>().len() == 1, "one host label: {labels:?}");
+    assert!(owners.values().all(|o| ids.contains(o)), "{owners:?} vs {ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_on_one_state_dir_is_refused_naming_the_lock() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
+    setup.source("tick", "type = \"cron\"\nschedule = \"0 0 0 1 1 *\"\ntarget = \"work\"\n");
+    let mut first = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the first to run", || async { first.log().contains("fanin running") }).await;
+    let mut second = Daemon::start(&setup, &moto, &lambda.url());
+    let status = second.wait(PATIENCE);
+    assert_eq!(status.code(), Some(2), "{}", second.log());
+    // The file and key, and the lock file (as the configuration spells the directory).
+    let log = second.log();
+    assert!(log.contains("fanin.toml: daemon.state_dir") && log.contains("/state/fanin.lock is locked"), "{log}");
+    assert!(setup.state_dir().join("fanin.lock").exists());
+    assert!(second.log().contains(&format!("pid {}", first.pid())), "{}", second.log());
+    assert!(first.running(), "the first process was disturbed");
+    assert!(first.terminate(Duration::from_secs(30)).success());
+    // Once it is gone, the directory is free again.
+    let mut third = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "a new process to run", || async { third.log().contains("fanin running") }).await;
+    assert!(third.terminate(Duration::from_secs(30)).success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,9 +193,11 @@ async fn catch_up_fires_what_this_host_claimed_before_and_leaves_what_another_cl
     let second = |n: i64| last + chrono::Duration::seconds(n);
     std::fs::create_dir_all(me.state_dir().join("cron")).unwrap();
     std::fs::write(me.state_dir().join("cron/tick.json"), serde_json::json!({ "lastFire": last }).to_string()).unwrap();
-    for (n, host) in [(1, "me"), (2, "other")] {
+    std::fs::write(me.state_dir().join("instance-id"), "me-instance").unwrap();
+    // Both claims carry this host's name: the instance, not the host, owns a claim.
+    for (n, instance) in [(1, "me-instance"), (2, "other-instance")] {
         let key = format!("claims/tick/{}", second(n).format("%Y%m%dT%H%M%SZ"));
-        let claim = serde_json::json!({ "host": host, "claimedAt": second(n) }).to_string();
+        let claim = serde_json::json!({ "instance": instance, "host": "me", "claimedAt": second(n) }).to_string();
         s3.put_object().bucket(&bucket).key(key).body(claim.into_bytes().into()).send().await.unwrap();
     }
 
@@ -160,5 +213,32 @@ async fn catch_up_fires_what_this_host_claimed_before_and_leaves_what_another_cl
     for n in 3..=7 {
         assert_eq!(fires.get(&second(n)), Some(&1), "{} missed or repeated: {fires:?}", second(n));
     }
-    assert_eq!(claim_hosts(&moto, &bucket).await[&format!("claims/tick/{}", second(3).format("%Y%m%dT%H%M%SZ"))], "me");
+    let third = format!("claims/tick/{}", second(3).format("%Y%m%dT%H%M%SZ"));
+    assert_eq!(claims(&moto, &bucket, "instance").await[&third], "me-instance");
+    assert_eq!(claims(&moto, &bucket, "host").await[&third], "me");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_comes_from_the_configuration_else_sts_and_no_account_is_a_clear_start_up_error() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let configured = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
+    let text = std::fs::read_to_string(configured.config()).unwrap().replace("[aws]\n", "[aws]\naccount_id = \"210987654321\"\n");
+    std::fs::write(configured.config(), text).unwrap();
+    configured.source("tick", "type = \"cron\"\nschedule = \"* * * * * *\"\ntarget = \"work\"\n");
+    // STS unreachable: the configured account is used without asking.
+    let config = configured.config();
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let mut daemon = Daemon::spawn(&args, &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]);
+    eventually(PATIENCE, "a fire", || async { lambda.accepted_count() >= 1 }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    assert_eq!(lambda.accepted()[0].payload_json()["account"], "210987654321");
+
+    // Neither configured nor reachable: no start, and the error says what to do.
+    let unknown = setup();
+    let config = unknown.config();
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let mut daemon = Daemon::spawn(&args, &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]);
+    assert_eq!(daemon.wait(PATIENCE).code(), Some(1), "{}", daemon.log());
+    assert!(daemon.log().contains("sts:GetCallerIdentity") && daemon.log().contains("[aws] account_id"), "{}", daemon.log());
 }

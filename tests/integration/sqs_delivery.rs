@@ -399,3 +399,40 @@ async fn route_filters_send_each_event_to_every_matching_target_and_count_the_un
     assert_eq!(ids("big"), vec![2, 4]);
     assert!(daemon.log().contains("no route matched"), "the unrouted event is acknowledged, and said so");
 }
+
+/// The value of the counter line `name{…label…}` in a Prometheus text page (0 if absent).
+fn counter(metrics: &str, name: &str, label: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l.contains(label))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_handed_out_again_while_in_flight_is_invoked_once_and_deleted_by_its_newest_receipt() {
+    use crate::support::fake_sqs::FakeSqs;
+    const N: usize = 40;
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    // Slow enough that every first copy is still in flight when its second copy arrives.
+    lambda.set_behavior("work", Behavior::always(Reply::slow(Duration::from_millis(1500), Reply::Accept)));
+    let sqs = FakeSqs::start_handing_out_twice(N, |i| format!(r#"{{"n":{i}}}"#));
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\nmax_concurrency = 64\n");
+    setup.source("twice", &sqs_source(&sqs.queue_url(), "pollers = 2\nwait_time = \"1s\""));
+    let config = setup.config();
+    let mut daemon = Daemon::spawn(&["run", "--config", config.to_str().unwrap()], &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_SQS", &sqs.url())]);
+
+    // Only the newest receipt handle deletes a message handed out twice.
+    eventually(PATIENCE, "every message deleted", || async { sqs.deleted() == N }).await;
+    let addr = daemon.metrics_addr().await;
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let again = sqs.handed_out_again();
+    assert!(again > 0, "the fake handed out no second copy: the test tests nothing");
+    assert_eq!(lambda.invocations().len(), N, "a copy of a message in flight was invoked again");
+    assert_eq!(accepted_numbers(&lambda).len(), N);
+    assert_eq!(counter(&metrics, "fanin_duplicates_suppressed_total", "source=\"twice\"") as usize, again, "{metrics}");
+}

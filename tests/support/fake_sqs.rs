@@ -6,7 +6,9 @@
 //! ReceiveMessage hands out each message once (no visibility timeout, no redelivery); when
 //! none are left it waits min(WaitTimeSeconds, 1 s) and answers `{}`. DeleteMessage(Batch)
 //! and ChangeMessageVisibility(Batch) answer success for every entry; deletes are counted
-//! once per message. GetQueueAttributes and GetQueueUrl answer for the one queue. Anything
+//! once per message. [`FakeSqs::start_handing_out_twice`] hands every message out a second
+//! time, after all first copies and only while it is not deleted, with a new receipt handle;
+//! from then on only that newest handle deletes it (as SQS promises no more). GetQueueAttributes and GetQueueUrl answer for the one queue. Anything
 //! else is 400 `UnsupportedOperation`; another queue is 400 `QueueDoesNotExist`.
 //!
 //! The server runs on its own thread with its own single-threaded tokio runtime (HTTP/1.1
@@ -38,6 +40,10 @@ struct State {
     /// Index of the next message to hand out.
     next: AtomicUsize,
     deleted_flags: Vec<AtomicBool>,
+    /// Whether each message is handed out a second time.
+    twice: bool,
+    /// Per message, the copy whose receipt handle deletes it (0, or 1 once handed out again).
+    latest_copy: Vec<AtomicUsize>,
     deleted: AtomicUsize,
     receive_calls: AtomicUsize,
     /// DeleteMessage and DeleteMessageBatch requests.
@@ -59,12 +65,23 @@ pub struct FakeSqs {
 impl FakeSqs {
     /// Starts a fake SQS whose queue holds `n_messages`, message `i` having body `body(i)`.
     pub fn start(n_messages: usize, body: impl Fn(usize) -> String) -> FakeSqs {
+        Self::start_with(n_messages, body, false)
+    }
+
+    /// As [`FakeSqs::start`], but every message not yet deleted is handed out once more.
+    pub fn start_handing_out_twice(n_messages: usize, body: impl Fn(usize) -> String) -> FakeSqs {
+        Self::start_with(n_messages, body, true)
+    }
+
+    fn start_with(n_messages: usize, body: impl Fn(usize) -> String, twice: bool) -> FakeSqs {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
             bodies: (0..n_messages).map(body).collect(),
             next: AtomicUsize::new(0),
             deleted_flags: (0..n_messages).map(|_| AtomicBool::new(false)).collect(),
+            twice,
+            latest_copy: (0..n_messages).map(|_| AtomicUsize::new(0)).collect(),
             deleted: AtomicUsize::new(0),
             receive_calls: AtomicUsize::new(0),
             delete_calls: AtomicUsize::new(0),
@@ -103,6 +120,10 @@ impl FakeSqs {
             .next
             .load(Ordering::Relaxed)
             .min(self.state.bodies.len())
+    }
+    /// Second copies handed out so far.
+    pub fn handed_out_again(&self) -> usize {
+        self.state.latest_copy.iter().filter(|c| c.load(Ordering::Relaxed) == 1).count()
     }
     /// Distinct messages deleted so far (a second delete of the same receipt handle, or
     /// an unknown handle, is answered Successful but not counted).
@@ -239,7 +260,8 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
                 let msg = "Value for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10.";
                 return error(400, "InvalidParameterValue", msg, None);
             }
-            let total = st.bodies.len();
+            let n = st.bodies.len();
+            let total = if st.twice { 2 * n } else { n };
             let start = st
                 .next
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -247,7 +269,15 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
                 })
                 .unwrap_or(total);
             let end = (start + max as usize).min(total);
-            if start == end {
+            // Positions past `n` are second copies, of messages not deleted yet.
+            let picked: Vec<(usize, usize)> = (start..end)
+                .map(|p| if p < n { (p, 0) } else { (p - n, 1) })
+                .filter(|&(i, copy)| copy == 0 || !st.deleted_flags[i].load(Ordering::Relaxed))
+                .collect();
+            for &(i, copy) in &picked {
+                st.latest_copy[i].store(copy, Ordering::Relaxed);
+            }
+            if picked.is_empty() {
                 let wait = input.wait_time_seconds.unwrap_or(0).clamp(0, 1) as u64;
                 if wait > 0 {
                     tokio::time::sleep(Duration::from_secs(wait)).await;
@@ -266,16 +296,16 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             .filter(|(name, _)| wants(name))
             .collect();
             let mut out =
-                String::with_capacity(64 + (end - start) * (400 + st.bodies[start].len()));
+                String::with_capacity(64 + picked.len() * (400 + st.bodies[picked[0].0].len()));
             out.push_str(r#"{"Messages":["#);
-            for i in start..end {
+            for (k, &(i, copy)) in picked.iter().enumerate() {
                 let body = &st.bodies[i];
-                if i > start {
+                if k > 0 {
                     out.push(',');
                 }
                 let _ = write!(
                     out,
-                    r#"{{"MessageId":"{}","ReceiptHandle":"rh-{i}","MD5OfBody":"{}","Body":{}"#,
+                    r#"{{"MessageId":"{}","ReceiptHandle":"rh-{i}-{copy}","MD5OfBody":"{}","Body":{}"#,
                     message_id(i),
                     md5_hex(body.as_bytes()),
                     Value::from(body.as_str()),
@@ -356,10 +386,11 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
     }
 }
 
+/// Deletes the message whose newest receipt handle is `receipt_handle` (`rh-<index>-<copy>`);
+/// an older or unknown handle deletes nothing.
 fn delete(st: &State, receipt_handle: &str) {
-    let index = receipt_handle
-        .strip_prefix("rh-")
-        .and_then(|i| i.parse::<usize>().ok());
+    let parsed = receipt_handle.strip_prefix("rh-").and_then(|r| r.split_once('-')).and_then(|(i, copy)| Some((i.parse::<usize>().ok()?, copy.parse::<usize>().ok()?)));
+    let index = parsed.filter(|&(i, copy)| st.latest_copy.get(i).is_some_and(|c| c.load(Ordering::Relaxed) == copy)).map(|(i, _)| i);
     if let Some(flag) = index.and_then(|i| st.deleted_flags.get(i)) {
         if !flag.swap(true, Ordering::Relaxed) {
             st.deleted.fetch_add(1, Ordering::Relaxed);

@@ -666,14 +666,14 @@ fn fake_sqs_receive_and_delete_everything() {
         client
             .delete_message()
             .queue_url(&queue_url)
-            .receipt_handle("rh-0")
+            .receipt_handle("rh-0-0")
             .send()
             .await
             .unwrap();
         client
             .change_message_visibility()
             .queue_url(&queue_url)
-            .receipt_handle("rh-0")
+            .receipt_handle("rh-0-0")
             .visibility_timeout(0)
             .send()
             .await

@@ -47,14 +47,14 @@ impl AlarmPollSource {
 }
 
 /// One alarm as a round of `DescribeAlarms` found it.
-struct Found {
+pub(crate) struct Found {
     arn: String,
     seen: Seen,
     /// Whether CloudWatch told when the state last changed (not only when it was last updated):
     /// then a newer time in the same state is a transition out and back between two rounds.
     transition_time_known: bool,
     /// The alarm in the shape of an SNS alarm notification, for [`decode::alarm_action`].
-    notification: Map<String, Value>,
+    pub(crate) notification: Map<String, Value>,
 }
 
 impl Source for AlarmPollSource {
@@ -156,7 +156,7 @@ fn record(store: &AlarmStates, source: &str, arn: &str, seen: Seen) {
 /// Hands the transition `previous` → `found` to the dispatcher and records it once it settles;
 /// false once the daemon is stopping.
 async fn deliver(ctx: &SourceContext, store: &Arc<AlarmStates>, waiters: &TaskTracker, found: Found, previous: &Seen) -> bool {
-    let event = match decode::alarm_action(&found.notification) {
+    let event = match decode::alarm_action(&found.notification, &ctx.account) {
         Ok(mut event) => {
             let data = &mut event.payload["alarmData"];
             data["previousState"] = state_json(previous);
@@ -277,7 +277,7 @@ macro_rules! found {
     };
 }
 
-fn metric_alarm(a: &MetricAlarm) -> Option<Found> {
+pub(crate) fn metric_alarm(a: &MetricAlarm) -> Option<Found> {
     let mut f = found!(a)?;
     let trigger = json!({
         "MetricName": a.metric_name(),
@@ -293,7 +293,7 @@ fn metric_alarm(a: &MetricAlarm) -> Option<Found> {
     Some(f)
 }
 
-fn composite_alarm(a: &CompositeAlarm) -> Option<Found> {
+pub(crate) fn composite_alarm(a: &CompositeAlarm) -> Option<Found> {
     let mut f = found!(a)?;
     f.notification.insert("AlarmRule".into(), a.alarm_rule().unwrap_or_default().into());
     if let Some(s) = a.actions_suppressor() {

@@ -2,10 +2,13 @@
 //! write (`If-None-Match: *` on `<prefix><schedule>/<fire time>`); only the host whose write
 //! lands fires it.
 //!
-//! A claim holds its host's name. A host that finds its own claim (it claimed the fire, then
-//! stopped before the event settled, and catch-up brings the fire back) fires it again, so a
-//! restart loses nothing. A fire that cannot be claimed because S3 does not answer is fired
-//! anyway: two hosts may then both fire it (same event id), which beats none firing it.
+//! A claim is owned by an *instance* (the id kept in its `state_dir`, see
+//! [`crate::instance`]) and carries the host name only as a label, so instances sharing a host
+//! name never take each other's claims for their own. An instance that finds its own claim
+//! (it claimed the fire, then stopped before the event settled, and catch-up brings the fire
+//! back) fires it again, so a restart loses nothing. A fire that cannot be claimed because S3
+//! does not answer is fired anyway: two instances may then both fire it (same event id),
+//! which beats none firing it.
 
 use std::time::Duration;
 
@@ -20,15 +23,18 @@ use crate::config::S3Location;
 pub struct Claims {
     client: aws_sdk_s3::Client,
     location: S3Location,
+    /// The owner of this instance's claims.
+    instance: String,
+    /// A readable label for people looking at the claims.
     host: String,
 }
 
 /// How a claim came out.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
-    /// This host fires it (its write landed, or the claim is its own from before).
+    /// This instance fires it (its write landed, or the claim is its own from before).
     Ours,
-    /// Another host claimed it first.
+    /// Another instance claimed it first (its host label and instance id).
     Theirs(String),
     /// S3 did not settle it; the fire goes ahead.
     Unknown(String),
@@ -37,6 +43,9 @@ pub enum Claim {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Record {
+    /// The owner. Claims written before instances had ids have none: never this instance's.
+    #[serde(default)]
+    instance: String,
     host: String,
     claimed_at: DateTime<Utc>,
 }
@@ -45,8 +54,8 @@ struct Record {
 const CONFLICT_RETRIES: u32 = 3;
 
 impl Claims {
-    pub fn new(client: aws_sdk_s3::Client, location: S3Location, host: String) -> Claims {
-        Claims { client, location, host }
+    pub fn new(client: aws_sdk_s3::Client, location: S3Location, instance: String, host: String) -> Claims {
+        Claims { client, location, instance, host }
     }
 
     /// The object that claims `schedule`'s fire at `at`.
@@ -54,10 +63,11 @@ impl Claims {
         format!("{}{schedule}/{}", self.location.prefix, super::fire_time(at))
     }
 
-    /// Claims `schedule`'s fire at `at` for this host.
+    /// Claims `schedule`'s fire at `at` for this instance.
     pub async fn claim(&self, schedule: &str, at: DateTime<Utc>) -> Claim {
         let key = self.key(schedule, at);
-        let record = serde_json::to_vec(&Record { host: self.host.clone(), claimed_at: Utc::now() }).expect("a claim serializes");
+        let record = Record { instance: self.instance.clone(), host: self.host.clone(), claimed_at: Utc::now() };
+        let record = serde_json::to_vec(&record).expect("a claim serializes");
         for attempt in 1..=CONFLICT_RETRIES {
             let put = self
                 .client
@@ -93,10 +103,10 @@ impl Claims {
             serde_json::from_slice::<Record>(&bytes).ok()
         };
         match read.await {
-            Some(record) if record.host == self.host => Claim::Ours,
-            Some(record) => Claim::Theirs(record.host),
+            Some(record) if record.instance == self.instance => Claim::Ours,
+            Some(record) => Claim::Theirs(format!("{} (instance {})", record.host, record.instance)),
             // Someone's write landed first; whose it is cannot be told.
-            None => Claim::Theirs("another host".into()),
+            None => Claim::Theirs("another instance".into()),
         }
     }
 }

@@ -112,9 +112,9 @@ impl Firer<'_> {
         if let Some(claims) = self.claims {
             match claims.claim(&self.ctx.name, at).await {
                 Claim::Ours => {}
-                Claim::Theirs(host) => {
-                    EventSkipped { source: &self.ctx.name, reason: "fired by another host" }.emit();
-                    debug!(source = %self.ctx.name, event_id = %id, host, "claimed by another host");
+                Claim::Theirs(owner) => {
+                    EventSkipped { source: &self.ctx.name, reason: "fired by another instance" }.emit();
+                    debug!(source = %self.ctx.name, event_id = %id, owner, "claimed by another instance");
                     // Done for the fleet: catch-up has nothing to bring back.
                     if let Err(e) = self.last.advance(at) {
                         warn!(source = %self.ctx.name, error = %e, "could not record the last fire");
@@ -130,7 +130,7 @@ impl Firer<'_> {
         }
         let payload = match &self.settings.payload {
             Some(p) => Bytes::from(serde_json::to_vec(p).expect("JSON from TOML serializes")),
-            None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, at),
+            None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, &self.ctx.account, at),
         };
         let (ack, settled) = Ack::new();
         let event =
@@ -172,13 +172,13 @@ pub fn fire_time(at: DateTime<Utc>) -> String {
 }
 
 /// EventBridge's "Scheduled Event", as a scheduled rule would deliver it.
-fn scheduled_event(id: &str, name: &str, region: &str, at: DateTime<Utc>) -> Bytes {
+fn scheduled_event(id: &str, name: &str, region: &str, account: &str, at: DateTime<Utc>) -> Bytes {
     let event = EventBridgeEvent::<serde_json::Value> {
         version: Some("0".into()),
         id: Some(id.to_string()),
         detail_type: "Scheduled Event".into(),
         source: "aws.events".into(),
-        account: None,
+        account: Some(account.to_string()),
         time: Some(at),
         region: Some(region.to_string()),
         resources: Some(vec![format!("fanin:schedule/{name}")]),
@@ -197,12 +197,13 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-27T02:00:00Z").unwrap().with_timezone(&Utc);
         let id = fire_id("nightly", at);
         assert_eq!(id, "nightly-20261127T020000Z");
-        let v: serde_json::Value = serde_json::from_slice(&scheduled_event(&id, "nightly", "us-east-1", at)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&scheduled_event(&id, "nightly", "us-east-1", "123456789012", at)).unwrap();
         assert_eq!(v["detail-type"], "Scheduled Event");
         assert_eq!(v["source"], "aws.events");
         assert_eq!(v["id"], "nightly-20261127T020000Z");
         assert_eq!(v["time"], "2026-11-27T02:00:00Z");
         assert_eq!(v["region"], "us-east-1");
+        assert_eq!(v["account"], "123456789012");
         assert_eq!(v["detail"], serde_json::json!({}));
     }
 }

@@ -1,7 +1,7 @@
 //! The `sqs` source: long polling, batches, visibility kept alive while events wait or retry,
 //! batched deletes once an event's every route has settled, FIFO order per message group.
 
-mod shape;
+pub(crate) mod shape;
 mod upkeep;
 
 use std::collections::{HashMap, VecDeque};
@@ -25,7 +25,7 @@ use crate::config::SqsSettings;
 use crate::event::{Ack, Disposition, Event};
 use crate::queue::QueueSender;
 use crate::sources::decode;
-use crate::telemetry::events::{EventReceived, EventSkipped};
+use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use shape::Intake;
 use tokio::sync::mpsc::Permit;
 
@@ -43,17 +43,22 @@ impl SqsSource {
     }
 }
 
-/// A message handed out (or waiting its turn in a FIFO group) and not yet settled.
+/// A message handed out (or waiting its turn in a FIFO group) and not yet deleted.
 struct Held {
+    /// The newest receipt handle: SQS deletes and extends a message received more than once
+    /// only through the handle of its latest receive.
+    receipt: String,
     /// When its current visibility timeout runs out.
     visible_at: Instant,
+    /// Settled, its delete queued: no more heartbeats, and a copy arriving now is deleted too.
+    deleting: bool,
 }
 
 /// A FIFO message waiting for the one before it in its group to settle.
 struct Waiting {
     events: Vec<Event>,
     settled: oneshot::Receiver<Disposition>,
-    receipt: String,
+    id: String,
 }
 
 /// State the pollers, the ack waiters and the upkeep tasks share.
@@ -63,15 +68,16 @@ struct Shared {
     client: aws_sdk_sqs::Client,
     sns: Option<aws_sdk_sns::Client>,
     queue: QueueSender,
-    queue_arn: String,
-    region: String,
+    labels: shape::Labels,
     fifo: bool,
-    /// Receipt handle → visibility deadline. Keyed by receipt, not message id: a message that
-    /// comes back while an earlier copy is still held is a separate receipt to settle.
+    /// Message id → its receipt and visibility deadline. Keyed by message id: a copy of a
+    /// message that is still held (SQS hands a message out twice now and then) is not
+    /// dispatched again, only its newer receipt is kept.
     held: Mutex<HashMap<String, Held>>,
     /// FIFO: message group → messages received after the one in dispatch, in order.
     groups: Mutex<HashMap<String, VecDeque<Waiting>>>,
-    deletes: mpsc::UnboundedSender<String>,
+    /// (message id, receipt handle) of settled messages, for the batched deleter.
+    deletes: mpsc::UnboundedSender<(String, String)>,
     waiters: TaskTracker,
     health: Arc<crate::telemetry::health::Health>,
 }
@@ -82,9 +88,13 @@ impl Source for SqsSource {
             let (deletes, delete_rx) = mpsc::unbounded_channel();
             let shared = Arc::new(Shared {
                 name: ctx.name.clone(),
-                queue_arn: shape::queue_arn(&self.settings.queue_url, &ctx.region),
+                labels: shape::Labels {
+                    source: ctx.name.to_string(),
+                    queue_arn: shape::queue_arn(&self.settings.queue_url, &ctx.region),
+                    region: ctx.region.clone(),
+                    account: ctx.account.clone(),
+                },
                 fifo: self.settings.queue_url.ends_with(".fifo"),
-                region: ctx.region.clone(),
                 settings: self.settings,
                 client: self.client,
                 sns: self.sns,
@@ -173,49 +183,83 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
                 continue;
             };
-            shared.held.lock().unwrap().insert(receipt.clone(), Held { visible_at: now + s.visibility_timeout });
-            let Some((events, settled)) = events(&shared, &message, &id, &receipt) else { continue };
+            if !hold(&shared, &id, receipt, now + s.visibility_timeout) {
+                continue;
+            }
+            let Some((events, settled)) = events(&shared, &message, &id) else { continue };
             let now_or_later = match shape::group(&message).filter(|_| shared.fifo) {
                 Some(group) => {
                     let mut groups = shared.groups.lock().unwrap();
                     match groups.get_mut(&group) {
                         // Its group has a message in dispatch: wait behind it.
                         Some(waiting) => {
-                            waiting.push_back(Waiting { events, settled, receipt });
+                            waiting.push_back(Waiting { events, settled, id });
                             None
                         }
                         None => {
                             groups.insert(group.clone(), VecDeque::new());
-                            Some((events, settled, receipt, Some(group)))
+                            Some((events, settled, id, Some(group)))
                         }
                     }
                 }
-                None => Some((events, settled, receipt, None)),
+                None => Some((events, settled, id, None)),
             };
-            if let Some((events, settled, receipt, group)) = now_or_later {
+            if let Some((events, settled, id, group)) = now_or_later {
                 if !send(&shared, Some(permit), events).await {
                     return;
                 }
-                shared.waiters.spawn(settle(shared.clone(), receipt, settled, group));
+                shared.waiters.spawn(settle(shared.clone(), id, settled, group));
             }
         }
     }
 }
 
+/// Holds message `id` under its newest `receipt`; false when a copy of it is already held,
+/// in which case this copy is not dispatched: counted, and its receipt kept for the delete
+/// and the heartbeats (or deleted at once when the first copy has already settled).
+fn hold(shared: &Shared, id: &str, receipt: String, visible_at: Instant) -> bool {
+    let mut held = shared.held.lock().unwrap();
+    let Some(first) = held.get_mut(id) else {
+        held.insert(id.to_string(), Held { receipt, visible_at, deleting: false });
+        return true;
+    };
+    DuplicateSuppressed { source: &shared.name }.emit();
+    debug!(source = %shared.name, message_id = id, "received again while in flight; not dispatched twice");
+    if first.deleting {
+        let _ = shared.deletes.send((id.to_string(), receipt.clone()));
+    }
+    first.receipt = receipt;
+    first.visible_at = visible_at;
+    false
+}
+
+/// Settled: queues message `id`'s delete under its newest receipt.
+fn delete(shared: &Shared, id: &str) {
+    if let Some(held) = shared.held.lock().unwrap().get_mut(id) {
+        held.deleting = true;
+        let _ = shared.deletes.send((id.to_string(), held.receipt.clone()));
+    }
+}
+
+/// Left in SQS: forgets message `id`, so it gets no more heartbeats and comes back when its
+/// visibility timeout runs out (never set to 0: a hot loop).
+fn forget(shared: &Shared, id: &str) {
+    shared.held.lock().unwrap().remove(id);
+}
+
 /// The events `message` becomes, sharing one acknowledgement; `None` when it becomes none
 /// (an S3 test event, an SNS confirmation, everything filtered out by the source), in which
 /// case it is deleted at once and counted.
-fn events(shared: &Arc<Shared>, message: &Message, id: &str, receipt: &str) -> Option<(Vec<Event>, oneshot::Receiver<Disposition>)> {
-    match shape::intake(message, &shared.settings, &shared.queue_arn, &shared.region) {
+fn events(shared: &Arc<Shared>, message: &Message, id: &str) -> Option<(Vec<Event>, oneshot::Receiver<Disposition>)> {
+    match shape::intake(message, &shared.settings, &shared.labels) {
         Intake::Confirm { topic_arn, token } => {
-            shared.waiters.spawn(confirm(shared.clone(), receipt.to_string(), topic_arn, token));
+            shared.waiters.spawn(confirm(shared.clone(), id.to_string(), topic_arn, token));
             None
         }
         Intake::Skip(reason) => {
             EventSkipped { source: &shared.name, reason }.emit();
             debug!(source = %shared.name, message_id = id, reason, "skipped");
-            shared.held.lock().unwrap().remove(receipt);
-            let _ = shared.deletes.send(receipt.to_string());
+            delete(shared, id);
             None
         }
         Intake::Events(parts) => {
@@ -246,7 +290,7 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, receipt: &str) -> O
 /// Confirms the subscription of the source's topic (in the topic's region), then deletes the
 /// confirmation message; if SNS refuses, the message comes back after its visibility timeout
 /// and is tried again (a token stays valid for three days).
-async fn confirm(shared: Arc<Shared>, receipt: String, topic_arn: String, token: String) {
+async fn confirm(shared: Arc<Shared>, id: String, topic_arn: String, token: String) {
     let Some(sns) = &shared.sns else { return };
     let region = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).map(|r| aws_config::Region::new(r.to_string()));
     let confirmed = sns
@@ -257,17 +301,19 @@ async fn confirm(shared: Arc<Shared>, receipt: String, topic_arn: String, token:
         .config_override(aws_sdk_sns::config::Builder::default().region(region))
         .send()
         .await;
-    shared.held.lock().unwrap().remove(&receipt);
     match confirmed {
         Ok(out) => {
             info!(source = %shared.name, topic = %topic_arn, subscription = out.subscription_arn().unwrap_or_default(), "confirmed the queue's subscription to the topic");
             EventSkipped { source: &shared.name, reason: decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
-            let _ = shared.deletes.send(receipt);
+            delete(&shared, &id);
         }
-        Err(e) => warn!(
+        Err(e) => {
+            forget(&shared, &id);
+            warn!(
             source = %shared.name, topic = %topic_arn, error = %DisplayErrorContext(&e),
             "could not confirm the queue's subscription to the topic; trying again when the message comes back"
-        ),
+            )
+        }
     }
 }
 
@@ -293,23 +339,22 @@ async fn send(shared: &Shared, permit: Option<Permit<'_, Event>>, events: Vec<Ev
 /// group, then hands the next message of the group to the dispatcher.
 fn settle(
     shared: Arc<Shared>,
-    receipt: String,
+    id: String,
     settled: oneshot::Receiver<Disposition>,
     group: Option<String>,
 ) -> crate::BoxFuture<'static, ()> {
     // Boxed: a FIFO group's waiter spawns the next one's.
-    Box::pin(settle_one(shared, receipt, settled, group))
+    Box::pin(settle_one(shared, id, settled, group))
 }
 
-async fn settle_one(shared: Arc<Shared>, receipt: String, settled: oneshot::Receiver<Disposition>, group: Option<String>) {
+async fn settle_one(shared: Arc<Shared>, id: String, settled: oneshot::Receiver<Disposition>, group: Option<String>) {
     let disposition = settled.await.unwrap_or(Disposition::Failed);
-    shared.held.lock().unwrap().remove(&receipt);
     match disposition {
-        Disposition::Settled => {
-            let _ = shared.deletes.send(receipt);
+        Disposition::Settled => delete(&shared, &id),
+        Disposition::Failed => {
+            forget(&shared, &id);
+            debug!(source = %shared.name, message_id = %id, "message left in the queue for redelivery");
         }
-        // Left: it becomes visible again when its visibility timeout runs out (never set to 0: a hot loop).
-        Disposition::Failed => debug!(source = %shared.name, "message left in the queue for redelivery"),
     }
     let Some(group) = group else { return };
     let next = {
@@ -328,12 +373,12 @@ async fn settle_one(shared: Arc<Shared>, receipt: String, settled: oneshot::Rece
             }
         }
     };
-    if let Some(Waiting { events, settled, receipt }) = next {
+    if let Some(Waiting { events, settled, id }) = next {
         if send(&shared, None, events).await {
-            shared.waiters.spawn(settle(shared.clone(), receipt, settled, Some(group)));
+            shared.waiters.spawn(settle(shared.clone(), id, settled, Some(group)));
         } else {
             // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
-            leave_group(&shared, &mut shared.groups.lock().unwrap(), &group, Some(&receipt));
+            leave_group(&shared, &mut shared.groups.lock().unwrap(), &group, Some(&id));
         }
     }
 }
@@ -342,8 +387,7 @@ async fn settle_one(shared: Arc<Shared>, receipt: String, settled: oneshot::Rece
 /// visibility heartbeats and come back, in order, when their timeout runs out.
 fn leave_group(shared: &Shared, groups: &mut HashMap<String, VecDeque<Waiting>>, group: &str, also: Option<&str>) {
     let waiting = groups.remove(group).unwrap_or_default();
-    let mut held = shared.held.lock().unwrap();
-    for receipt in waiting.iter().map(|w| w.receipt.as_str()).chain(also) {
-        held.remove(receipt);
+    for id in waiting.iter().map(|w| w.id.as_str()).chain(also) {
+        forget(shared, id);
     }
 }

@@ -19,6 +19,17 @@ pub struct Part {
     pub filter_view: Option<serde_json::Value>,
 }
 
+/// What the events of one source are labelled with.
+pub struct Labels {
+    /// The source's name.
+    pub source: String,
+    /// The queue's ARN (`eventSourceARN`).
+    pub queue_arn: String,
+    pub region: String,
+    /// Stands in where an alarm message names no account.
+    pub account: String,
+}
+
 /// What an SQS message becomes.
 pub enum Intake {
     Events(Vec<Part>),
@@ -31,18 +42,19 @@ pub enum Intake {
 
 /// The events `message` becomes, by the source's type: Lambda's SQS event (or the body), or
 /// the event the AWS service behind the queue would hand its own Lambda trigger.
-pub fn intake(message: &Message, settings: &SqsSettings, queue_arn: &str, region: &str) -> Intake {
+pub fn intake(message: &Message, settings: &SqsSettings, labels: &Labels) -> Intake {
     let id = message.message_id().unwrap_or_default().to_string();
     let body = message.body().unwrap_or_default();
     let decoded = match &settings.origin {
         None => {
-            let (payload, invalid) = payload(message, settings.shape, queue_arn, region);
+            let (payload, invalid) = payload(message, settings.shape, &labels.queue_arn, &labels.region);
             return Intake::Events(vec![Part { id, payload, invalid, filter_view: None }]);
         }
-        Some(Origin::S3(o)) => decode::s3(body, o.shape == S3Shape::Eventbridge),
+        // The Id `fanin setup` gives the source's own bucket notification.
+        Some(Origin::S3(o)) => decode::s3(body, o.shape == S3Shape::Eventbridge, &format!("fanin-{}", labels.source)),
         Some(Origin::Sns(o)) => decode::sns(body, &sns_context(message, o.topic_arn.clone(), o.subscription_arn.clone())),
         Some(Origin::EventBridge(_)) => decode::eventbridge(body),
-        Some(Origin::CloudWatchAlarm(_)) => decode::cloudwatch_alarm(body),
+        Some(Origin::CloudWatchAlarm(_)) => decode::cloudwatch_alarm(body, &labels.account),
     };
     match decoded {
         Decoded::Skip(decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match (&settings.origin, confirmation(body)) {

@@ -16,8 +16,8 @@ use super::Shared;
 const DELETE_LINGER: Duration = Duration::from_millis(20);
 
 /// Deletes settled messages in batches of up to 10; at stop, drains what is left first.
-pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<String>, stop: CancellationToken) {
-    let mut batch: Vec<String> = Vec::with_capacity(10);
+pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<(String, String)>, stop: CancellationToken) {
+    let mut batch: Vec<(String, String)> = Vec::with_capacity(10);
     loop {
         let receipt = if batch.is_empty() {
             tokio::select! {
@@ -49,11 +49,23 @@ pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedRece
     }
 }
 
-async fn delete_batch(shared: &Shared, receipts: Vec<String>) {
+/// Deletes one batch of (message id, receipt), then stops holding each message whose newest
+/// receipt this was (a copy received meanwhile queued a delete of its own).
+async fn delete_batch(shared: &Shared, receipts: Vec<(String, String)>) {
+    send_deletes(shared, &receipts).await;
+    let mut held = shared.held.lock().unwrap();
+    for (id, receipt) in &receipts {
+        if held.get(id).is_some_and(|h| &h.receipt == receipt) {
+            held.remove(id);
+        }
+    }
+}
+
+async fn send_deletes(shared: &Shared, receipts: &[(String, String)]) {
     let entries: Vec<_> = receipts
         .iter()
         .enumerate()
-        .map(|(i, r)| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(r).build().expect("id and receipt set"))
+        .map(|(i, (_, r))| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(r).build().expect("id and receipt set"))
         .collect();
     for attempt in 1..=3 {
         match shared
@@ -91,11 +103,11 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
         let now = Instant::now();
         let due: Vec<String> = {
             let mut held = shared.held.lock().unwrap();
-            held.iter_mut()
-                .filter(|(_, h)| h.visible_at.saturating_duration_since(now) < vt / 2)
-                .map(|(receipt, h)| {
+            held.values_mut()
+                .filter(|h| !h.deleting && h.visible_at.saturating_duration_since(now) < vt / 2)
+                .map(|h| {
                     h.visible_at = now + vt;
-                    receipt.clone()
+                    h.receipt.clone()
                 })
                 .collect()
         };
