@@ -109,20 +109,23 @@ pub async fn account_id(sdk: &SdkConfig, settings: &AwsSettings) -> anyhow::Resu
     if let Some(account) = &settings.account_id {
         return Ok(account.clone());
     }
+    caller_account(sdk).await.map_err(|why| {
+        anyhow::anyhow!(
+            "cannot tell which AWS account this is (sts:GetCallerIdentity: {why}); \
+             set [aws] account_id = \"<12 digits>\" in the daemon file, or give fanin credentials that reach STS"
+        )
+    })
+}
+
+/// The account of the credentials in use, from `sts:GetCallerIdentity`; why not, as text.
+pub async fn caller_account(sdk: &SdkConfig) -> Result<String, String> {
     let mut b = aws_sdk_sts::config::Builder::from(sdk);
     if let Some(url) = service_endpoint("STS") {
         b = b.endpoint_url(url);
     }
-    let identity = aws_sdk_sts::Client::from_conf(b.build()).get_caller_identity().send().await;
-    match identity.as_ref().ok().and_then(|i| i.account()) {
-        Some(account) => Ok(account.to_string()),
-        None => {
-            let why = identity.err().map(|e| aws_sdk_sts::error::DisplayErrorContext(e).to_string()).unwrap_or_else(|| "no account in the answer".into());
-            anyhow::bail!(
-                "cannot tell which AWS account this is (sts:GetCallerIdentity: {why}); \
-                 set [aws] account_id = \"<12 digits>\" in the daemon file, or give fanin credentials that reach STS"
-            )
-        }
+    match aws_sdk_sts::Client::from_conf(b.build()).get_caller_identity().send().await {
+        Ok(identity) => identity.account().map(str::to_string).ok_or_else(|| "no account in the answer".into()),
+        Err(e) => Err(aws_sdk_sts::error::DisplayErrorContext(e).to_string()),
     }
 }
 

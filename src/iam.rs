@@ -29,6 +29,7 @@ pub fn policy(config: &Config, include_setup: bool) -> Value {
     }
     grants.extend(config.dlq.values().flat_map(|sink| sink_grants(&scope, sink)));
     grants.extend(claims_grant(config));
+    grants.extend(identity_grant(config));
     document(grants)
 }
 
@@ -84,6 +85,8 @@ enum Group {
     DescribeAlarms,
     /// `[fleet] claims`: one claim object per cron fire.
     ClaimCronFires,
+    /// Learning the account at start, where `[aws] account_id` does not say it.
+    IdentifyAccount,
     /// The `sqs` dead-letter sink.
     SendDeadLetterMessages,
     /// The `s3` dead-letter sink.
@@ -108,6 +111,7 @@ impl Group {
             Group::ConfirmSubscriptions => "ConfirmSubscriptions",
             Group::DescribeAlarms => "DescribeAlarms",
             Group::ClaimCronFires => "ClaimCronFires",
+            Group::IdentifyAccount => "IdentifyAccount",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
             Group::WriteDeadLetterObjects => "WriteDeadLetterObjects",
             Group::WriteLargePayloads => "WriteLargePayloads",
@@ -133,6 +137,7 @@ impl Group {
             Group::ConfirmSubscriptions => &["sns:ConfirmSubscription"],
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
+            Group::IdentifyAccount => &["sts:GetCallerIdentity"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
             Group::WriteDeadLetterObjects => &["s3:PutObject"],
             Group::WriteLargePayloads => &["s3:PutObject"],
@@ -151,13 +156,20 @@ struct Grant {
     resource: String,
 }
 
+/// `sts:GetCallerIdentity`, which `fanin run` calls once at start unless `[aws] account_id`
+/// names the account. STS lets every identity make it (even against an explicit deny); the
+/// statement says so to whoever reads the policy. It has no resource to scope it to.
+fn identity_grant(config: &Config) -> Option<Grant> {
+    config.aws.account_id.is_none().then(|| Grant { group: Group::IdentifyAccount, resource: ANY.into() })
+}
+
 /// Region and account for names given without them (a bare function name, a queue URL whose
 /// host names no region).
 ///
 /// Region: `[aws] region` (or `FANIN__AWS__REGION`); else the one region every ARN and queue
 /// URL in the configuration names (the clients reach one region, so they must agree); else `*`.
-/// Account: that of `[aws] assume_role_arn` (fanin acts as that role, and a bare function name
-/// resolves in the caller's account); else the one account every function ARN and queue URL
+/// Account: `[aws] account_id`; else that of `[aws] assume_role_arn` (fanin acts as that role,
+/// and a bare function name resolves in the caller's account); else the one account every function ARN and queue URL
 /// names; else (none, or several) `*`. The process environment is not read, so the policy is a
 /// function of the configuration alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +183,7 @@ impl Scope {
         let named = named_locations(config);
         let region = config.aws.region.clone().or_else(|| only(named.iter().filter_map(|(r, _)| r.clone())));
         let role_account = config.aws.assume_role_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| is_account(a));
-        let account = role_account.map(str::to_string).or_else(|| only(named.into_iter().filter_map(|(_, a)| a)));
+        let account = config.aws.account_id.clone().or_else(|| role_account.map(str::to_string)).or_else(|| only(named.into_iter().filter_map(|(_, a)| a)));
         Scope { region: region.unwrap_or_else(|| ANY.into()), account: account.unwrap_or_else(|| ANY.into()) }
     }
 }

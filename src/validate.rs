@@ -11,6 +11,7 @@
 //! The AWS checks run at once (one task each), so a slow or unreachable endpoint costs one
 //! timeout, not one per target; the findings are printed in configuration order all the same.
 
+mod account;
 mod alarms;
 mod failure;
 mod files;
@@ -97,10 +98,10 @@ impl World {
     }
 }
 
-/// Every check, in the order they are printed: targets, sources, sinks, the cron state.
+/// Every check, in the order they are printed: the account, targets, sources, sinks, the cron state.
 fn plan(world: &World) -> Vec<BoxFuture<'static, Vec<Check>>> {
     let config = &world.config;
-    let mut plan: Vec<BoxFuture<'static, Vec<Check>>> = Vec::new();
+    let mut plan: Vec<BoxFuture<'static, Vec<Check>>> = vec![Box::pin(account::check(world.clone()))];
     if world.sdk.is_some() {
         for name in config.targets.keys() {
             plan.push(Box::pin(targets::check(world.clone(), name.clone())));

@@ -13,10 +13,15 @@ const CLOSED: &str = "http://127.0.0.1:9";
 
 /// Runs `fanin validate` on `setup` with `args`; its exit code and stdout.
 fn validate(setup: &Setup, moto: &Moto, lambda_url: &str, args: &[&str]) -> (Option<i32>, String) {
+    validate_with(setup, moto, lambda_url, args, &[])
+}
+
+/// [`validate`] with more environment variables.
+fn validate_with(setup: &Setup, moto: &Moto, lambda_url: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let config = setup.config();
     let mut all = vec!["validate", "--config", config.to_str().unwrap()];
     all.extend_from_slice(args);
-    let mut run = Daemon::spawn(&all, moto, lambda_url, &[]);
+    let mut run = Daemon::spawn(&all, moto, lambda_url, env);
     let status = run.wait(Duration::from_secs(60));
     (status.code(), run.stdout())
 }
@@ -61,6 +66,7 @@ async fn validate_passes_when_every_target_queue_sink_and_schedule_is_there() {
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("FAIL") && !out.contains("warn "), "{out}");
     for (kind_name, says) in [
+        ("account aws", "123456789012 (from sts:GetCallerIdentity, asked once at start)"),
         ("target work", "work (qualifier live): exists and may be invoked (DryRun)"),
         ("target audit", "function:audit: exists and may be invoked"),
         ("target tick", "tick: exists"),
@@ -74,7 +80,7 @@ async fn validate_passes_when_every_target_queue_sink_and_schedule_is_there() {
         let line = finding(&out, "ok", kind_name);
         assert!(line.contains(says), "{line:?} should say {says:?}");
     }
-    assert!(out.ends_with("9 checks: 9 ok, 0 warn, 0 failed\n"), "{out}");
+    assert!(out.ends_with("10 checks: 10 ok, 0 warn, 0 failed\n"), "{out}");
 
     // Every call was a DryRun, with the qualifier where one is configured.
     let calls = lambda.invocations();
@@ -91,12 +97,13 @@ async fn validate_passes_when_every_target_queue_sink_and_schedule_is_there() {
     let report: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(report["ok"], true);
     let checks = report["checks"].as_array().unwrap();
-    assert_eq!(checks.len(), 9);
+    assert_eq!(checks.len(), 10);
     assert!(checks.iter().all(|c| c["status"] == "ok" && c["advice"].is_null()), "{report:#}");
     let kinds: Vec<(&str, &str)> = checks.iter().map(|c| (c["kind"].as_str().unwrap(), c["name"].as_str().unwrap())).collect();
     assert_eq!(
         kinds,
         [
+            ("account", "aws"),
             ("target", "audit"),
             ("target", "tick"),
             ("target", "work"),
@@ -351,4 +358,30 @@ async fn validate_checks_that_fleet_claims_can_be_written() {
         assert_eq!(code, Some(if status == "ok" { 0 } else { 1 }), "{out}");
         assert!(finding(&out, status, "fleet claims").contains(&format!("s3://{claims_bucket}/claims/")), "{out}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_fails_when_the_account_can_be_told_neither_way_and_warns_when_it_disagrees() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
+    let (code, out) = validate(&setup, &moto, &lambda.url(), &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let unreachable = [("AWS_ENDPOINT_URL_STS", CLOSED)];
+    let (code, out) = validate_with(&setup, &moto, &lambda.url(), &[], &unreachable);
+    assert_eq!(code, Some(1), "{out}");
+    let line = finding(&out, "FAIL", "account aws");
+    assert!(line.contains("sts:GetCallerIdentity"), "{line}");
+    assert!(out.contains("set [aws] account_id"), "{out}");
+
+    let text = std::fs::read_to_string(setup.config()).unwrap().replace("[aws]\n", "[aws]\naccount_id = \"210987654321\"\n");
+    std::fs::write(setup.config(), text).unwrap();
+    let (_, out) = validate(&setup, &moto, &lambda.url(), &[]);
+    let line = finding(&out, "warn", "account aws");
+    assert!(line.contains("210987654321") && line.contains("123456789012"), "{line}");
+    // Configured, and STS out of reach: the configured account stands.
+    let (code, out) = validate_with(&setup, &moto, &lambda.url(), &[], &unreachable);
+    assert_eq!(code, Some(0), "{out}");
+    let line = finding(&out, "ok", "account aws");
+    assert!(line.contains("210987654321 ([aws] account_id"), "{line}");
 }
