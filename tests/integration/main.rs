@@ -7,6 +7,7 @@ mod support;
 mod alarm_polling;
 mod aws_sources;
 mod config_errors;
+mod conformance;
 mod cron;
 mod dead_letters;
 mod iam_policy;
