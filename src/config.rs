@@ -33,9 +33,22 @@ impl ConfigError {
         ConfigError {
             file: file.to_path_buf(),
             key: if key.is_empty() { "(file)".into() } else { key },
-            message: message.into(),
+            message: shortened(message.into()),
         }
     }
+}
+
+/// Messages quote what they refuse; a 10 MB value is not repeated whole.
+const MAX_MESSAGE: usize = 1000;
+
+fn shortened(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE {
+        let cut = (0..=MAX_MESSAGE).rev().find(|&i| message.is_char_boundary(i)).unwrap_or(0);
+        let left_out = message.len() - cut;
+        message.truncate(cut);
+        message.push_str(&format!("… ({left_out} more bytes)"));
+    }
+    message
 }
 
 /// The whole configuration: the daemon file plus every source file, validated.
@@ -853,6 +866,10 @@ impl Config {
             let at = defined_in.get(&format!("targets.{name}")).unwrap_or(&file);
             if target.max_concurrency == 0 {
                 return Err(ConfigError::new(at, format!("targets.{name}.max_concurrency"), "must be at least 1"));
+            }
+            // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
+            if target.function.is_empty() || target.function.len() > 170 {
+                return Err(ConfigError::new(at, format!("targets.{name}.function"), format!("must be 1 to 170 characters (it is {})", target.function.len())));
             }
             if target.retry.max_attempts == 0 {
                 return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));

@@ -34,7 +34,9 @@ impl DeadLetterSink for FileSink {
                     if let Some(dir) = path.parent() {
                         std::fs::create_dir_all(dir)?;
                     }
-                    *guard = Some(OpenOptions::new().create(true).append(true).open(&path)?);
+                    let mut f = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
+                    end_the_last_line(&mut f)?;
+                    *guard = Some(f);
                 }
                 let f = guard.as_mut().expect("opened above");
                 let result = f.write_all(&line).and_then(|_| f.sync_data());
@@ -48,6 +50,22 @@ impl DeadLetterSink for FileSink {
             .map_err(|e| self.error(format!("{}: {e}", self.path.display())))
         })
     }
+}
+
+/// A write cut short (a crash, a full disk) leaves a last line without its newline; the
+/// next record must not be glued to it, or a whole record would become unreadable with it.
+fn end_the_last_line(f: &mut File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    if f.metadata()?.len() == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8];
+    f.seek(SeekFrom::End(-1))?;
+    f.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        f.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 impl FileSink {

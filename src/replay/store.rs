@@ -112,8 +112,9 @@ pub struct FileStore {
 
 #[derive(Default)]
 struct FileState {
-    /// The lines as first read; line numbers are the items' keys for the whole run.
-    lines: Vec<String>,
+    /// The lines as first read (bytes: a line that is not UTF-8 is kept as it was); line
+    /// numbers are the items' keys for the whole run.
+    lines: Vec<Vec<u8>>,
     /// Line number → its replacement (`None`: removed); grows over the run.
     settled: HashMap<usize, Option<String>>,
     /// Length of the file as fanin last wrote (or first read) it.
@@ -124,15 +125,26 @@ struct FileState {
 
 impl FileStore {
     fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
-        let text = std::fs::read_to_string(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
+        let bytes = std::fs::read(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
         let mut state = self.state.lock().unwrap();
-        *state = FileState { written_len: text.len(), lines: text.lines().map(str::to_string).collect(), ..Default::default() };
+        let lines = bytes.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec());
+        let mut lines: Vec<Vec<u8>> = lines.collect();
+        // The text after the last newline (nothing, in a whole file) is a line only if not empty.
+        if lines.last().is_some_and(Vec::is_empty) {
+            lines.pop();
+        }
+        *state = FileState { written_len: bytes.len(), lines, ..Default::default() };
         let (mut items, mut errors) = (vec![], vec![]);
         for (n, line) in state.lines.iter().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
             let key = format!("{}:{}", self.path.display(), n + 1);
+            let line = match std::str::from_utf8(line) {
+                Ok(line) if line.trim().is_empty() => continue,
+                Ok(line) => line,
+                Err(e) => {
+                    errors.push(format!("{key}: not UTF-8 ({e})"));
+                    continue;
+                }
+            };
             match item::parse(line, &key, None) {
                 Ok(letter) => items.push(Item { key: n.to_string(), letter }),
                 Err(e) => errors.push(format!("{key}: {e}")),
@@ -162,7 +174,10 @@ impl FileStore {
             match state.settled.get(&n) {
                 Some(None) => {}
                 Some(Some(replacement)) => writeln!(out, "{replacement}")?,
-                None => writeln!(out, "{line}")?,
+                None => {
+                    out.extend_from_slice(line);
+                    out.push(b'\n');
+                }
             }
         }
         out.extend_from_slice(&state.appended);

@@ -13,6 +13,7 @@ fn refused(setup: &Setup, env: &[(&str, &str)], file_ends: &str, key: &str) {
     let line = log.lines().find(|l| l.contains("configuration error")).unwrap_or_else(|| panic!("no error line in {log}"));
     assert!(line.contains(file_ends), "{line:?} should name {file_ends}");
     assert!(line.contains(&format!(": {key}:")), "{line:?} should name key {key}");
+    assert!(log.len() < 10_000, "the error repeats what it refuses ({} bytes)", log.len());
 }
 
 const TARGET: &str = "[targets.work]\nfunction = \"work\"\n";
@@ -62,4 +63,39 @@ fn a_missing_configuration_file() {
     let s = Setup::new("", TARGET);
     std::fs::remove_file(s.config()).unwrap();
     refused(&s, &[], "config/fanin.toml", "(file)");
+}
+
+#[test]
+fn a_ten_megabyte_string_is_refused_quickly_without_repeating_it() {
+    let huge = "x".repeat(10 * 1024 * 1024);
+    let started = std::time::Instant::now();
+    let s = Setup::new("", TARGET);
+    s.source("nightly", &format!("type = \"cron\"\nschedule = \"{huge}\"\ntarget = \"work\"\n"));
+    refused(&s, &[], "sources/nightly.toml", "schedule");
+    let s = Setup::new("", &format!("[targets.work]\nfunction = \"{huge}\"\n"));
+    refused(&s, &[], "config/fanin.toml", "targets.work.function");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_configuration_that_is_not_utf8_is_refused_naming_the_file() {
+    let s = Setup::new("", TARGET);
+    std::fs::write(s.dir.path().join("sources/orders.toml"), b"type = \"sqs\"\nqueue_url = \"\xff\xfe\"\ntarget = \"work\"\n").unwrap();
+    refused_file(&s, "sources/orders.toml");
+    let mut daemon_file = std::fs::read(s.config()).unwrap();
+    daemon_file.extend_from_slice(b"\n# caf\xe9\n");
+    std::fs::remove_file(s.dir.path().join("sources/orders.toml")).unwrap();
+    std::fs::write(s.config(), daemon_file).unwrap();
+    refused_file(&s, "config/fanin.toml");
+}
+
+/// Refused (exit 2) with `file_ends` named, whatever the key, and the error short.
+fn refused_file(setup: &Setup, file_ends: &str) {
+    let moto = Moto { url: "http://127.0.0.1:9".into() };
+    let mut d = Daemon::spawn(&["run", "--config", setup.config().to_str().unwrap()], &moto, "http://127.0.0.1:9", &[]);
+    let status = d.wait(Duration::from_secs(30));
+    let log = d.log();
+    assert_eq!(status.code(), Some(2), "exit code; stderr: {log}");
+    let line = log.lines().find(|l| l.contains("configuration error")).unwrap_or_else(|| panic!("no error line in {log}"));
+    assert!(line.contains(file_ends), "{line:?} should name {file_ends}");
 }

@@ -32,7 +32,8 @@ async fn a_missing_function_is_dead_lettered_after_one_attempt() {
     assert!(r["timestamp"].as_str().unwrap().ends_with('Z'));
     assert_eq!(r["requestContext"]["condition"], "ResourceNotFound");
     assert_eq!(r["requestContext"]["approximateInvokeCount"], 1);
-    assert_eq!(r["requestContext"]["functionArn"], "ghost:live");
+    // A function given by name is named by its full ARN, in the account STS reports.
+    assert_eq!(r["requestContext"]["functionArn"], "arn:aws:lambda:us-east-1:123456789012:function:ghost:live");
     assert!(r["requestContext"]["requestId"].as_str().is_some_and(|s| !s.is_empty()));
     assert_eq!(r["responseContext"]["statusCode"], 404);
     assert_eq!(r["responseContext"]["errorType"], "ResourceNotFoundException");
@@ -252,4 +253,29 @@ async fn kms_errors_are_retried_where_the_target_says_so() {
     let dead = setup.dead_letters();
     assert_eq!(dead.len(), 1);
     assert_eq!((dead[0]["fanin"]["target"].as_str(), dead[0]["requestContext"]["condition"].as_str()), (Some("strict"), Some("Rejected")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_file_left_torn_by_a_crash_gets_the_next_record_on_a_line_of_its_own() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("ghost", Behavior::not_found());
+    let queue = moto.queue(&unique("torn")).await;
+    moto.send_all(&queue, &numbered(3)).await;
+    let setup = Setup::new("", "[targets.ghost]\nfunction = \"ghost\"\n");
+    setup.source("torn", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"ghost\"\n"));
+    std::fs::create_dir_all(setup.state_dir()).unwrap();
+    let torn = "{\"version\":\"1.0\",\"timestamp\":\"2026-";
+    std::fs::write(setup.state_dir().join("dlq.jsonl"), torn).unwrap();
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    let text = std::fs::read_to_string(setup.state_dir().join("dlq.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], torn, "the torn line is kept as it was");
+    let records: Vec<serde_json::Value> = lines[1..].iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let mut numbers: Vec<u64> = records.iter().map(|r| body_n(&r["requestPayload"])).collect();
+    numbers.sort();
+    assert_eq!(numbers, [0, 1, 2]);
 }

@@ -10,6 +10,7 @@ mod config_errors;
 mod conformance;
 mod cron;
 mod dead_letters;
+mod hostile_input;
 mod iam_policy;
 mod large_payloads;
 mod operations;

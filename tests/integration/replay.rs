@@ -270,3 +270,33 @@ async fn filter_since_and_until_pick_what_is_replayed() {
     assert_eq!(bad.wait(PATIENCE).code(), Some(2), "a bad pattern is a usage error");
     assert!(bad.log().contains("requestContext.condition"), "{}", bad.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_last_line_and_a_line_that_is_not_utf8_are_skipped_with_a_warning_and_the_rest_replays() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dlq.jsonl");
+    let mut bytes: Vec<u8> = (0..3).flat_map(|n| format!("{}\n", fanin_record(n, "work", "RetriesExhausted")).into_bytes()).collect();
+    bytes.extend_from_slice(b"{\"version\":\"1.0\",\"requestPayload\":{\"n\":\"caf\xe9\"}}\n");
+    // A crash during the write: the last record ends half way, without its newline.
+    let torn = fanin_record(3, "work", "RetriesExhausted").to_string();
+    bytes.extend_from_slice(&torn.as_bytes()[..torn.len() / 2]);
+    std::fs::write(&file, &bytes).unwrap();
+
+    let from = format!("file:{}", file.display());
+    let mut run = replay(&["--from", &from], &moto, &lambda);
+    let status = run.wait(PATIENCE);
+    let log = run.log();
+    assert_eq!(status.code(), Some(0), "{}\n{log}", run.stdout());
+    assert_eq!(accepted_n(&lambda).keys().copied().collect::<std::collections::BTreeSet<_>>(), (0..3).collect());
+    assert!(log.contains("dlq.jsonl:4: not UTF-8"), "{log}");
+    assert!(log.contains("dlq.jsonl:5: "), "{log}");
+    assert!(run.stdout().contains("read 3 dead letters") && run.stdout().contains("(2 unreadable)"), "{}", run.stdout());
+    // What could not be read stays, byte for byte.
+    let left = std::fs::read(&file).unwrap();
+    let mut expected = b"{\"version\":\"1.0\",\"requestPayload\":{\"n\":\"caf\xe9\"}}\n".to_vec();
+    expected.extend_from_slice(&torn.as_bytes()[..torn.len() / 2]);
+    expected.push(b'\n');
+    assert_eq!(left, expected);
+}

@@ -148,6 +148,10 @@ fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str) ->
     let body = message.body().unwrap_or_default();
     match shape {
         SqsShape::Body => match serde_json::from_str::<serde::de::IgnoredAny>(body) {
+            Ok(_) if nested_deeper_than(body, MAX_DEPTH) => (
+                Bytes::copy_from_slice(body.as_bytes()),
+                Some(format!("shape = \"body\": JSON nested deeper than {MAX_DEPTH} levels (what route filters and dead-letter records can read)")),
+            ),
             Ok(_) => (Bytes::copy_from_slice(body.as_bytes()), None),
             Err(e) => (
                 Bytes::copy_from_slice(body.as_bytes()),
@@ -160,6 +164,39 @@ fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str) ->
             (Bytes::from(json), None)
         }
     }
+}
+
+/// The nesting serde_json reads (its recursion limit), and so what route filters, decoders and
+/// dead-letter records can take.
+const MAX_DEPTH: usize = 128;
+
+/// Whether the JSON text `json` opens more than `limit` arrays and objects inside each other.
+/// (Skipping a value, as the shape check does, has no depth limit of its own.)
+fn nested_deeper_than(json: &str, limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in json.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Lambda's record for one message: the same fields, names and encodings its SQS trigger uses.
@@ -208,6 +245,8 @@ pub fn sent_at(message: &Message) -> SystemTime {
         .attributes()
         .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
         .and_then(|ms| ms.parse::<u64>().ok())
+        // No later than chrono can represent: an SNS raw delivery's `Timestamp` is made of it.
+        .filter(|&ms| i64::try_from(ms).is_ok_and(|ms| ms <= chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis()))
         .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
         .unwrap_or_else(SystemTime::now)
 }
@@ -235,6 +274,15 @@ pub fn queue_arn(queue_url: &str, region: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_only() {
+        assert!(!nested_deeper_than(&format!("{}{}", "[".repeat(128), "]".repeat(128)), 128));
+        assert!(nested_deeper_than(&format!("{}{}", "[".repeat(129), "]".repeat(129)), 128));
+        assert!(nested_deeper_than(&format!("{}1{}", "{\"a\":".repeat(129), "}".repeat(129)), 128));
+        let in_a_string = format!("{{\"s\":\"{}\\\"{}\"}}", "[".repeat(500), "{".repeat(500));
+        assert!(!nested_deeper_than(&in_a_string, 128), "{in_a_string}");
+    }
     use aws_sdk_sqs::primitives::Blob;
     use aws_sdk_sqs::types::MessageAttributeValue;
 
