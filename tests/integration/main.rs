@@ -6,6 +6,7 @@ mod support;
 
 mod alarm_polling;
 mod aws_sources;
+mod chaos;
 mod config_errors;
 mod conformance;
 mod cron;
