@@ -8,6 +8,8 @@ pub mod daemon;
 pub mod dispatch;
 pub mod dlq;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod iam;
 pub mod instance;
 pub mod pattern;
