@@ -11,10 +11,13 @@ pub mod event;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod iam;
+pub mod inspect;
 pub mod instance;
+pub mod invoke;
 pub mod pattern;
 pub mod queue;
 pub mod replay;
+pub mod samples;
 pub mod setup;
 pub mod sources;
 pub mod telemetry;

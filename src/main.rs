@@ -52,6 +52,21 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Print a sample event in the shape fanin hands a function for a source type.
+    Events(fanin::samples::EventsArgs),
+    /// Invoke a target once with an event, and print what came back.
+    Invoke(fanin::invoke::InvokeArgs),
+    /// Look at dead letters without changing them: counts, a list, one record.
+    Dlq(fanin::inspect::DlqArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Manpage,
     /// Print the least-privilege IAM policy this configuration needs.
     IamPolicy {
         /// The daemon configuration file.
@@ -114,6 +129,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Setup { config, apply } => {
             let config = Config::load(&config)?;
             tokio::runtime::Runtime::new()?.block_on(fanin::setup::run(&config, apply))
+        }
+        Command::Events(args) => fanin::samples::run(args),
+        Command::Invoke(args) => tokio::runtime::Runtime::new()?.block_on(fanin::invoke::run(args)),
+        Command::Dlq(args) => tokio::runtime::Runtime::new()?.block_on(fanin::inspect::run(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "fanin", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::IamPolicy { config, include_setup } => {
             let config = Config::load(&config)?;
