@@ -543,7 +543,7 @@ fn default_visibility_timeout() -> Duration {
 }
 
 /// What an SQS source hands the function.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum SqsShape {
     /// Lambda's SQS event, `{"Records":[message]}`.

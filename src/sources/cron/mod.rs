@@ -172,7 +172,7 @@ pub fn fire_time(at: DateTime<Utc>) -> String {
 }
 
 /// EventBridge's "Scheduled Event", as a scheduled rule would deliver it.
-fn scheduled_event(id: &str, name: &str, region: &str, account: &str, at: DateTime<Utc>) -> Bytes {
+pub(crate) fn scheduled_event(id: &str, name: &str, region: &str, account: &str, at: DateTime<Utc>) -> Bytes {
     let event = EventBridgeEvent::<serde_json::Value> {
         version: Some("0".into()),
         id: Some(id.to_string()),

@@ -144,7 +144,7 @@ fn sns_context(message: &Message, topic_arn: Option<String>, subscription_arn: O
 }
 
 /// The payload for `message`, or why there can be none (then the raw body is the payload).
-fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str) -> (Bytes, Option<String>) {
+pub(crate) fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str) -> (Bytes, Option<String>) {
     let body = message.body().unwrap_or_default();
     match shape {
         SqsShape::Body => match serde_json::from_str::<serde::de::IgnoredAny>(body) {
