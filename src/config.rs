@@ -51,6 +51,9 @@ fn shortened(mut message: String) -> String {
     message
 }
 
+/// Where the daemon file is unless `--config` says otherwise.
+pub const DEFAULT_FILE: &str = "/etc/fanin/fanin.toml";
+
 /// The whole configuration: the daemon file plus every source file, validated.
 #[derive(Debug, Clone)]
 pub struct Config {

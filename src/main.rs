@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use fanin::config::{Config, ConfigError};
 
-const DEFAULT_CONFIG: &str = "/etc/fanin/fanin.toml";
+const DEFAULT_CONFIG: &str = fanin::config::DEFAULT_FILE;
 
 #[derive(Parser)]
 #[command(name = "fanin", version, about = "Fans AWS events and schedules out to asynchronous Lambda invocations")]

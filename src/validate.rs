@@ -189,12 +189,34 @@ struct Report<'a> {
     checks: &'a [Check],
 }
 
+/// What `validate` finds about the target `name` (a DryRun, and its advice when it fails), as
+/// it prints it: `fanin invoke` shows this when its call failed.
+pub async fn target_finding(config: &Config, sdk: &SdkConfig, name: &str) -> String {
+    let world = World { config: Arc::new(config.clone()), sdk: Some(bounded(sdk.clone())) };
+    lines(&targets::check(world, name.to_string()).await)
+}
+
 /// One line per check, advice indented under it, then a count.
 fn text(checks: &[Check], offline: bool) -> String {
     let mut out = String::new();
     if offline {
         out.push_str("offline: targets, queues and remote sinks not checked against AWS\n");
     }
+    out.push_str(&lines(checks));
+    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
+    out.push_str(&format!(
+        "{} checks: {} ok, {} warn, {} failed\n",
+        checks.len(),
+        count(Status::Ok),
+        count(Status::Warn),
+        count(Status::Fail)
+    ));
+    out
+}
+
+/// One line per check, advice indented under it.
+fn lines(checks: &[Check]) -> String {
+    let mut out = String::new();
     for c in checks {
         let status = match c.status {
             Status::Ok => "ok",
@@ -206,14 +228,6 @@ fn text(checks: &[Check], offline: bool) -> String {
             out.push_str(&format!("      {line}\n"));
         }
     }
-    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
-    out.push_str(&format!(
-        "{} checks: {} ok, {} warn, {} failed\n",
-        checks.len(),
-        count(Status::Ok),
-        count(Status::Warn),
-        count(Status::Fail)
-    ));
     out
 }
 

@@ -1,6 +1,7 @@
 //! One Invoke call against one target, and its failure as a typed, classified error.
 
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::operation::invoke::builders::InvokeFluentBuilder;
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType as SdkInvocationType;
@@ -67,22 +68,25 @@ impl Invoker {
         self.function_arn.clone()
     }
 
-    /// Invokes once; the request id on success.
-    pub async fn invoke(&self, payload: &Bytes) -> Result<Option<String>, InvokeFailure> {
+    /// The Invoke call for `payload` with this target's function, qualifier, invocation type
+    /// and client context, ready to send.
+    pub fn request(&self, payload: &Bytes) -> InvokeFluentBuilder {
         let invocation_type = match self.invocation_type {
             InvocationType::Event => SdkInvocationType::Event,
             InvocationType::RequestResponse => SdkInvocationType::RequestResponse,
         };
-        let result = self
-            .client
+        self.client
             .invoke()
             .function_name(&self.function)
             .set_qualifier(self.qualifier.clone())
             .invocation_type(invocation_type)
             .set_client_context(self.client_context.clone())
             .payload(Blob::new(payload.to_vec()))
-            .send()
-            .await;
+    }
+
+    /// Invokes once; the request id on success.
+    pub async fn invoke(&self, payload: &Bytes) -> Result<Option<String>, InvokeFailure> {
+        let result = self.request(payload).send().await;
         match result {
             Ok(out) => {
                 let request_id = aws_sdk_lambda::operation::RequestId::request_id(&out).map(str::to_string);

@@ -13,6 +13,7 @@ mod cron;
 mod dead_letters;
 mod hostile_input;
 mod iam_policy;
+mod invoke;
 mod large_payloads;
 mod operations;
 mod reload;

@@ -196,6 +196,11 @@ impl Daemon {
 
     /// Any `fanin` command line, with the test environment and `extra_env`.
     pub fn spawn(args: &[&str], moto: &Moto, lambda_url: &str, extra_env: &[(&str, &str)]) -> Daemon {
+        Self::spawn_fed(args, moto, lambda_url, extra_env, None)
+    }
+
+    /// [`Daemon::spawn`], with `input` on its standard input (closed after it).
+    pub fn spawn_fed(args: &[&str], moto: &Moto, lambda_url: &str, extra_env: &[(&str, &str)], input: Option<&[u8]>) -> Daemon {
         let logs = tempfile::tempdir().unwrap();
         let (stdout, stderr) = (logs.path().join("stdout"), logs.path().join("stderr"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_fanin"));
@@ -209,7 +214,7 @@ impl Daemon {
             .env("AWS_ENDPOINT_URL", &moto.url)
             .env("AWS_ENDPOINT_URL_LAMBDA", lambda_url)
             .env("RUST_LOG", "fanin=debug")
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap());
         // An empty value removes the variable.
@@ -221,7 +226,10 @@ impl Daemon {
             }
         }
         let command = format!("{:?}", cmd);
-        let child = cmd.spawn().expect("spawn fanin");
+        let mut child = cmd.spawn().expect("spawn fanin");
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            std::io::Write::write_all(&mut stdin, input).expect("write fanin's standard input");
+        }
         Daemon { child, command, stdout, stderr, _logs: logs, status: None }
     }
 

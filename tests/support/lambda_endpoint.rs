@@ -121,6 +121,10 @@ pub enum Reply {
         code: String,
         message: String,
     },
+    /// A synchronous call whose function failed: 200 with `X-Amz-Function-Error: kind`
+    /// (`Unhandled` / `Handled`) and Lambda's error payload (`errorType`, `errorMessage`);
+    /// an asynchronous one is accepted as usual (the function fails later, out of sight).
+    FunctionError { kind: String, error_type: String, message: String },
     /// Sleep, then answer with the inner reply.
     Slow(Duration, Box<Reply>),
     /// Close the TCP connection without answering.
@@ -195,7 +199,8 @@ impl Reply {
     /// The status this reply answers a request of type `t` with (`None` for `Drop`).
     fn status(&self, t: &InvocationType) -> Option<u16> {
         match self.resolve().1 {
-            Reply::Accept | Reply::AcceptWith(_) => Some(match t {
+            // A function error is a 200 at the HTTP level.
+            Reply::Accept | Reply::AcceptWith(_) | Reply::FunctionError { .. } => Some(match t {
                 InvocationType::Event => 202,
                 InvocationType::DryRun => 204,
                 _ => 200,
@@ -597,8 +602,12 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         tokio::time::sleep(delay).await;
     }
     match reply {
-        Reply::Accept => success_response(&inv, b"null"),
-        Reply::AcceptWith(body) => success_response(&inv, body),
+        Reply::Accept => success_response(&inv, b"null", None),
+        Reply::AcceptWith(body) => success_response(&inv, body, None),
+        Reply::FunctionError { kind, error_type, message } => {
+            let body = serde_json::json!({"errorType": error_type, "errorMessage": message, "trace": []}).to_string();
+            success_response(&inv, body.as_bytes(), Some(kind))
+        }
         Reply::Throttle {
             reason,
             retry_after,
@@ -644,7 +653,9 @@ fn is_base64_json_object(decoded: Option<&str>) -> bool {
         .is_some_and(|v| v.is_object())
 }
 
-fn success_response(inv: &Invocation, body: &[u8]) -> Resp {
+/// 202 / 204, or 200 with `body`; `function_error` adds `X-Amz-Function-Error` and an error
+/// line to the log tail.
+fn success_response(inv: &Invocation, body: &[u8], function_error: Option<&str>) -> Resp {
     let builder = Response::builder().header("x-amzn-RequestId", &inv.request_id);
     match inv.invocation_type {
         InvocationType::Event => builder.status(202).body(Full::new(Bytes::new())),
@@ -658,10 +669,14 @@ fn success_response(inv: &Invocation, body: &[u8]) -> Resp {
                 .status(200)
                 .header("Content-Type", "application/json")
                 .header("X-Amz-Executed-Version", version.as_str());
+            if let Some(kind) = function_error {
+                builder = builder.header("X-Amz-Function-Error", kind);
+            }
             if inv.log_type.as_deref() == Some("Tail") {
                 let id = &inv.request_id;
+                let failed = if function_error.is_some() { format!("{id}\tERROR\tInvoke Error \t{}\n", String::from_utf8_lossy(body)) } else { String::new() };
                 let log = format!(
-                    "START RequestId: {id} Version: {version}\nEND RequestId: {id}\n\
+                    "START RequestId: {id} Version: {version}\n{failed}END RequestId: {id}\n\
                      REPORT RequestId: {id}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\n"
                 );
                 builder = builder.header("X-Amz-Log-Result", BASE64.encode(log));
