@@ -137,3 +137,31 @@ async fn every_source_type_and_path_delivers_what_powertools_accepts() {
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), functions.len(), "{out}");
 }
+
+#[test]
+fn the_samples_fanin_events_prints_are_what_powertools_accepts() {
+    let nowhere = Moto { url: "http://127.0.0.1:9".into() };
+    let samples: [(&str, &[&str], &str); 9] = [
+        ("events_sqs", &["sqs"], "sqs"),
+        ("events_sqs_body", &["sqs", "--shape", "body"], "sqs_body"),
+        ("events_s3", &["s3", "--key", "in/photo 1.jpg"], "s3"),
+        ("events_s3_deleted", &["s3", "--reason", "DeleteObject"], "s3"),
+        ("events_sns", &["sns", "--subject", "Hello"], "sns"),
+        ("events_eventbridge", &["eventbridge"], "eventbridge"),
+        ("events_alarm", &["cloudwatch_alarm"], "alarm"),
+        ("events_alarm_ok", &["cloudwatch_alarm", "--state", "OK", "--previous-state", "ALARM"], "alarm"),
+        ("events_cron", &["cron"], "cron"),
+    ];
+    let mut cases = serde_json::Map::new();
+    for (case, args, kind) in samples {
+        let mut all = vec!["events"];
+        all.extend_from_slice(args);
+        let mut run = Daemon::spawn(&all, &nowhere, "http://127.0.0.1:9", &[]);
+        assert!(run.wait(Duration::from_secs(30)).success(), "{}", run.log());
+        let event: Value = serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()));
+        cases.insert(case.into(), json!({ "kind": kind, "event": event }));
+    }
+    let (code, out) = check(&Value::Object(cases));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("ok ")).count(), samples.len(), "{out}");
+}
