@@ -181,6 +181,19 @@ fn the_install_script_lays_out_binary_unit_and_configuration() {
     assert!(at("usr/bin/fanin").is_file());
     assert!(at("lib/systemd/system/fanin.service").is_file());
     assert!(at("etc/fanin/sources/orders.toml.example").is_file());
+    // The man page and completions, from the binary's own command-line definitions.
+    let man = std::fs::read_to_string(at("usr/share/man/man1/fanin.1")).unwrap();
+    assert!(man.contains(".TH fanin 1") && man.contains("invoke") && man.contains("dlq") && man.contains("replay"), "{man}");
+    for (path, says) in [
+        ("usr/share/bash-completion/completions/fanin", "_fanin()"),
+        ("usr/share/zsh/vendor-completions/_fanin", "#compdef fanin"),
+        ("usr/share/fish/vendor_completions.d/fanin.fish", "complete -c fanin"),
+    ] {
+        let script = std::fs::read_to_string(at(path)).unwrap();
+        assert!(script.contains(says) && script.contains("invoke") && script.contains("events"), "{path}: {script}");
+    }
+    let bash = std::process::Command::new("bash").arg("-n").arg(at("usr/share/bash-completion/completions/fanin")).output().unwrap();
+    assert!(bash.status.success(), "the bash completion does not parse: {}", String::from_utf8_lossy(&bash.stderr));
     // The installed configuration parses as installed (sources_dir is relative to it).
     let check = std::process::Command::new(at("usr/bin/fanin"))
         .args(["validate", "--offline", "--config", at("etc/fanin/fanin.toml").to_str().unwrap()])
