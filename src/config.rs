@@ -242,6 +242,13 @@ pub struct TargetSettings {
     /// `Event` (asynchronous, the default) or `RequestResponse`.
     #[serde(default)]
     pub invocation_type: InvocationType,
+    /// `"Tail"`: ask Lambda for the last 4 KB of the function's log (`RequestResponse` only),
+    /// kept in the dead-letter record and the warning when the function fails.
+    #[serde(default)]
+    pub log_type: LogType,
+    /// Sink that gets Lambda's on-success destination record for every event the function
+    /// accepted, written before the upstream message is deleted.
+    pub on_success: Option<String>,
     /// Sent as the base64 `ClientContext` (JSON).
     pub client_context: Option<serde_json::Map<String, serde_json::Value>>,
     /// Time allowed for one Invoke call before it counts as a timeout.
@@ -285,6 +292,16 @@ pub enum InvocationType {
     RequestResponse,
 }
 
+/// `log_type` of a target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum LogType {
+    /// No log in the answer.
+    #[default]
+    None,
+    /// The last 4 KB of the function's log.
+    Tail,
+}
+
 /// `retry = { … }` of a target.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -303,6 +320,9 @@ pub struct RetrySettings {
     /// Retry Lambda's KMS errors (`KMSAccessDeniedException`, `KMSDisabledException`, …)
     /// instead of dead-lettering them at once: for a key that is being re-enabled or re-granted.
     pub retry_kms_errors: bool,
+    /// `RequestResponse`: retry when the function itself failed (`X-Amz-Function-Error`);
+    /// `false` dead-letters such an event after its first attempt.
+    pub retry_function_errors: bool,
 }
 
 impl Default for RetrySettings {
@@ -313,6 +333,7 @@ impl Default for RetrySettings {
             max_delay: Duration::from_secs(300),
             max_event_age: Duration::from_secs(6 * 3600),
             retry_kms_errors: false,
+            retry_function_errors: true,
         }
     }
 }
@@ -877,14 +898,17 @@ impl Config {
             if target.retry.max_attempts == 0 {
                 return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));
             }
-            if let Some(dlq) = &target.dlq {
-                if !self.dlq.contains_key(dlq) {
+            for (key, sink) in [("dlq", &target.dlq), ("on_success", &target.on_success)] {
+                if let Some(sink) = sink.as_ref().filter(|s| !self.dlq.contains_key(*s)) {
                     return Err(ConfigError::new(
                         at,
-                        format!("targets.{name}.dlq"),
-                        format!("no dead-letter sink named \"{dlq}\" (define it as [dlq.{dlq}])"),
+                        format!("targets.{name}.{key}"),
+                        format!("no sink named \"{sink}\" (define it as [dlq.{sink}])"),
                     ));
                 }
+            }
+            if target.log_type == LogType::Tail && target.invocation_type != InvocationType::RequestResponse {
+                return Err(ConfigError::new(at, format!("targets.{name}.log_type"), "Lambda returns logs only for invocation_type = \"RequestResponse\""));
             }
         }
         for source in &mut self.sources {

@@ -159,10 +159,15 @@ impl Running {
             let unchanged = self
                 .targets
                 .get(name)
-                .filter(|(old, _)| old == settings && config.dlq_of(settings) == self.config.dlq_of(settings));
+                .filter(|(old, _)| {
+                    let sink = |c: &Config, name: &Option<String>| name.as_ref().and_then(|n| c.dlq.get(n)).cloned();
+                    old == settings
+                        && config.dlq_of(settings) == self.config.dlq_of(settings)
+                        && sink(&config, &settings.on_success) == sink(&self.config, &settings.on_success)
+                });
             let target = match unchanged {
                 Some((_, target)) => target.clone(),
-                None => build_target(&self.sdk, self.scope(), name, settings, sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone()),
+                None => build_target(&self.sdk, self.scope(), name, settings, &sinks),
             };
             targets.insert(name.clone(), (settings.clone(), target));
         }
@@ -217,7 +222,10 @@ impl Running {
     }
 }
 
-fn build_target(sdk: &SdkConfig, scope: (&str, &str), name: &str, settings: &TargetSettings, sink: Arc<dyn DeadLetterSink>) -> Arc<Target> {
+fn build_target(sdk: &SdkConfig, scope: (&str, &str), name: &str, settings: &TargetSettings, sinks: &BTreeMap<String, Arc<dyn DeadLetterSink>>) -> Arc<Target> {
     let invoker = Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings, Some(scope));
-    Arc::new(Target::new(name, settings, invoker, sink).with_claim_check(ClaimCheck::of(settings, sdk)))
+    let dlq = sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone();
+    let on_success = settings.on_success.as_ref().map(|s| sinks[s].clone());
+    let target = Target::new(name, settings, invoker, dlq).with_claim_check(ClaimCheck::of(settings, sdk)).with_on_success(on_success);
+    Arc::new(target)
 }

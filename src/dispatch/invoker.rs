@@ -23,7 +23,27 @@ pub struct InvokeFailure {
     pub status: Option<u16>,
     pub message: String,
     pub request_id: Option<String>,
+    /// What a synchronous call told besides: the function's error payload and log tail.
+    pub answer: Option<Answer>,
 }
+
+/// What Lambda answered a call it took (2xx), including one whose function failed.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub request_id: Option<String>,
+    pub status: u16,
+    /// `X-Amz-Executed-Version` (synchronous calls).
+    pub executed_version: Option<String>,
+    /// `X-Amz-Function-Error`: `Unhandled` or `Handled`.
+    pub function_error: Option<String>,
+    /// The function's answer (synchronous calls; its error payload when it failed).
+    pub payload: Option<serde_json::Value>,
+    /// The last 4 KB of the function's log, decoded (`log_type = "Tail"`).
+    pub log_tail: Option<String>,
+}
+
+/// How much of a function's log a record keeps: what Lambda returns with `LogType: Tail`.
+const LOG_TAIL_BYTES: usize = 4096;
 
 /// A target's Invoke call, ready to run.
 pub struct Invoker {
@@ -36,6 +56,10 @@ pub struct Invoker {
     client_context: Option<String>,
     /// `retry.retry_kms_errors`.
     retry_kms: bool,
+    /// `retry.retry_function_errors`.
+    retry_function_errors: bool,
+    /// `log_type = "Tail"`.
+    log_tail: bool,
 }
 
 impl Invoker {
@@ -60,6 +84,8 @@ impl Invoker {
             invocation_type: settings.invocation_type,
             client_context,
             retry_kms: settings.retry.retry_kms_errors,
+            retry_function_errors: settings.retry.retry_function_errors,
+            log_tail: settings.log_type == crate::config::LogType::Tail,
         }
     }
 
@@ -81,29 +107,36 @@ impl Invoker {
             .set_qualifier(self.qualifier.clone())
             .invocation_type(invocation_type)
             .set_client_context(self.client_context.clone())
+            .set_log_type(self.log_tail.then_some(aws_sdk_lambda::types::LogType::Tail))
             .payload(Blob::new(payload.to_vec()))
     }
 
-    /// Invokes once; the request id on success.
-    pub async fn invoke(&self, payload: &Bytes) -> Result<Option<String>, InvokeFailure> {
-        let result = self.request(payload).send().await;
-        match result {
-            Ok(out) => {
-                let request_id = aws_sdk_lambda::operation::RequestId::request_id(&out).map(str::to_string);
-                // A synchronous call "succeeds" at the HTTP level when the function itself failed.
-                if let Some(function_error) = out.function_error() {
-                    return Err(InvokeFailure {
-                        class: Class::Retry,
-                        code: Some("FunctionError".into()),
-                        status: Some(out.status_code() as u16),
-                        message: function_error.to_string(),
-                        request_id,
-                    });
-                }
-                Ok(request_id)
-            }
-            Err(err) => Err(failure(err, self.retry_kms)),
-        }
+    /// Invokes once: what Lambda answered, or why the attempt failed.
+    pub async fn invoke(&self, payload: &Bytes) -> Result<Answer, InvokeFailure> {
+        let out = self.request(payload).send().await.map_err(|err| failure(err, self.retry_kms))?;
+        let synchronous = self.invocation_type == InvocationType::RequestResponse;
+        let answer = Answer {
+            request_id: aws_sdk_lambda::operation::RequestId::request_id(&out).map(str::to_string),
+            status: out.status_code() as u16,
+            executed_version: out.executed_version().map(str::to_string),
+            function_error: out.function_error().map(str::to_string),
+            payload: out.payload().filter(|_| synchronous).map(|p| {
+                serde_json::from_slice(p.as_ref()).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(p.as_ref()).into_owned()))
+            }),
+            log_tail: out.log_result().map(decode_log),
+        };
+        // A synchronous call "succeeds" at the HTTP level when the function itself failed.
+        let Some(kind) = answer.function_error.clone() else { return Ok(answer) };
+        let text = |field: &str| answer.payload.as_ref().and_then(|p| p.get(field)).and_then(|v| v.as_str()).map(str::to_string);
+        Err(InvokeFailure {
+            // Lambda's own asynchronous retries give up as RetriesExhausted too.
+            class: if self.retry_function_errors { Class::Retry } else { Class::Terminal(crate::dlq::Condition::RetriesExhausted) },
+            code: Some(text("errorType").unwrap_or_else(|| "FunctionError".into())),
+            status: Some(answer.status),
+            message: text("errorMessage").unwrap_or_else(|| format!("the function failed ({kind})")),
+            request_id: answer.request_id.clone(),
+            answer: Some(answer),
+        })
     }
 }
 
@@ -116,6 +149,7 @@ fn failure(err: SdkError<InvokeError>, retry_kms: bool) -> InvokeFailure {
             status: None,
             message: "no answer within invoke_timeout".into(),
             request_id,
+            answer: None,
         },
         SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => InvokeFailure {
             class: Class::Retry,
@@ -123,6 +157,7 @@ fn failure(err: SdkError<InvokeError>, retry_kms: bool) -> InvokeFailure {
             status: None,
             message: aws_sdk_lambda::error::DisplayErrorContext(&err).to_string(),
             request_id,
+            answer: None,
         },
         SdkError::ConstructionFailure(_) => InvokeFailure {
             class: Class::Terminal(crate::dlq::Condition::InvalidEvent),
@@ -130,6 +165,7 @@ fn failure(err: SdkError<InvokeError>, retry_kms: bool) -> InvokeFailure {
             status: None,
             message: aws_sdk_lambda::error::DisplayErrorContext(&err).to_string(),
             request_id,
+            answer: None,
         },
         _ => {
             let status = err.raw_response().map(|r| r.status().as_u16());
@@ -146,7 +182,14 @@ fn failure(err: SdkError<InvokeError>, retry_kms: bool) -> InvokeFailure {
                     .filter(|s| s.is_finite() && *s >= 0.0)
                     .map(std::time::Duration::from_secs_f64);
             }
-            InvokeFailure { class, code, status, message, request_id }
+            InvokeFailure { class, code, status, message, request_id, answer: None }
         }
     }
+}
+
+/// `X-Amz-Log-Result` decoded, its last [`LOG_TAIL_BYTES`] at most.
+fn decode_log(base64_log: &str) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(base64_log).unwrap_or_else(|_| base64_log.as_bytes().to_vec());
+    let tail = &bytes[bytes.len().saturating_sub(LOG_TAIL_BYTES)..];
+    String::from_utf8_lossy(tail).into_owned()
 }

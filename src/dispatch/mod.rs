@@ -6,6 +6,7 @@ pub mod claim_check;
 mod classify;
 mod invoker;
 mod limits;
+mod records;
 mod retry;
 mod target;
 
@@ -18,21 +19,21 @@ use chrono::Utc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 
 pub use classify::{classify, Class};
-pub use invoker::{InvokeFailure, Invoker};
+pub use invoker::{Answer, InvokeFailure, Invoker};
 pub use limits::AdaptiveLimit;
 pub use target::Target;
 
-use crate::dlq::record::{timestamp, FaninContext, RequestContext, ResponseContext};
-use crate::dlq::{Condition, DeadLetterRecord};
+use crate::dlq::record::ResponseContext;
+use crate::dlq::Condition;
 use crate::config::Route;
 use crate::event::{Event, Outcome};
 use crate::pattern::Pattern;
 use crate::queue::QueueReceiver;
 use crate::telemetry::events::{
-    DeadLetterFailed, DispatchLoad, EventDeadLettered, EventDispatched, EventUnrouted, InvokeFinished, InvokeRetried, InvokeThrottled,
+    DispatchLoad, EventDispatched, EventUnrouted, InvokeFinished, InvokeRetried, InvokeThrottled,
 };
 use crate::telemetry::health::Health;
 use crate::telemetry::{log_limit, systemd};
@@ -238,7 +239,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
     let mut attempts = Attempts::default();
     if let Some(why) = &event.invalid {
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
-        return dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
+        return records::dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
     }
     if event.payload.len() > ASYNC_PAYLOAD_LIMIT {
         let Some(claim_check) = &target.claim_check else {
@@ -247,7 +248,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
                 error_message: Some(format!("{} bytes is over Lambda's asynchronous limit of {ASYNC_PAYLOAD_LIMIT}", event.payload.len())),
                 ..Default::default()
             };
-            return dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
+            return records::dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
         };
         match claim_check.store(&event.source, &event.id, &event.payload).await {
             Ok(pointer) => attempts.pointer = Some(pointer),
@@ -262,7 +263,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
     let payload = attempts.pointer.clone().unwrap_or_else(|| event.payload.clone());
     loop {
         if event.age() > target.retry.max_event_age {
-            return dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+            return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
         }
         // Waiting for the rate limit and for permits gives way to shutdown; the call itself does not.
         let permits = tokio::select! {
@@ -283,11 +284,14 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         drop(permits);
         InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
         let failure = match result {
-            Ok(request_id) => {
+            Ok(answer) => {
                 target.concurrency.on_success();
                 EventDispatched { source: &event.source, target: &target.name }.emit();
-                debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
-                return Outcome::Delivered;
+                debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = answer.request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
+                return match &target.on_success {
+                    Some(sink) => records::success(event, target, sink.as_ref(), &attempts, &answer).await,
+                    None => Outcome::Delivered,
+                };
             }
             Err(failure) => failure,
         };
@@ -299,13 +303,14 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         if let Some(left_out) = log_limit::allow(&format!("invoke:{}:{}", target.name, failure.code.as_deref().unwrap_or(""))) {
             warn!(
                 source = %event.source, target = %target.name, event_id = %event.id, attempt = attempts.count,
-                error = %failure, reason, similar_left_out = left_out, payload = event.payload_for_log(), "invoke failed"
+                error = %failure, reason, similar_left_out = left_out, payload = event.payload_for_log(),
+                log_tail = failure.answer.as_ref().and_then(|a| a.log_tail.as_deref()), "invoke failed"
             );
         }
         attempts.last_failure = Some(failure);
         let mut delay = retry::backoff(attempts.count, target.retry.base_delay, target.retry.max_delay);
         match class {
-            Class::Terminal(condition) => return dead_letter(event, target, condition, &attempts, None).await,
+            Class::Terminal(condition) => return records::dead_letter(event, target, condition, &attempts, None).await,
             Class::Throttled { retry_after, .. } => {
                 InvokeThrottled { target: &target.name, reason }.emit();
                 target.concurrency.on_throttle();
@@ -318,10 +323,10 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
             Class::Retry => {}
         }
         if attempts.count >= target.retry.max_attempts {
-            return dead_letter(event, target, Condition::RetriesExhausted, &attempts, None).await;
+            return records::dead_letter(event, target, Condition::RetriesExhausted, &attempts, None).await;
         }
         if event.age() + delay > target.retry.max_event_age {
-            return dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+            return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
         }
         InvokeRetried { source: &event.source, target: &target.name }.emit();
         tokio::select! {
@@ -331,62 +336,3 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
     }
 }
 
-/// Writes the dead-letter record; `Failed` when the sink cannot take it (the message then stays upstream).
-async fn dead_letter(
-    event: &Delivery,
-    target: &Target,
-    condition: Condition,
-    attempts: &Attempts,
-    note: Option<ResponseContext>,
-) -> Outcome {
-    // The event as it was (or would have been) sent: the pointer, where there is one.
-    let sent = attempts.pointer.as_ref().unwrap_or(&event.payload);
-    let request_payload =
-        serde_json::from_slice(sent).unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(sent).into_owned()));
-    let last = attempts.last_failure.as_ref();
-    let response_context = note.unwrap_or_else(|| ResponseContext {
-        status_code: last.and_then(|f| f.status),
-        error_type: last.and_then(|f| f.code.clone()),
-        error_message: last.map(|f| f.message.clone()),
-    });
-    let record = DeadLetterRecord {
-        version: "1.0".into(),
-        timestamp: timestamp(Utc::now()),
-        request_context: RequestContext {
-            request_id: last.and_then(|f| f.request_id.clone()),
-            function_arn: target.invoker.function_arn(),
-            condition,
-            approximate_invoke_count: attempts.count,
-        },
-        request_payload,
-        response_context,
-        fanin: FaninContext {
-            source: event.source.clone(),
-            event_id: event.id.clone(),
-            target: target.name.clone(),
-            first_attempt_at: attempts.first_at.map(timestamp),
-            last_attempt_at: attempts.last_at.map(timestamp),
-            replay_count: 0,
-        },
-    };
-    match target.dlq.write(&record).await {
-        Ok(()) => {
-            EventDeadLettered { source: &event.source, target: &target.name, condition: condition.as_str() }.emit();
-            info!(
-                source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(),
-                attempts = attempts.count, payload = event.payload_for_log(), "dead-lettered"
-            );
-            Outcome::DeadLettered
-        }
-        Err(e) => {
-            DeadLetterFailed { source: &event.source, target: &target.name }.emit();
-            if let Some(left_out) = log_limit::allow(&format!("dlq:{}", target.name)) {
-                error!(
-                    source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), error = %e,
-                    similar_left_out = left_out, "dead-letter write failed; the event stays upstream and comes back"
-                );
-            }
-            Outcome::Failed
-        }
-    }
-}

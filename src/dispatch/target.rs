@@ -21,6 +21,8 @@ pub struct Target {
     pub rate: Option<DefaultDirectRateLimiter>,
     pub retry: RetrySettings,
     pub dlq: Arc<dyn DeadLetterSink>,
+    /// Where Lambda's on-success record of each accepted event goes (`on_success`).
+    pub on_success: Option<Arc<dyn DeadLetterSink>>,
     /// Where payloads over the asynchronous limit go, if the target takes pointer events.
     pub claim_check: Option<ClaimCheck>,
     /// Set from `retryAfterSeconds`: no attempt at this target starts before it.
@@ -41,9 +43,16 @@ impl Target {
             rate,
             retry: settings.retry.clone(),
             dlq,
+            on_success: None,
             claim_check: None,
             paused_until: Mutex::new(None),
         }
+    }
+
+    /// The same target, writing an on-success record of every accepted event to `sink`.
+    pub fn with_on_success(mut self, sink: Option<Arc<dyn DeadLetterSink>>) -> Self {
+        self.on_success = sink;
+        self
     }
 
     /// The same target, sending payloads over the asynchronous limit through `claim_check`.

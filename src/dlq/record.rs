@@ -21,6 +21,8 @@ pub enum Condition {
     InvalidEvent,
     /// Any other error Lambda says will not go away by retrying (KMS*, recursion detected, other 4xx).
     Rejected,
+    /// Not a death: the function accepted the event (an `on_success` record).
+    Success,
 }
 
 impl Condition {
@@ -34,6 +36,7 @@ impl Condition {
             Condition::RequestTooLarge => "RequestTooLarge",
             Condition::InvalidEvent => "InvalidEvent",
             Condition::Rejected => "Rejected",
+            Condition::Success => "Success",
         }
     }
 }
@@ -49,6 +52,9 @@ pub struct DeadLetterRecord {
     /// The event exactly as it would have been sent.
     pub request_payload: serde_json::Value,
     pub response_context: ResponseContext,
+    /// What a synchronous call answered: the function's result, or its error payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_payload: Option<serde_json::Value>,
     pub fanin: FaninContext,
 }
 
@@ -71,9 +77,21 @@ pub struct RequestContext {
 pub struct ResponseContext {
     /// HTTP status of the last answer; null when there was none (timeout, connection error).
     pub status_code: Option<u16>,
-    /// The error code (`TooManyRequestsException`, `Timeout`, …).
+    /// The error code (`TooManyRequestsException`, `Timeout`, …), or the function's own
+    /// `errorType` when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
+    /// `X-Amz-Executed-Version`: the version that ran (synchronous calls).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executed_version: Option<String>,
+    /// `X-Amz-Function-Error`: `Unhandled` or `Handled`, when the function failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_error: Option<String>,
+    /// The decoded end of the function's log (`log_type = "Tail"`), when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_tail: Option<String>,
 }
 
 /// What only fanin knows.

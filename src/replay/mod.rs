@@ -3,7 +3,7 @@
 //! event; one that dies again goes back with its replay count raised; the rest stay as they were.
 
 pub(crate) mod item;
-mod store;
+pub(crate) mod store;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::IsTerminal;
@@ -64,7 +64,7 @@ pub struct ReplayArgs {
     pub keep: bool,
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -155,6 +155,8 @@ fn destination(args: &ReplayArgs, config: Option<&Config>, function: Option<&Fun
             retry: RetrySettings::default(),
             dlq: None,
             invocation_type: InvocationType::Event,
+            log_type: Default::default(),
+            on_success: None,
             client_context: None,
             invoke_timeout: Duration::from_secs(10),
             large_payloads: None,

@@ -42,6 +42,7 @@ fn describe() {
     describe_counter!("fanin_events_dispatched_total", "Events Lambda accepted, by source and target.");
     describe_counter!("fanin_events_dead_lettered_total", "Events written to a dead-letter sink, by condition.");
     describe_counter!("fanin_dead_letter_failures_total", "Dead-letter writes that failed (the event stays upstream).");
+    describe_counter!("fanin_success_record_failures_total", "On-success records that could not be written (the event stays upstream).");
     describe_counter!("fanin_invoke_retries_total", "Failed attempts that will be retried.");
     describe_counter!("fanin_invoke_throttles_total", "429 answers, by Lambda's Reason.");
     describe_counter!("fanin_events_unrouted_total", "Events with no route, acknowledged.");
@@ -143,6 +144,19 @@ pub struct DeadLetterFailed<'a> {
 impl DeadLetterFailed<'_> {
     pub fn emit(&self) {
         counter!("fanin_dead_letter_failures_total", "source" => self.source.to_string(), "target" => self.target.to_string())
+            .increment(1);
+    }
+}
+
+/// An on-success record could not be written; the event stays upstream.
+pub struct SuccessRecordFailed<'a> {
+    pub source: &'a str,
+    pub target: &'a str,
+}
+
+impl SuccessRecordFailed<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_success_record_failures_total", "source" => self.source.to_string(), "target" => self.target.to_string())
             .increment(1);
     }
 }

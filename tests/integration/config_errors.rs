@@ -99,3 +99,11 @@ fn refused_file(setup: &Setup, file_ends: &str) {
     let line = log.lines().find(|l| l.contains("configuration error")).unwrap_or_else(|| panic!("no error line in {log}"));
     assert!(line.contains(file_ends), "{line:?} should name {file_ends}");
 }
+
+#[test]
+fn a_log_tail_for_an_asynchronous_target_and_an_unknown_success_sink() {
+    let s = Setup::new("", "[targets.work]\nfunction = \"work\"\nlog_type = \"Tail\"\n");
+    refused(&s, &[], "config/fanin.toml", "targets.work.log_type");
+    let s = Setup::new("", "[targets.work]\nfunction = \"work\"\non_success = \"nowhere\"\n");
+    refused(&s, &[], "config/fanin.toml", "targets.work.on_success");
+}

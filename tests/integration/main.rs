@@ -20,4 +20,5 @@ mod reload;
 mod setup;
 mod replay;
 mod sqs_delivery;
+mod synchronous;
 mod validate;
