@@ -85,6 +85,18 @@ pub fn lambda(sdk: &SdkConfig, attempt_timeout: Duration) -> aws_sdk_lambda::Cli
     aws_sdk_lambda::Client::from_conf(b.build())
 }
 
+/// A Step Functions client that makes exactly one attempt per call (the dispatcher retries)
+/// and gives up on a call after `attempt_timeout`.
+pub fn sfn(sdk: &SdkConfig, attempt_timeout: Duration) -> aws_sdk_sfn::Client {
+    let mut b = aws_sdk_sfn::config::Builder::from(sdk)
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(3).min(attempt_timeout)).operation_attempt_timeout(attempt_timeout).build());
+    if let Some(url) = service_endpoint("SFN") {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_sfn::Client::from_conf(b.build())
+}
+
 /// A CloudWatch client (alarm polling).
 pub fn cloudwatch(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
     let mut b = aws_sdk_cloudwatch::config::Builder::from(sdk);

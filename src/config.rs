@@ -224,8 +224,11 @@ pub const DEFAULT_DLQ: &str = "default";
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSettings {
-    /// Function name, partial ARN or full ARN.
+    /// Lambda: the function's name, partial ARN or full ARN (empty for a `state_machine` target).
+    #[serde(default)]
     pub function: String,
+    /// Step Functions: the state machine ARN each event starts an execution of, instead of a function.
+    pub state_machine: Option<String>,
     /// Version or alias.
     pub qualifier: Option<String>,
     /// Invocations of this target in flight at once (lowered while Lambda throttles).
@@ -891,9 +894,18 @@ impl Config {
             if target.max_concurrency == 0 {
                 return Err(ConfigError::new(at, format!("targets.{name}.max_concurrency"), "must be at least 1"));
             }
-            // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
-            if target.function.is_empty() || target.function.len() > 170 {
-                return Err(ConfigError::new(at, format!("targets.{name}.function"), format!("must be 1 to 170 characters (it is {})", target.function.len())));
+            match (&target.state_machine, target.function.is_empty()) {
+                (Some(_), false) => {
+                    return Err(ConfigError::new(at, format!("targets.{name}"), "give `function` (Lambda) or `state_machine` (Step Functions), not both"))
+                }
+                (Some(arn), true) if !(arn.starts_with("arn:") && arn.split(':').nth(5) == Some("stateMachine") && arn.split(':').count() == 7) => {
+                    return Err(ConfigError::new(at, format!("targets.{name}.state_machine"), "must be a state machine ARN: arn:aws:states:REGION:ACCOUNT:stateMachine:NAME"))
+                }
+                // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
+                (None, _) if target.function.is_empty() || target.function.len() > 170 => {
+                    return Err(ConfigError::new(at, format!("targets.{name}.function"), format!("must be 1 to 170 characters (it is {})", target.function.len())));
+                }
+                _ => {}
             }
             if target.retry.max_attempts == 0 {
                 return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));

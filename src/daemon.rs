@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{Config, Route, SourceSettings, TargetSettings, DEFAULT_DLQ};
 use crate::dispatch::claim_check::ClaimCheck;
-use crate::dispatch::{Dispatcher, Invoker, Routes, Target};
+use crate::dispatch::{Call, Dispatcher, Routes, Target};
 use crate::dlq::DeadLetterSink;
 use crate::queue::QueueSender;
 use crate::sources::{self, SourceContext};
@@ -223,9 +223,9 @@ impl Running {
 }
 
 fn build_target(sdk: &SdkConfig, scope: (&str, &str), name: &str, settings: &TargetSettings, sinks: &BTreeMap<String, Arc<dyn DeadLetterSink>>) -> Arc<Target> {
-    let invoker = Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings, Some(scope));
+    let call = Call::of(sdk, settings, name, Some(scope));
     let dlq = sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone();
     let on_success = settings.on_success.as_ref().map(|s| sinks[s].clone());
-    let target = Target::new(name, settings, invoker, dlq).with_claim_check(ClaimCheck::of(settings, sdk)).with_on_success(on_success);
+    let target = Target::new(name, settings, call, dlq).with_claim_check(ClaimCheck::of(settings, sdk)).with_on_success(on_success);
     Arc::new(target)
 }

@@ -77,6 +77,8 @@ const ANY: &str = "*";
 enum Group {
     /// Invoke (asynchronous, synchronous and DryRun all need `lambda:InvokeFunction`).
     InvokeTargets,
+    /// Step Functions targets: one execution per event.
+    StartExecutions,
     /// Long-poll, keep visibility, delete: what an SQS-backed source does.
     ConsumeSourceQueues,
     /// An `sns` source confirming its topic's subscription (a topic in another account).
@@ -107,6 +109,7 @@ impl Group {
     fn sid(self) -> &'static str {
         match self {
             Group::InvokeTargets => "InvokeTargets",
+            Group::StartExecutions => "StartExecutions",
             Group::ConsumeSourceQueues => "ConsumeSourceQueues",
             Group::ConfirmSubscriptions => "ConfirmSubscriptions",
             Group::DescribeAlarms => "DescribeAlarms",
@@ -126,6 +129,7 @@ impl Group {
     fn actions(self) -> &'static [&'static str] {
         match self {
             Group::InvokeTargets => &["lambda:InvokeFunction"],
+            Group::StartExecutions => &["states:StartExecution"],
             // The batch calls (DeleteMessageBatch, ChangeMessageVisibilityBatch) are authorised
             // by these same actions.
             Group::ConsumeSourceQueues => &[
@@ -190,9 +194,15 @@ impl Scope {
 
 /// The (region, account) each function and queue of the configuration names, where it does.
 fn named_locations(config: &Config) -> Vec<(Option<String>, Option<String>)> {
-    let functions = config.targets.values().map(|t| {
-        let f = FunctionRef::parse(&t.function);
-        (f.region, f.account)
+    let functions = config.targets.values().map(|t| match &t.state_machine {
+        Some(arn) => {
+            let field = |i: usize| arn.split(':').nth(i).filter(|f| !f.is_empty()).map(str::to_string);
+            (field(3), field(4))
+        }
+        None => {
+            let f = FunctionRef::parse(&t.function);
+            (f.region, f.account)
+        }
     });
     let queues = queue_urls(config).map(|url| {
         let (region, account, _) = queue_parts(url);
@@ -265,7 +275,11 @@ fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
         group: Group::WriteLargePayloads,
         resource: format!("arn:aws:s3:::{}/{}*", l.bucket, l.prefix),
     });
-    std::iter::once(invoke_grant(scope, target)).chain(claim_check).collect()
+    let call = match &target.state_machine {
+        Some(arn) => Grant { group: Group::StartExecutions, resource: arn.clone() },
+        None => invoke_grant(scope, target),
+    };
+    std::iter::once(call).chain(claim_check).collect()
 }
 
 /// `lambda:InvokeFunction` on exactly what the target calls: a qualified invoke is authorised

@@ -1,4 +1,5 @@
-//! What a failed Invoke means: retry, slow down, or dead-letter now.
+//! What a failed call means (Lambda's Invoke, Step Functions' StartExecution): retry, slow
+//! down, or dead-letter now.
 //!
 //! Decided by error code and HTTP status only, never by message text, in this one place.
 
@@ -29,6 +30,11 @@ pub fn classify(code: Option<&str>, status: Option<u16>, retry_kms: bool) -> Cla
         "RequestTooLargeException" => return Class::Terminal(Condition::RequestTooLarge),
         "InvalidRequestContentException" => return Class::Terminal(Condition::InvalidEvent),
         "RecursiveInvocationException" => return Class::Terminal(Condition::Rejected),
+        // Step Functions answers 400 for all of these, so the code decides.
+        "ThrottlingException" => return Class::Throttled { reason: None, retry_after: None },
+        "ExecutionLimitExceeded" => return Class::Retry,
+        "StateMachineDoesNotExist" | "StateMachineDeleting" => return Class::Terminal(Condition::ResourceNotFound),
+        "InvalidExecutionInput" | "InvalidName" | "InvalidArn" => return Class::Terminal(Condition::InvalidEvent),
         _ => {}
     }
     if code.contains("NotAuthorized") {

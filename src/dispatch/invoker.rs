@@ -1,5 +1,6 @@
 //! One Invoke call against one target, and its failure as a typed, classified error.
 
+use aws_sdk_lambda::config::http::HttpResponse;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::builders::InvokeFluentBuilder;
 use aws_sdk_lambda::operation::invoke::InvokeError;
@@ -140,51 +141,48 @@ impl Invoker {
     }
 }
 
+/// A Lambda call's failure: [`failure_of`], with a throttle's `Reason` and `retryAfterSeconds`.
 fn failure(err: SdkError<InvokeError>, retry_kms: bool) -> InvokeFailure {
-    let request_id = aws_sdk_lambda::operation::RequestId::request_id(&err).map(str::to_string);
-    match &err {
-        SdkError::TimeoutError(_) => InvokeFailure {
-            class: Class::Retry,
-            code: Some("Timeout".into()),
-            status: None,
-            message: "no answer within invoke_timeout".into(),
-            request_id,
-            answer: None,
-        },
-        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => InvokeFailure {
-            class: Class::Retry,
-            code: Some("ConnectionError".into()),
-            status: None,
-            message: aws_sdk_lambda::error::DisplayErrorContext(&err).to_string(),
-            request_id,
-            answer: None,
-        },
-        SdkError::ConstructionFailure(_) => InvokeFailure {
-            class: Class::Terminal(crate::dlq::Condition::InvalidEvent),
-            code: Some("InvalidRequest".into()),
-            status: None,
-            message: aws_sdk_lambda::error::DisplayErrorContext(&err).to_string(),
-            request_id,
-            answer: None,
-        },
+    let mut failure = failure_of(&err, retry_kms);
+    if let (Class::Throttled { reason, retry_after }, Some(InvokeError::TooManyRequestsException(e))) =
+        (&mut failure.class, err.as_service_error())
+    {
+        *reason = e.reason().map(|r| r.as_str().to_string());
+        *retry_after = e
+            .retry_after_seconds()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(std::time::Duration::from_secs_f64);
+    }
+    failure
+}
+
+/// Any AWS call's failure, classified by its code and status (the same for every target kind).
+pub(super) fn failure_of<E>(err: &SdkError<E, HttpResponse>, retry_kms: bool) -> InvokeFailure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let request_id = err.raw_response().and_then(|r| r.headers().get("x-amzn-RequestId")).map(str::to_string);
+    let (class, code, status, message) = match err {
+        SdkError::TimeoutError(_) => (Class::Retry, "Timeout".to_string(), None, "no answer within invoke_timeout".to_string()),
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            (Class::Retry, "ConnectionError".into(), None, aws_sdk_lambda::error::DisplayErrorContext(err).to_string())
+        }
+        SdkError::ConstructionFailure(_) => (
+            Class::Terminal(crate::dlq::Condition::InvalidEvent),
+            "InvalidRequest".into(),
+            None,
+            aws_sdk_lambda::error::DisplayErrorContext(err).to_string(),
+        ),
         _ => {
             let status = err.raw_response().map(|r| r.status().as_u16());
             let code = err.code().map(str::to_string);
             let message = err.message().unwrap_or_default().to_string();
-            let mut class = classify(code.as_deref(), status, retry_kms);
-            if let (Class::Throttled { reason, retry_after }, Some(InvokeError::TooManyRequestsException(e))) =
-                (&mut class, err.as_service_error())
-            {
-                *reason = e.reason().map(|r| r.as_str().to_string());
-                *retry_after = e
-                    .retry_after_seconds()
-                    .and_then(|s| s.trim().parse::<f64>().ok())
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(std::time::Duration::from_secs_f64);
-            }
-            InvokeFailure { class, code, status, message, request_id, answer: None }
+            let class = classify(code.as_deref(), status, retry_kms);
+            return InvokeFailure { class, code, status, message, request_id, answer: None };
         }
-    }
+    };
+    InvokeFailure { class, code: Some(code), status, message, request_id, answer: None }
 }
 
 /// `X-Amz-Log-Result` decoded, its last [`LOG_TAIL_BYTES`] at most.

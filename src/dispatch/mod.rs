@@ -2,12 +2,14 @@
 //! (event, target) waits for the rate limit, takes a concurrency permit, invokes, and then
 //! settles or backs off (holding no permit) and goes again.
 
+mod call;
 pub mod claim_check;
 mod classify;
 mod invoker;
 mod limits;
 mod records;
 mod retry;
+pub mod step_functions;
 mod target;
 
 use std::collections::HashMap;
@@ -22,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, warn};
 
 pub use classify::{classify, Class};
+pub use call::Call;
 pub use invoker::{Answer, InvokeFailure, Invoker};
 pub use limits::AdaptiveLimit;
 pub use target::Target;
@@ -241,11 +244,12 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
         return records::dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
     }
-    if event.payload.len() > ASYNC_PAYLOAD_LIMIT {
+    let limit = target.call.payload_limit();
+    if event.payload.len() > limit {
         let Some(claim_check) = &target.claim_check else {
             let note = ResponseContext {
                 error_type: Some("RequestTooLarge".into()),
-                error_message: Some(format!("{} bytes is over Lambda's asynchronous limit of {ASYNC_PAYLOAD_LIMIT}", event.payload.len())),
+                error_message: Some(format!("{} bytes is over the target's payload limit of {limit}", event.payload.len())),
                 ..Default::default()
             };
             return records::dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
@@ -280,7 +284,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         attempts.first_at.get_or_insert(now);
         attempts.last_at = Some(now);
         let started = Instant::now();
-        let result = target.invoker.invoke(&payload).await;
+        let result = target.call.send(&event.id, &payload).await;
         drop(permits);
         InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
         let failure = match result {

@@ -97,7 +97,7 @@ fn record(
         timestamp: timestamp(Utc::now()),
         request_context: RequestContext {
             request_id,
-            function_arn: target.invoker.function_arn(),
+            function_arn: target.call.arn(),
             condition,
             approximate_invoke_count: attempts.count,
         },

@@ -8,7 +8,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
 use super::claim_check::ClaimCheck;
-use super::invoker::Invoker;
+use super::call::Call;
 use super::limits::AdaptiveLimit;
 use crate::config::{RetrySettings, TargetSettings};
 use crate::dlq::DeadLetterSink;
@@ -16,7 +16,8 @@ use crate::dlq::DeadLetterSink;
 /// Everything the dispatcher needs to send events to one function.
 pub struct Target {
     pub name: String,
-    pub invoker: Invoker,
+    /// What it calls: a Lambda function or a state machine.
+    pub call: Call,
     pub concurrency: Arc<AdaptiveLimit>,
     pub rate: Option<DefaultDirectRateLimiter>,
     pub retry: RetrySettings,
@@ -30,7 +31,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(name: &str, settings: &TargetSettings, invoker: Invoker, dlq: Arc<dyn DeadLetterSink>) -> Self {
+    pub fn new(name: &str, settings: &TargetSettings, call: Call, dlq: Arc<dyn DeadLetterSink>) -> Self {
         let rate = settings.rate.map(|r| {
             let count = NonZeroU32::new(r.count).expect("validated: at least 1");
             let quota = Quota::with_period(r.per / r.count).expect("non-zero period").allow_burst(count);
@@ -38,7 +39,7 @@ impl Target {
         });
         Target {
             name: name.to_string(),
-            invoker,
+            call,
             concurrency: AdaptiveLimit::new(settings.max_concurrency),
             rate,
             retry: settings.retry.clone(),

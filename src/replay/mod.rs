@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, InvocationType, Rate, RetrySettings, Route, TargetSettings};
-use crate::dispatch::{Dispatcher, Invoker, Routes, Target};
+use crate::dispatch::{Call, Dispatcher, Routes, Target};
 use crate::dlq::{DeadLetterRecord, DeadLetterSink, SinkError};
 use crate::event::{Ack, Disposition, Event};
 use crate::pattern::Pattern;
@@ -149,6 +149,7 @@ fn destination(args: &ReplayArgs, config: Option<&Config>, function: Option<&Fun
     let bare = |f: FunctionRef| {
         let settings = TargetSettings {
             function: f.function.clone(),
+            state_machine: None,
             qualifier: f.qualifier.clone(),
             max_concurrency: args.concurrency,
             rate: None,
@@ -264,9 +265,9 @@ async fn send(
     let mut routes = HashMap::new();
     for (_, dest) in &selected {
         targets.entry(dest.name.clone()).or_insert_with(|| {
-            let invoker = Invoker::new(crate::aws::lambda(sdk, dest.settings.invoke_timeout), &dest.settings, None);
+            let call = Call::of(sdk, &dest.settings, &dest.name, None);
             let claim_check = crate::dispatch::claim_check::ClaimCheck::of(&dest.settings, sdk);
-            Arc::new(Target::new(&dest.name, &dest.settings, invoker, write_back.clone()).with_claim_check(claim_check))
+            Arc::new(Target::new(&dest.name, &dest.settings, call, write_back.clone()).with_claim_check(claim_check))
         });
         routes.insert(dest.name.clone(), vec![Route::to(&dest.name)]);
     }

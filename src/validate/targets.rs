@@ -16,6 +16,9 @@ const KIND: &str = "target";
 pub(super) async fn check(world: World, name: String) -> Vec<Check> {
     let target = &world.config.targets[&name];
     let sdk = world.sdk.as_ref().expect("target checks run online");
+    if let Some(arn) = &target.state_machine {
+        return vec![state_machine(&world, &name, target, arn).await];
+    }
     let client = crate::aws::lambda(sdk, target.invoke_timeout);
     let check = match dry_run(&client, &target.function, target.qualifier.as_deref()).await {
         Ok(()) => Check::new(KIND, &name, Status::Ok, format!("{}: exists and may be invoked (DryRun)", describe(target))),
@@ -92,6 +95,23 @@ fn function_missing(world: &World, name: &str, function: &str) -> Check {
         "check the name in targets.{name}.function (a name, partial ARN or full ARN) and the region ([aws] region, AWS_REGION):\n\
          aws lambda get-function --function-name {function} --region {region}"
     ))
+}
+
+/// A Step Functions target: `DescribeStateMachine`, which starts nothing.
+async fn state_machine(world: &World, name: &str, target: &TargetSettings, arn: &str) -> Check {
+    let sdk = world.sdk.as_ref().expect("target checks run online");
+    let described = crate::aws::sfn(sdk, target.invoke_timeout).describe_state_machine().state_machine_arn(arn).send().await;
+    match described.map_err(|e| Failure::of(&e)) {
+        Ok(out) => Check::new(KIND, name, Status::Ok, format!("state machine {arn}: exists ({}, {})", out.r#type().as_str(), out.status().map(|s| s.as_str()).unwrap_or("ACTIVE"))),
+        Err(f) if f.code.as_deref() == Some("StateMachineDoesNotExist") => {
+            Check::new(KIND, name, Status::Fail, format!("state machine {arn} does not exist")).advise(format!(
+                "check targets.{name}.state_machine and the region:\naws stepfunctions describe-state-machine --state-machine-arn {arn}"
+            ))
+        }
+        Err(f) if f.denied() => Check::new(KIND, name, Status::Fail, format!("state machine {arn}: access denied: {}", f.summary()))
+            .advise(world.grant_missing(Subject::Target(target))),
+        Err(f) => Check::new(KIND, name, Status::Fail, format!("state machine {arn}: {}", f.summary())).unless_answered(&f, "SFN"),
+    }
 }
 
 fn denied(world: &World, name: &str, target: &TargetSettings, f: &Failure) -> Check {

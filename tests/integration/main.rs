@@ -20,5 +20,6 @@ mod reload;
 mod setup;
 mod replay;
 mod sqs_delivery;
+mod step_functions;
 mod synchronous;
 mod validate;

@@ -57,6 +57,18 @@ impl Moto {
         aws_sdk_cloudwatch::Client::new(&self.sdk())
     }
 
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.sdk())
+    }
+
+    /// Creates a Standard state machine of one Pass state; its ARN.
+    pub async fn state_machine(&self, name: &str) -> String {
+        let definition = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
+        let role = "arn:aws:iam::123456789012:role/fanin-test";
+        let out = self.sfn().create_state_machine().name(name).definition(definition).role_arn(role).send().await.expect("create state machine");
+        out.state_machine_arn().to_string()
+    }
+
     /// The ARN of the queue at `queue_url` (moto's account and region).
     pub fn queue_arn(&self, queue_url: &str) -> String {
         format!("arn:aws:sqs:us-east-1:123456789012:{}", queue_url.rsplit('/').next().unwrap())
