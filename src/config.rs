@@ -229,6 +229,12 @@ pub struct TargetSettings {
     pub function: String,
     /// Step Functions: the state machine ARN each event starts an execution of, instead of a function.
     pub state_machine: Option<String>,
+    /// A function URL (`https://….lambda-url.<region>.on.aws/`) the event is POSTed to, instead
+    /// of an Invoke; `function` may then name the function, for `iam-policy`.
+    pub url: Option<String>,
+    /// How a function URL is called: `"AWS_IAM"` (SigV4-signed, the default) or `"NONE"`.
+    #[serde(default)]
+    pub auth: UrlAuth,
     /// Version or alias.
     pub qualifier: Option<String>,
     /// Invocations of this target in flight at once (lowered while Lambda throttles).
@@ -293,6 +299,18 @@ pub enum InvocationType {
     Event,
     /// Synchronous: the function's error counts as a failed attempt.
     RequestResponse,
+}
+
+/// `auth` of a function URL target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum UrlAuth {
+    /// Signed with SigV4 (service `lambda`) with the configured credentials.
+    #[default]
+    #[serde(rename = "AWS_IAM")]
+    AwsIam,
+    /// Unsigned: the URL lets anyone call it.
+    #[serde(rename = "NONE")]
+    None,
 }
 
 /// `log_type` of a target.
@@ -894,18 +912,24 @@ impl Config {
             if target.max_concurrency == 0 {
                 return Err(ConfigError::new(at, format!("targets.{name}.max_concurrency"), "must be at least 1"));
             }
-            match (&target.state_machine, target.function.is_empty()) {
-                (Some(_), false) => {
-                    return Err(ConfigError::new(at, format!("targets.{name}"), "give `function` (Lambda) or `state_machine` (Step Functions), not both"))
+            // A function (Lambda), a function URL (`function` may then name it) or a state machine.
+            let others = usize::from(target.url.is_some()) + usize::from(target.state_machine.is_some());
+            if others > 1 || (others == 0 && target.function.is_empty()) || (target.state_machine.is_some() && !target.function.is_empty()) {
+                let message = "give one of `function` (Lambda), `url` (a function URL) or `state_machine` (Step Functions)";
+                return Err(ConfigError::new(at, format!("targets.{name}"), message));
+            }
+            if target.url.as_ref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+                return Err(ConfigError::new(at, format!("targets.{name}.url"), "must be a function URL: https://<id>.lambda-url.<region>.on.aws/"));
+            }
+            if let Some(arn) = &target.state_machine {
+                if !(arn.starts_with("arn:") && arn.split(':').nth(5) == Some("stateMachine") && arn.split(':').count() == 7) {
+                    let message = "must be a state machine ARN: arn:aws:states:REGION:ACCOUNT:stateMachine:NAME";
+                    return Err(ConfigError::new(at, format!("targets.{name}.state_machine"), message));
                 }
-                (Some(arn), true) if !(arn.starts_with("arn:") && arn.split(':').nth(5) == Some("stateMachine") && arn.split(':').count() == 7) => {
-                    return Err(ConfigError::new(at, format!("targets.{name}.state_machine"), "must be a state machine ARN: arn:aws:states:REGION:ACCOUNT:stateMachine:NAME"))
-                }
-                // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
-                (None, _) if target.function.is_empty() || target.function.len() > 170 => {
-                    return Err(ConfigError::new(at, format!("targets.{name}.function"), format!("must be 1 to 170 characters (it is {})", target.function.len())));
-                }
-                _ => {}
+            }
+            // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
+            if target.function.len() > 170 {
+                return Err(ConfigError::new(at, format!("targets.{name}.function"), format!("must be 1 to 170 characters (it is {})", target.function.len())));
             }
             if target.retry.max_attempts == 0 {
                 return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));

@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::config::{AlarmOptions, Config, DlqSettings, EventBridgeOptions, Origin, SourceKind, SourceSettings, SqsSettings, TargetSettings};
+use crate::config::{
+    AlarmOptions, Config, DlqSettings, EventBridgeOptions, Origin, SourceKind, SourceSettings, SqsSettings, TargetSettings, UrlAuth,
+};
 
 /// The policy document for `config` (`include_setup`: also what `fanin setup --apply` needs).
 pub fn policy(config: &Config, include_setup: bool) -> Value {
@@ -77,6 +79,8 @@ const ANY: &str = "*";
 enum Group {
     /// Invoke (asynchronous, synchronous and DryRun all need `lambda:InvokeFunction`).
     InvokeTargets,
+    /// Function URL targets with `auth = "AWS_IAM"`.
+    InvokeFunctionUrls,
     /// Step Functions targets: one execution per event.
     StartExecutions,
     /// Long-poll, keep visibility, delete: what an SQS-backed source does.
@@ -109,6 +113,7 @@ impl Group {
     fn sid(self) -> &'static str {
         match self {
             Group::InvokeTargets => "InvokeTargets",
+            Group::InvokeFunctionUrls => "InvokeFunctionUrls",
             Group::StartExecutions => "StartExecutions",
             Group::ConsumeSourceQueues => "ConsumeSourceQueues",
             Group::ConfirmSubscriptions => "ConfirmSubscriptions",
@@ -129,6 +134,7 @@ impl Group {
     fn actions(self) -> &'static [&'static str] {
         match self {
             Group::InvokeTargets => &["lambda:InvokeFunction"],
+            Group::InvokeFunctionUrls => &["lambda:InvokeFunctionUrl"],
             Group::StartExecutions => &["states:StartExecution"],
             // The batch calls (DeleteMessageBatch, ChangeMessageVisibilityBatch) are authorised
             // by these same actions.
@@ -275,11 +281,16 @@ fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
         group: Group::WriteLargePayloads,
         resource: format!("arn:aws:s3:::{}/{}*", l.bucket, l.prefix),
     });
-    let call = match &target.state_machine {
-        Some(arn) => Grant { group: Group::StartExecutions, resource: arn.clone() },
-        None => invoke_grant(scope, target),
+    let call = match (&target.state_machine, &target.url) {
+        (Some(arn), _) => Some(Grant { group: Group::StartExecutions, resource: arn.clone() }),
+        // A URL's id does not name its function: the target's `function` does, else any.
+        (None, Some(_)) => (target.auth == UrlAuth::AwsIam).then(|| {
+            let function = if target.function.is_empty() { "*" } else { &target.function };
+            Grant { group: Group::InvokeFunctionUrls, resource: function_arn(function, None, &scope.region, &scope.account) }
+        }),
+        (None, None) => Some(invoke_grant(scope, target)),
     };
-    std::iter::once(call).chain(claim_check).collect()
+    call.into_iter().chain(claim_check).collect()
 }
 
 /// `lambda:InvokeFunction` on exactly what the target calls: a qualified invoke is authorised
@@ -384,12 +395,17 @@ fn statements(grants: Vec<Grant>) -> Vec<Value> {
     by_group
         .into_iter()
         .map(|(group, resources)| {
-            json!({
+            let mut statement = json!({
                 "Sid": group.sid(),
                 "Effect": "Allow",
                 "Action": group.actions(),
                 "Resource": resources,
-            })
+            });
+            // Only IAM-authenticated URLs: a URL with auth NONE needs no permission at all.
+            if group == Group::InvokeFunctionUrls {
+                statement["Condition"] = json!({ "StringEquals": { "lambda:FunctionUrlAuthType": "AWS_IAM" } });
+            }
+            statement
         })
         .collect()
 }

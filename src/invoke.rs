@@ -62,8 +62,8 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         let known: Vec<&str> = config.targets.keys().map(String::as_str).collect();
         return usage(format!("no target named \"{}\" in {} (defined: {})", args.target, config.file.display(), known.join(", ")));
     };
-    if target.state_machine.is_some() {
-        return usage(format!("target \"{}\" starts Step Functions executions; fanin invoke calls Lambda functions", args.target));
+    if target.state_machine.is_some() || target.url.is_some() {
+        return usage(format!("target \"{}\" is not called through Invoke (a state machine or a function URL); fanin invoke calls Lambda functions", args.target));
     }
     let payload = match read_event(args.event.as_deref()) {
         Ok(p) => p,

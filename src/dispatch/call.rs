@@ -1,11 +1,15 @@
-//! What a target calls, one kind per module: a Lambda function (`Invoke`, [`super::invoker`])
-//! or a Step Functions state machine (`StartExecution`, [`super::step_functions`]). The
-//! dispatcher sees only this.
+//! What a target calls, one kind per module: a Lambda function (`Invoke`, [`super::invoker`]),
+//! a function URL (an HTTPS POST, [`super::function_url`]) or a Step Functions state machine
+//! (`StartExecution`, [`super::step_functions`]). The dispatcher sees only this.
 
 use aws_config::SdkConfig;
 use bytes::Bytes;
 
 use super::ASYNC_PAYLOAD_LIMIT;
+
+/// A synchronous invocation's request limit (what a function URL takes).
+const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+use super::function_url::UrlCaller;
 use super::invoker::{Answer, InvokeFailure, Invoker};
 use super::step_functions::{self, Starter};
 use crate::config::TargetSettings;
@@ -13,6 +17,7 @@ use crate::config::TargetSettings;
 /// A target's call.
 pub enum Call {
     Lambda(Invoker),
+    FunctionUrl(UrlCaller),
     StepFunctions(Starter),
 }
 
@@ -20,9 +25,10 @@ impl Call {
     /// The call `settings` describe. `scope` (region, account) completes a function given by
     /// name into the ARN records carry; without it they name it as configured.
     pub fn of(sdk: &SdkConfig, settings: &TargetSettings, target: &str, scope: Option<(&str, &str)>) -> Call {
-        match &settings.state_machine {
-            Some(arn) => Call::StepFunctions(Starter::new(crate::aws::sfn(sdk, settings.invoke_timeout), arn, target)),
-            None => Call::Lambda(Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings, scope)),
+        match (&settings.state_machine, &settings.url) {
+            (Some(arn), _) => Call::StepFunctions(Starter::new(crate::aws::sfn(sdk, settings.invoke_timeout), arn, target)),
+            (None, Some(url)) => Call::FunctionUrl(UrlCaller::new(sdk, url, settings.auth, settings.invoke_timeout)),
+            (None, None) => Call::Lambda(Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings, scope)),
         }
     }
 
@@ -30,6 +36,7 @@ impl Call {
     pub async fn send(&self, event_id: &str, payload: &Bytes) -> Result<Answer, InvokeFailure> {
         match self {
             Call::Lambda(invoker) => invoker.invoke(payload).await,
+            Call::FunctionUrl(caller) => caller.post(payload).await,
             Call::StepFunctions(starter) => starter.start(event_id, payload).await,
         }
     }
@@ -38,6 +45,7 @@ impl Call {
     pub fn arn(&self) -> String {
         match self {
             Call::Lambda(invoker) => invoker.function_arn(),
+            Call::FunctionUrl(caller) => caller.url().to_string(),
             Call::StepFunctions(starter) => starter.arn().to_string(),
         }
     }
@@ -46,6 +54,8 @@ impl Call {
     pub fn payload_limit(&self) -> usize {
         match self {
             Call::Lambda(_) => ASYNC_PAYLOAD_LIMIT,
+            // A function URL runs the function synchronously: Invoke's 6 MB request limit.
+            Call::FunctionUrl(_) => SYNC_PAYLOAD_LIMIT,
             Call::StepFunctions(_) => step_functions::INPUT_LIMIT,
         }
     }

@@ -54,13 +54,31 @@ pub fn classify(code: Option<&str>, status: Option<u16>, retry_kms: bool) -> Cla
         return Class::Retry;
     }
     match status {
-        Some(429) => Class::Throttled { reason: None, retry_after: None },
-        Some(403) => Class::Terminal(Condition::AccessDenied),
-        Some(404) => Class::Terminal(Condition::ResourceNotFound),
-        Some(413) => Class::Terminal(Condition::RequestTooLarge),
-        Some(400) => Class::Terminal(Condition::InvalidEvent),
-        Some(s) if (400..500).contains(&s) => Class::Terminal(Condition::Rejected),
-        // 5xx, and no answer at all (timeouts, dropped connections): transient.
+        Some(s) => classify_status_and_400(s),
+        // No answer at all (timeouts, dropped connections): transient.
+        None => Class::Retry,
+    }
+}
+
+/// A function URL's answer, which carries no error code: 429 throttled, 403, 404 and 413 as
+/// for Invoke, any other 4xx rejected, 5xx transient.
+pub fn classify_status(status: u16) -> Class {
+    match status {
+        400 => Class::Terminal(Condition::Rejected),
+        s => classify_status_and_400(s),
+    }
+}
+
+/// By HTTP status alone (400: Invoke's invalid request content).
+fn classify_status_and_400(status: u16) -> Class {
+    match status {
+        429 => Class::Throttled { reason: None, retry_after: None },
+        403 => Class::Terminal(Condition::AccessDenied),
+        404 => Class::Terminal(Condition::ResourceNotFound),
+        413 => Class::Terminal(Condition::RequestTooLarge),
+        400 => Class::Terminal(Condition::InvalidEvent),
+        s if (400..500).contains(&s) => Class::Terminal(Condition::Rejected),
+        // 5xx and anything else: transient.
         _ => Class::Retry,
     }
 }

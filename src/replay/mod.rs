@@ -150,6 +150,8 @@ fn destination(args: &ReplayArgs, config: Option<&Config>, function: Option<&Fun
         let settings = TargetSettings {
             function: f.function.clone(),
             state_machine: None,
+            url: None,
+            auth: Default::default(),
             qualifier: f.qualifier.clone(),
             max_concurrency: args.concurrency,
             rate: None,

@@ -19,6 +19,9 @@ pub(super) async fn check(world: World, name: String) -> Vec<Check> {
     if let Some(arn) = &target.state_machine {
         return vec![state_machine(&world, &name, target, arn).await];
     }
+    if let Some(url) = &target.url {
+        return vec![function_url(&name, url, target).await];
+    }
     let client = crate::aws::lambda(sdk, target.invoke_timeout);
     let check = match dry_run(&client, &target.function, target.qualifier.as_deref()).await {
         Ok(()) => Check::new(KIND, &name, Status::Ok, format!("{}: exists and may be invoked (DryRun)", describe(target))),
@@ -95,6 +98,18 @@ fn function_missing(world: &World, name: &str, function: &str) -> Check {
         "check the name in targets.{name}.function (a name, partial ARN or full ARN) and the region ([aws] region, AWS_REGION):\n\
          aws lambda get-function --function-name {function} --region {region}"
     ))
+}
+
+/// A function URL target: it resolves and answers (TLS for `https://`); no event is sent.
+async fn function_url(name: &str, url: &str, target: &TargetSettings) -> Check {
+    match crate::dispatch::function_url::reach(url, target.invoke_timeout).await {
+        Ok(()) => {
+            let tls = if url.starts_with("https://") { " and answers TLS" } else { " and answers (plain HTTP)" };
+            Check::new(KIND, name, Status::Ok, format!("function URL {url}: resolves{tls}; nothing sent"))
+        }
+        Err(e) => Check::new(KIND, name, Status::Fail, format!("function URL {url}: {e}"))
+            .advise(format!("check targets.{name}.url (aws lambda get-function-url-config --function-name <function>) and the network")),
+    }
 }
 
 /// A Step Functions target: `DescribeStateMachine`, which starts nothing.

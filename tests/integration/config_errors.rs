@@ -107,3 +107,17 @@ fn a_log_tail_for_an_asynchronous_target_and_an_unknown_success_sink() {
     let s = Setup::new("", "[targets.work]\nfunction = \"work\"\non_success = \"nowhere\"\n");
     refused(&s, &[], "config/fanin.toml", "targets.work.on_success");
 }
+
+#[test]
+fn a_target_must_be_one_kind_and_name_it_well() {
+    let s = Setup::new("", "[targets.work]\nfunction = \"work\"\nstate_machine = \"arn:aws:states:us-east-1:123456789012:stateMachine:m\"\n");
+    refused(&s, &[], "config/fanin.toml", "targets.work");
+    let s = Setup::new("", "[targets.work]\nqualifier = \"live\"\n");
+    refused(&s, &[], "config/fanin.toml", "targets.work");
+    let s = Setup::new("", "[targets.work]\nstate_machine = \"orders\"\n");
+    refused(&s, &[], "config/fanin.toml", "targets.work.state_machine");
+    let s = Setup::new("", "[targets.work]\nurl = \"ftp://example.com/\"\n");
+    refused(&s, &[], "config/fanin.toml", "targets.work.url");
+    let s = Setup::new("", "[targets.work]\nurl = \"https://abc.lambda-url.us-east-1.on.aws/\"\nauth = \"SOMETIMES\"\n");
+    refused(&s, &[], "config/fanin.toml", "targets.work.auth");
+}

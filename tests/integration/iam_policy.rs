@@ -276,3 +276,27 @@ fn iam_policy_grants_writing_large_payloads_and_large_records() {
     assert_eq!(objects.unwrap()["Resource"], json!(["arn:aws:s3:::ops-bucket/fanin/dlq/large/*"]));
     assert_eq!(parliament(&policy), "");
 }
+
+#[test]
+fn iam_policy_for_function_url_and_state_machine_targets_is_exact_and_clean() {
+    let setup = Setup::new(
+        "",
+        "[targets.hook]\nurl = \"https://abc.lambda-url.us-east-1.on.aws/\"\nfunction = \"hook-fn\"\n\
+         [targets.open]\nurl = \"https://def.lambda-url.us-east-1.on.aws/\"\nauth = \"NONE\"\n\
+         [targets.flow]\nstate_machine = \"arn:aws:states:us-east-1:123456789012:stateMachine:orders\"\n",
+    );
+    let policy = iam_policy(&["--config", setup.config().to_str().unwrap()], &[]);
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(
+        statements[..2],
+        [
+            json!({"Sid": "InvokeFunctionUrls", "Effect": "Allow", "Action": ["lambda:InvokeFunctionUrl"],
+                   "Resource": ["arn:aws:lambda:us-east-1:123456789012:function:hook-fn"],
+                   "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}}),
+            json!({"Sid": "StartExecutions", "Effect": "Allow", "Action": ["states:StartExecution"],
+                   "Resource": ["arn:aws:states:us-east-1:123456789012:stateMachine:orders"]}),
+        ]
+    );
+    assert!(statements.iter().all(|s| s["Sid"] != "InvokeTargets"), "{policy}");
+    assert_eq!(parliament(&policy), "");
+}

@@ -11,6 +11,7 @@ mod config_errors;
 mod conformance;
 mod cron;
 mod dead_letters;
+mod function_urls;
 mod hostile_input;
 mod iam_policy;
 mod invoke;

@@ -86,6 +86,10 @@ pub struct Invocation {
     /// The status it is answered with, decided on arrival (so a `Slow` reply already shows
     /// its final status while it is still sleeping); `None` for [`Reply::Drop`].
     pub status: Option<u16>,
+    /// Whether it came to the function's URL (`POST /url/<function>/`) rather than Invoke.
+    pub via_url: bool,
+    /// The `Authorization` header (SigV4 for Invoke and IAM-authenticated URLs).
+    pub authorization: Option<String>,
 }
 
 impl Invocation {
@@ -367,6 +371,10 @@ impl LambdaEndpoint {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+    /// The URL of `function`'s function URL here (`POST` the event to it).
+    pub fn function_url(&self, function: &str) -> String {
+        format!("http://{}/url/{function}/", self.addr)
+    }
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -483,6 +491,9 @@ impl Drop for LambdaEndpoint {
 
 
 async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Notify>) -> Resp {
+    if req.uri().path().starts_with("/url/") {
+        return handle_url(req, state, kill).await;
+    }
     let received_at = Instant::now();
     let received_wall = SystemTime::now();
     let request_id = new_request_id();
@@ -520,6 +531,7 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         .find(|(k, _)| *k == "Qualifier")
         .map(|(_, v)| percent_decode(v));
     let (function_name, name_qualifier) = parse_function_name(&function);
+    let authorization = header("authorization");
     let payload = match req.into_body().collect().await {
         Ok(b) => b.to_bytes().to_vec(),
         Err(_) => {
@@ -545,6 +557,8 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         received_at,
         received_wall,
         status: None,
+        via_url: false,
+        authorization,
     };
 
     // Decide and record under the lock; answer after releasing it.
@@ -633,6 +647,71 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         } => error_response(&request_id, *status, code, message, None),
         Reply::Drop => {
             // Makes the connection task drop the socket; this response is never sent.
+            kill.notify_one();
+            std::future::pending::<Resp>().await
+        }
+        Reply::Slow(..) => unreachable!("resolved above"),
+    }
+}
+
+/// A function URL: `POST /url/<function>/` with the event as the body. The function's
+/// behavior answers as a URL would: 200 with the result, 429 with `Retry-After`, any error
+/// status with its message, 502 for a function error.
+async fn handle_url(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Notify>) -> Resp {
+    let request_id = new_request_id();
+    let function_name = req.uri().path().trim_start_matches("/url/").trim_end_matches('/').to_string();
+    let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let payload = req.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+    let mut inv = Invocation {
+        request_id: request_id.clone(),
+        function: function_name.clone(),
+        function_name,
+        qualifier: None,
+        invocation_type: InvocationType::RequestResponse,
+        log_type: None,
+        client_context: None,
+        payload,
+        received_at: Instant::now(),
+        received_wall: SystemTime::now(),
+        status: None,
+        via_url: true,
+        authorization,
+    };
+    let reply = {
+        let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+        let behavior = st.behaviors.get(&inv.function_name).unwrap_or(&st.default).clone();
+        let seen = st.seen.entry((inv.function_name.clone(), inv.payload.clone())).or_insert(0);
+        let times = *seen;
+        *seen += 1;
+        let reply = (behavior.0)(&inv, times);
+        inv.status = match reply.resolve().1 {
+            Reply::FunctionError { .. } => Some(502),
+            other => other.status(&InvocationType::RequestResponse),
+        };
+        st.accepted += usize::from(inv.is_accepted());
+        st.invocations.push(inv.clone());
+        reply
+    };
+    let (delay, reply) = reply.resolve();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let plain = |status: u16, body: String| {
+        Response::builder().status(status).header("x-amzn-RequestId", &request_id).header("Content-Type", "application/json").body(Full::new(Bytes::from(body))).expect("valid response")
+    };
+    match reply {
+        Reply::Accept => plain(200, "null".into()),
+        Reply::AcceptWith(body) => plain(200, String::from_utf8_lossy(body).into_owned()),
+        Reply::Throttle { retry_after, .. } => {
+            let mut response = plain(429, r#"{"Message":"Rate Exceeded."}"#.into());
+            if let Some(s) = retry_after {
+                response.headers_mut().insert("Retry-After", s.to_string().parse().unwrap());
+            }
+            response
+        }
+        Reply::Error { status, message, .. } => plain(*status, serde_json::json!({ "Message": message }).to_string()),
+        Reply::FunctionError { .. } => plain(502, r#"{"Message":"Internal Server Error"}"#.into()),
+        Reply::Drop => {
             kill.notify_one();
             std::future::pending::<Resp>().await
         }
