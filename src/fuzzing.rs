@@ -41,8 +41,11 @@ use crate::sources::sqs::shape::{self, Intake};
 /// Separates the parts of one input: a line holding `%%`.
 pub const SEPARATOR: &[u8] = b"\n%%\n";
 
+/// One target's entry point.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its fuzz target and seed directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sqs_message", sqs_message),
     ("s3_notification", s3_notification),
     ("sns_message", sns_message),
@@ -626,8 +629,16 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    /// Mutations of each seed.
-    const MUTATIONS_PER_SEED: usize = 1000;
+    /// Mutations of each seed: hundreds, fewer where one run costs milliseconds in a debug
+    /// build (a schedule walked from five instants, files written and loaded), so that the whole
+    /// test takes a few seconds.
+    fn mutations_per_seed(target: &str) -> usize {
+        match target {
+            "cron_schedule" => 50,
+            "config_file" => 250,
+            _ => 400,
+        }
+    }
 
     /// A tiny deterministic PRNG (xorshift64*).
     struct Rng(u64);
@@ -708,7 +719,7 @@ mod tests {
     }
 
     /// Runs `f` on `input`; on a panic, saves the input and fails naming it.
-    fn run(target: &str, what: &str, f: fn(&[u8]), input: &[u8]) {
+    fn run(target: &str, what: &str, f: Target, input: &[u8]) {
         if std::panic::catch_unwind(|| f(input)).is_err() {
             let saved = std::env::temp_dir().join(format!("fanin-fuzzing-{target}-{}", crate::event::fingerprint(input)));
             let _ = std::fs::write(&saved, input);
@@ -716,7 +727,8 @@ mod tests {
         }
     }
 
-    fn exercise(target: &str, f: fn(&[u8])) -> usize {
+    fn exercise(target: &str, f: Target) -> usize {
+        let started = Instant::now();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
         let seeds = files(&root.join("seeds").join(target));
         assert!(!seeds.is_empty(), "no seeds in fuzz/seeds/{target}/");
@@ -727,18 +739,27 @@ mod tests {
             run(target, &format!("seed {name}"), f, input);
         }
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ target.len() as u64);
-        for i in 0..MUTATIONS_PER_SEED * seeds.len() {
+        let mutations = mutations_per_seed(target) * seeds.len();
+        for i in 0..mutations {
             let (name, seed) = &seeds[i % seeds.len()];
             let other = &seeds[rng.below(seeds.len())].1;
             let input = mutate(&mut rng, seed, other);
             run(target, &format!("mutation {i} of seed {name}"), f, &input);
         }
+        eprintln!("{target}: {} seeds, {mutations} mutations, {:?}", seeds.len(), started.elapsed());
         seeds.len()
     }
 
     #[test]
     fn every_target_survives_its_seeds_regressions_and_mutations() {
         let started = Instant::now();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        for kind in ["seeds", "regressions"] {
+            for dir in std::fs::read_dir(root.join(kind)).into_iter().flatten().flatten() {
+                let name = dir.file_name().to_string_lossy().into_owned();
+                assert!(TARGETS.iter().any(|(t, _)| *t == name), "fuzz/{kind}/{name} is no target's");
+            }
+        }
         std::thread::scope(|s| {
             let runs: Vec<_> = TARGETS
                 .iter()

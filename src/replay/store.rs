@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ impl Store {
                 s3: crate::aws::s3(sdk),
                 queue_url: url.to_string(),
                 offloaded: Mutex::new(HashMap::new()),
+                hold: SQS_HOLD,
+                cut_short: AtomicBool::new(false),
             }));
         }
         if let Some(rest) = from.strip_prefix("s3://") {
@@ -53,6 +56,21 @@ impl Store {
             return Ok(Store::S3(S3Store { client: crate::aws::s3(sdk), bucket: bucket.into(), prefix: prefix.into(), keep }));
         }
         bail!("--from {from:?}: write file:PATH, sqs:QUEUE_URL or s3://BUCKET/PREFIX")
+    }
+
+    /// SQS: hold what is read for `hold` instead of replay's 15 minutes (`fanin dlq`, which
+    /// only looks, releases it all when done; the hold only matters if it is killed first).
+    pub fn with_sqs_hold(mut self, hold: Duration) -> Store {
+        if let Store::Sqs(s) = &mut self {
+            s.hold = hold;
+        }
+        self
+    }
+
+    /// SQS: the last `load` stopped before the queue was read through, because a message it had
+    /// read came back (its hold ran out first); what it returned is all read once, but not all.
+    pub fn cut_short(&self) -> bool {
+        matches!(self, Store::Sqs(s) if s.cut_short.load(Ordering::SeqCst))
     }
 
     /// Reads every dead letter; the ones that cannot be read are returned as errors, untouched.
@@ -199,6 +217,10 @@ pub struct SqsStore {
     queue_url: String,
     /// Receipt → where its record was in S3, for the records that came through a pointer.
     offloaded: Mutex<HashMap<String, (String, String)>>,
+    /// The visibility timeout asked for on receive.
+    hold: Duration,
+    /// Set when a load met a message it had already read (see `Store::cut_short`).
+    cut_short: AtomicBool,
 }
 
 fn sqs_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> anyhow::Error {
@@ -208,25 +230,52 @@ fn sqs_error<E: std::error::Error + Send + Sync + 'static>(e: aws_sdk_sqs::error
 impl SqsStore {
     async fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
         let (mut items, mut errors) = (vec![], vec![]);
-        loop {
+        // Unreadable messages are handed back once the read is over: handed back at once, the
+        // next receive would return them again, and again.
+        let mut unreadable = vec![];
+        let mut seen: HashMap<String, Option<usize>> = HashMap::new();
+        self.cut_short.store(false, Ordering::SeqCst);
+        let result = loop {
             let out = self
                 .client
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
                 .wait_time_seconds(1)
-                .visibility_timeout(SQS_HOLD.as_secs() as i32)
+                .visibility_timeout(self.hold.as_secs() as i32)
                 .message_attribute_names("All")
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .send()
                 .await
-                .map_err(sqs_error)?;
-            let messages = out.messages.unwrap_or_default();
+                .map_err(sqs_error);
+            let messages = match out {
+                Ok(out) => out.messages.unwrap_or_default(),
+                Err(e) => break Err(e),
+            };
             if messages.is_empty() {
-                return Ok((items, errors));
+                break Ok(());
             }
+            let mut again = false;
             for m in messages {
                 let receipt = m.receipt_handle().unwrap_or_default().to_string();
+                let message_id = m.message_id().unwrap_or_default().to_string();
+                if let Some(earlier) = seen.get(&message_id) {
+                    // Read already, and back because its hold ran out: the read went round.
+                    // Only the newest receipt handle is sure to delete or release it.
+                    again = true;
+                    match *earlier {
+                        Some(n) => {
+                            let item: &mut Item = &mut items[n];
+                            let mut offloaded = self.offloaded.lock().unwrap();
+                            if let Some(place) = offloaded.remove(&item.key) {
+                                offloaded.insert(receipt.clone(), place);
+                            }
+                            item.key = receipt;
+                        }
+                        None => unreadable.push(receipt),
+                    }
+                    continue;
+                }
                 let attr = |name: &str| {
                     m.message_attributes().and_then(|a| a.get(name)).and_then(|v| v.string_value()).map(str::to_string)
                 };
@@ -241,15 +290,30 @@ impl SqsStore {
                     }
                 };
                 match body.and_then(|body| item::parse(&body, id, Some(&legacy))) {
-                    Ok(letter) => items.push(Item { key: receipt, letter }),
+                    Ok(letter) => {
+                        seen.insert(message_id, Some(items.len()));
+                        items.push(Item { key: receipt, letter });
+                    }
                     Err(e) => {
+                        seen.insert(message_id, None);
                         errors.push(format!("message {id}: {e}"));
-                        // Unreadable: hand it back untouched.
-                        let _ = self.client.change_message_visibility().queue_url(&self.queue_url).receipt_handle(&receipt).visibility_timeout(0).send().await;
+                        unreadable.push(receipt);
                     }
                 }
             }
+            if again {
+                self.cut_short.store(true, Ordering::SeqCst);
+                break Ok(());
+            }
+        };
+        // Unreadable messages are handed back untouched; so is everything when the read failed.
+        if result.is_err() {
+            unreadable.extend(items.iter().map(|i| i.key.clone()));
         }
+        for receipt in unreadable {
+            let _ = self.client.change_message_visibility().queue_url(&self.queue_url).receipt_handle(&receipt).visibility_timeout(0).send().await;
+        }
+        result.map(|()| (items, errors))
     }
 
     async fn delete(&self, receipt: &str) -> anyhow::Result<()> {
