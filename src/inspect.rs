@@ -522,8 +522,27 @@ fn show_one(read: &Read, args: &ShowArgs, format: Format) -> Result<String, Stri
         out.push_str(&format!("  {:<13} {}\n", format!("{name}:"), value.as_deref().unwrap_or("-")));
     }
     out.push_str(if row.format == "legacy" { "message body (the event as sent):\n" } else { "record:\n" });
-    out.push_str(&pretty(&row.record));
+    out.push_str(&pretty_record(&row.record));
     Ok(out)
+}
+
+/// A record pretty-printed with its parts in the order Lambda writes them, not alphabetical.
+fn pretty_record(record: &Value) -> String {
+    const ORDER: [&str; 7] = ["version", "timestamp", "requestContext", "requestPayload", "responseContext", "responsePayload", "fanin"];
+    let Value::Object(m) = record else { return pretty(record) };
+    let keys: Vec<&str> =
+        ORDER.iter().copied().filter(|k| m.contains_key(*k)).chain(m.keys().map(String::as_str).filter(|k| !ORDER.contains(k))).collect();
+    if keys.is_empty() {
+        return pretty(record);
+    }
+    let mut out = String::from("{\n");
+    for (n, key) in keys.iter().enumerate() {
+        let value = serde_json::to_string_pretty(&m[*key]).expect("JSON values print").replace('\n', "\n  ");
+        let comma = if n + 1 < keys.len() { "," } else { "" };
+        out.push_str(&format!("  {}: {value}{comma}\n", Value::String(key.to_string())));
+    }
+    out.push_str("}\n");
+    out
 }
 
 #[cfg(test)]
@@ -534,6 +553,17 @@ mod tests {
     fn tables_align_and_do_not_pad_the_last_column() {
         let rows = vec![vec!["#".into(), "NAME".into(), "X".into()], vec!["10".into(), "a".into(), "long".into()]];
         assert_eq!(table(&rows, &[0]), vec![" #  NAME  X", "10  a     long"]);
+    }
+
+    #[test]
+    fn a_shown_record_is_json_in_lambdas_order() {
+        let record = json!({"fanin": {"b": 1, "a": [1, 2]}, "version": "1.0", "other": null, "requestPayload": {"x": "y\nz"}});
+        let text = pretty_record(&record);
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), record);
+        let at = |k: &str| text.find(&format!("\n  \"{k}\"")).unwrap();
+        assert!(at("version") < at("requestPayload") && at("requestPayload") < at("fanin") && at("fanin") < at("other"), "{text}");
+        assert_eq!(pretty_record(&json!({})), "{}\n");
+        assert_eq!(pretty_record(&json!([1])), "[\n  1\n]\n");
     }
 
     #[test]
