@@ -193,6 +193,7 @@ mod tests {
             max_delay: Duration::from_secs(max),
             max_event_age: Duration::from_secs(age),
             retry_kms_errors: false,
+            retry_function_errors: true,
         };
         let toml = "function = \"f\"\ninvoke_timeout = \"10s\"\n";
         TargetSettings { retry, ..toml::from_str(toml).unwrap() }
