@@ -23,5 +23,17 @@ pub mod sources;
 pub mod telemetry;
 pub mod validate;
 
+/// An error and its causes, `outer: inner: …` (the SDKs' own context display adds a Debug dump).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 /// A boxed, sendable future (for traits used as objects).
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

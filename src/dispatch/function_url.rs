@@ -126,22 +126,11 @@ pub async fn reach(url: &str, timeout: Duration) -> Result<(), String> {
     let mut connector = connector()?;
     match tokio::time::timeout(timeout, connector.call(uri)).await {
         Ok(Ok(_connection)) => Ok(()),
-        Ok(Err(e)) => Err(error_chain(&*e)),
+        Ok(Err(e)) => Err(crate::error_chain(&*e)),
         Err(_) => Err(format!("no answer within {timeout:?}")),
     }
 }
 
-/// An error and its causes, `outer: inner: …`.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
 
 /// The region in a function URL's host (`<id>.lambda-url.<region>.on.aws`).
 fn url_region(url: &str) -> Option<String> {

@@ -25,7 +25,7 @@ impl Failure {
                 message: err.message().unwrap_or_default().to_string(),
             },
             // No answer (connection, timeout) or no request (credentials, construction).
-            _ => Failure { code: None, status: None, message: chain(err) },
+            _ => Failure { code: None, status: None, message: crate::error_chain(err) },
         }
     }
 
@@ -62,16 +62,4 @@ impl Failure {
              ([aws] endpoint_url, AWS_ENDPOINT_URL_{service})"
         )
     }
-}
-
-/// An error and its causes, `outer: inner: …` (the SDK's own context display adds a Debug dump).
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
 }
