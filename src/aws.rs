@@ -38,7 +38,7 @@ pub async fn load(settings: &AwsSettings) -> SdkConfig {
 }
 
 /// `AWS_ENDPOINT_URL_<SERVICE>`, which wins over `[aws] endpoint_url` for that service.
-fn service_endpoint(service: &str) -> Option<String> {
+pub fn service_endpoint(service: &str) -> Option<String> {
     std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|v| !v.is_empty())
 }
 

@@ -8,13 +8,10 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_lambda::types::{InvocationType, LogType};
-use base64::Engine;
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::dispatch::Invoker;
+use crate::dispatch::{Invoker, Kind};
 
 /// How to invoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,48 +75,39 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
 
     let sdk = crate::aws::load(&config.aws).await;
-    let invoker = Invoker::new(crate::aws::lambda(&sdk, target.invoke_timeout), target, None);
-    let request = invoker
-        .request(&payload)
-        .invocation_type(match kind {
-            Type::Event => InvocationType::Event,
-            Type::RequestResponse => InvocationType::RequestResponse,
-            Type::DryRun => InvocationType::DryRun,
-        })
-        .set_log_type(args.log_tail.then_some(LogType::Tail));
+    let invoker = Invoker::new(&sdk, target, None);
     println!("target:           {} ({}{})", args.target, target.function, target.qualifier.as_deref().map(|q| format!(", qualifier {q}")).unwrap_or_default());
     println!("invocation type:  {kind:?}");
-    match request.send().await {
-        Ok(out) => {
-            let request_id = aws_sdk_lambda::operation::RequestId::request_id(&out).unwrap_or("-").to_string();
-            println!("status:           {}", out.status_code());
-            println!("request id:       {request_id}");
-            if let Some(version) = out.executed_version() {
+    let kind = match kind {
+        Type::Event => Kind::Event,
+        Type::RequestResponse => Kind::RequestResponse,
+        Type::DryRun => Kind::DryRun,
+    };
+    match invoker.call(&payload, kind, args.log_tail).await {
+        Ok(answer) => {
+            println!("status:           {}", answer.status);
+            println!("request id:       {}", answer.request_id.as_deref().unwrap_or("-"));
+            if let Some(version) = &answer.executed_version {
                 println!("executed version: {version}");
             }
-            if let Some(error) = out.function_error() {
+            if let Some(error) = &answer.function_error {
                 println!("function error:   {error}");
             }
-            if let Some(log) = out.log_result() {
+            if let Some(log) = &answer.log_tail {
                 println!("log tail:");
-                let decoded = base64::engine::general_purpose::STANDARD.decode(log).unwrap_or_else(|_| log.as_bytes().to_vec());
-                for line in String::from_utf8_lossy(&decoded).lines() {
+                for line in log.lines() {
                     println!("  {line}");
                 }
             }
-            if kind == Type::RequestResponse {
-                let body = out.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default();
+            if let Some(payload) = &answer.payload {
                 println!("response payload:");
-                println!("{}", pretty(&body));
+                println!("{}", serde_json::to_string_pretty(payload).expect("a JSON value serializes"));
             }
-            Ok(if out.function_error().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if answer.function_error.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        Err(e) => {
-            let status = e.raw_response().map(|r| r.status().as_u16().to_string()).unwrap_or_else(|| "no answer".into());
-            let code = e.code().unwrap_or("error").to_string();
-            let message = e.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&e).to_string());
-            println!("status:           {status}");
-            println!("failed:           {code}: {message}");
+        Err(failure) => {
+            println!("status:           {}", failure.status.map(|s| s.to_string()).unwrap_or_else(|| "no answer".into()));
+            println!("failed:           {}: {}", failure.code.as_deref().unwrap_or("error"), failure.message);
             // What validate would say about this target, with its advice.
             print!("{}", crate::validate::target_finding(&config, &sdk, &args.target).await);
             Ok(ExitCode::from(1))
@@ -140,12 +128,4 @@ fn read_event(from: Option<&str>) -> Result<Bytes, String> {
     };
     serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(|e| format!("--event: not JSON ({e}); Lambda takes a JSON payload"))?;
     Ok(Bytes::from(bytes))
-}
-
-/// A response payload, pretty when it is JSON.
-fn pretty(body: &[u8]) -> String {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v) => serde_json::to_string_pretty(&v).expect("a JSON value serializes"),
-        Err(_) => String::from_utf8_lossy(body).into_owned(),
-    }
 }

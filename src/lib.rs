@@ -19,6 +19,7 @@ pub mod queue;
 pub mod replay;
 pub mod samples;
 pub mod setup;
+pub mod signed_http;
 pub mod sources;
 pub mod telemetry;
 pub mod validate;

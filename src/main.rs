@@ -9,6 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use fanin::config::{Config, ConfigError};
 
+// mimalloc: glibc's malloc spent a quarter of each event's CPU in arena locks and
+// consolidation under the dispatcher's many small, short-lived allocations (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEFAULT_CONFIG: &str = fanin::config::DEFAULT_FILE;
 
 #[derive(Parser)]

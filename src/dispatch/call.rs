@@ -28,7 +28,7 @@ impl Call {
         match (&settings.state_machine, &settings.url) {
             (Some(arn), _) => Call::StepFunctions(Starter::new(crate::aws::sfn(sdk, settings.invoke_timeout), arn, target)),
             (None, Some(url)) => Call::FunctionUrl(UrlCaller::new(sdk, url, settings.auth, settings.invoke_timeout)),
-            (None, None) => Call::Lambda(Invoker::new(crate::aws::lambda(sdk, settings.invoke_timeout), settings, scope)),
+            (None, None) => Call::Lambda(Invoker::new(sdk, settings, scope)),
         }
     }
 

@@ -26,7 +26,7 @@ use tracing::{debug, error, warn};
 
 pub use classify::{classify, Class};
 pub use call::Call;
-pub use invoker::{Answer, InvokeFailure, Invoker};
+pub use invoker::{Answer, InvokeFailure, Invoker, Kind};
 pub use limits::AdaptiveLimit;
 pub use target::Target;
 

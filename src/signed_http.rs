@@ -1,0 +1,202 @@
+//! The hot path's HTTP: one pooled HTTP/1.1 client for the process, and SigV4 signing with
+//! credentials cached the way the SDK caches them. Invoke and function URL calls go through
+//! here instead of the SDK's per-request orchestrator, which costs several times the call.
+//!
+//! Credentials still come from the SDK's provider chain (`SdkConfig::credentials_provider`:
+//! environment, profiles, SSO, IMDS, assumed roles); only the caching in front of it is ours.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+
+/// The pooled HTTPS (and, for local endpoints, plain HTTP) client.
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// How long a connection attempt may take (the SDK clients' `connect_timeout`).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The process's client, made on first use: a machine without root certificates fails its
+/// calls, not its start.
+pub fn client() -> Result<&'static HttpClient, String> {
+    static CLIENT: OnceLock<Result<HttpClient, String>> = OnceLock::new();
+    CLIENT.get_or_init(|| Ok(Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector()?))).as_ref().map_err(Clone::clone)
+}
+
+/// A connector trusting the system's root certificates, with Nagle off (small requests on
+/// kept-alive connections) and the SDK's connect timeout.
+pub fn connector() -> Result<hyper_rustls::HttpsConnector<HttpConnector>, String> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| format!("no root certificates to check TLS with: {e}"))?;
+    Ok(builder.https_or_http().enable_http1().wrap_connector(http))
+}
+
+/// The output of `future` if it is ready at its first poll: the SDK's endpoint resolvers
+/// return a future, but their rules engine is synchronous.
+pub fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
+    use std::task::{Context, Poll, Waker};
+    match std::pin::pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+/// Refresh this long before credentials expire (the SDK's identity cache's buffer).
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(10);
+/// Credentials that do not say when they expire are asked for again after this long (the
+/// SDK's identity cache's default expiration).
+const DEFAULT_EXPIRATION: Duration = Duration::from_secs(15 * 60);
+
+/// Signs requests for one service in one region with SigV4.
+pub struct Signer {
+    provider: Option<SharedCredentialsProvider>,
+    cached: Mutex<Option<(Identity, SystemTime)>>,
+    /// One refresh at a time; the others wait for its result.
+    refreshing: tokio::sync::Mutex<()>,
+    region: String,
+    service: &'static str,
+}
+
+impl Signer {
+    pub fn new(provider: Option<SharedCredentialsProvider>, region: String, service: &'static str) -> Self {
+        Signer { provider, cached: Mutex::new(None), refreshing: tokio::sync::Mutex::new(()), region, service }
+    }
+
+    /// Adds `authorization`, `x-amz-date` (and `x-amz-security-token`) to `request`, whose
+    /// body is `payload`.
+    pub async fn sign(&self, request: &mut hyper::Request<Full<Bytes>>, payload: &[u8]) -> Result<(), String> {
+        use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+        let now = SystemTime::now();
+        let identity = self.identity(now).await?;
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(self.service)
+            .time(now)
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| e.to_string())?
+            .into();
+        let uri = request.uri().to_string();
+        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        let signable = SignableRequest::new(request.method().as_str(), &uri, headers, SignableBody::Bytes(payload)).map_err(|e| e.to_string())?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
+        instructions.apply_to_request_http1x(request);
+        Ok(())
+    }
+
+    /// The cached identity, or a fresh one when it is within [`REFRESH_BEFORE_EXPIRY`] of
+    /// expiring.
+    async fn identity(&self, now: SystemTime) -> Result<Identity, String> {
+        if let Some(identity) = self.fresh(now) {
+            return Ok(identity);
+        }
+        let _one_at_a_time = self.refreshing.lock().await;
+        if let Some(identity) = self.fresh(now) {
+            return Ok(identity);
+        }
+        let provider = self.provider.as_ref().ok_or("no credentials to sign with")?;
+        let credentials = provider.provide_credentials().await.map_err(|e| format!("no credentials to sign with: {}", crate::error_chain(&e)))?;
+        let expires = credentials.expiry().unwrap_or(now + DEFAULT_EXPIRATION);
+        let identity = Identity::from(credentials);
+        *self.cached.lock().unwrap() = Some((identity.clone(), expires));
+        Ok(identity)
+    }
+
+    fn fresh(&self, now: SystemTime) -> Option<Identity> {
+        let cached = self.cached.lock().unwrap();
+        let (identity, expires) = cached.as_ref()?;
+        (now + REFRESH_BEFORE_EXPIRY < *expires).then(|| identity.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
+    use aws_credential_types::Credentials;
+
+    /// Hands out credentials expiring `lifetime` from now, counting how often it is asked.
+    #[derive(Debug)]
+    struct Counting {
+        asked: Arc<AtomicUsize>,
+        lifetime: Option<Duration>,
+    }
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(&'a self) -> ProvideFuture<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.asked.fetch_add(1, Ordering::SeqCst);
+            let expiry = self.lifetime.map(|l| SystemTime::now() + l);
+            ProvideFuture::ready(Ok(Credentials::new(format!("AKID{n}"), "secret", Some("token".into()), expiry, "test")))
+        }
+    }
+
+    fn signer(lifetime: Option<Duration>) -> (Signer, Arc<AtomicUsize>) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let provider = SharedCredentialsProvider::new(Counting { asked: asked.clone(), lifetime });
+        (Signer::new(Some(provider), "eu-west-1".into(), "lambda"), asked)
+    }
+
+    fn request() -> hyper::Request<Full<Bytes>> {
+        hyper::Request::post("https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions/f%3Alive/invocations")
+            .header("x-amz-invocation-type", "Event")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn signs_with_sigv4_for_the_service_and_region_with_the_session_token() {
+        let (signer, _) = signer(Some(Duration::from_secs(3600)));
+        let mut req = request();
+        signer.sign(&mut req, b"{}").await.unwrap();
+        let auth = req.headers()["authorization"].to_str().unwrap();
+        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKID0/"), "{auth}");
+        assert!(auth.contains("/eu-west-1/lambda/aws4_request"), "{auth}");
+        assert!(auth.contains("x-amz-invocation-type"), "the call's own headers are signed: {auth}");
+        assert!(req.headers().contains_key("x-amz-date"));
+        assert_eq!(req.headers()["x-amz-security-token"], "token");
+    }
+
+    #[tokio::test]
+    async fn credentials_are_asked_for_once_while_they_are_fresh() {
+        let (signer, asked) = signer(Some(Duration::from_secs(3600)));
+        for _ in 0..5 {
+            signer.sign(&mut request(), b"{}").await.unwrap();
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn credentials_about_to_expire_are_refreshed() {
+        let (signer, asked) = signer(Some(REFRESH_BEFORE_EXPIRY / 2));
+        signer.sign(&mut request(), b"{}").await.unwrap();
+        let mut req = request();
+        signer.sign(&mut req, b"{}").await.unwrap();
+        assert_eq!(asked.load(Ordering::SeqCst), 2);
+        assert!(req.headers()["authorization"].to_str().unwrap().contains("Credential=AKID1/"), "signed with the new credentials");
+    }
+
+    #[tokio::test]
+    async fn no_credentials_is_an_error_not_an_unsigned_request() {
+        let signer = Signer::new(None, "us-east-1".into(), "lambda");
+        let mut req = request();
+        assert!(signer.sign(&mut req, b"{}").await.unwrap_err().contains("no credentials"));
+        assert!(!req.headers().contains_key("authorization"));
+    }
+}
