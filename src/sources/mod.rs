@@ -47,7 +47,7 @@ pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings, 
     match &settings.kind {
         SourceKind::Sqs(s) => {
             let sns = matches!(s.origin, Some(crate::config::Origin::Sns(_))).then(|| crate::aws::sns(sdk));
-            Box::new(sqs::SqsSource::new(s.clone(), crate::aws::sqs(sdk), sns))
+            Box::new(sqs::SqsSource::new(s.clone(), sdk, sns))
         }
         SourceKind::Cron(c) => {
             let claims = fleet.claims.clone().map(|location| {

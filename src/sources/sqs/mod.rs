@@ -3,6 +3,7 @@
 
 pub(crate) mod shape;
 mod upkeep;
+mod wire;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::Message;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -27,19 +28,20 @@ use crate::queue::QueueSender;
 use crate::sources::decode;
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use shape::Intake;
+use wire::SqsWire;
 use tokio::sync::mpsc::Permit;
 
 /// Reads one SQS queue.
 pub struct SqsSource {
     settings: SqsSettings,
-    client: aws_sdk_sqs::Client,
+    wire: SqsWire,
     sns: Option<aws_sdk_sns::Client>,
 }
 
 impl SqsSource {
     /// `sns`: for an `sns` source, to confirm its topic's subscription when asked.
-    pub fn new(settings: SqsSettings, client: aws_sdk_sqs::Client, sns: Option<aws_sdk_sns::Client>) -> Self {
-        SqsSource { settings, client, sns }
+    pub fn new(settings: SqsSettings, sdk: &aws_config::SdkConfig, sns: Option<aws_sdk_sns::Client>) -> Self {
+        SqsSource { wire: SqsWire::new(sdk, &settings.queue_url), settings, sns }
     }
 }
 
@@ -65,7 +67,7 @@ struct Waiting {
 struct Shared {
     name: Arc<str>,
     settings: SqsSettings,
-    client: aws_sdk_sqs::Client,
+    wire: SqsWire,
     sns: Option<aws_sdk_sns::Client>,
     queue: QueueSender,
     labels: shape::Labels,
@@ -96,7 +98,7 @@ impl Source for SqsSource {
                 },
                 fifo: self.settings.queue_url.ends_with(".fifo"),
                 settings: self.settings,
-                client: self.client,
+                wire: self.wire,
                 sns: self.sns,
                 queue: ctx.queue,
                 held: Mutex::new(HashMap::new()),
@@ -140,33 +142,24 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 Err(_) => return,
             },
         };
-        let receive = shared
-            .client
-            .receive_message()
-            .queue_url(&s.queue_url)
-            .max_number_of_messages(s.batch_size)
-            .wait_time_seconds(s.wait_time.as_secs() as i32)
-            .visibility_timeout(s.visibility_timeout.as_secs() as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send();
+        let receive = shared.wire.receive(s.batch_size, s.wait_time, s.visibility_timeout);
         // A receive abandoned at shutdown may have taken messages: they come back after the visibility timeout.
         let result = tokio::select! {
             _ = shutdown.cancelled() => return,
             r = receive => r,
         };
         let messages = match result {
-            Ok(out) => {
+            Ok(messages) => {
                 if failures > 0 || first {
                     shared.health.source_ok(&shared.name);
                 }
                 (failures, first) = (0, false);
-                out.messages.unwrap_or_default()
+                messages
             }
             Err(e) => {
                 failures += 1;
                 let pause = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
-                let error = DisplayErrorContext(&e).to_string();
+                let error = e.to_string();
                 if let Some(left_out) = crate::telemetry::log_limit::allow(&format!("receive:{}", shared.name)) {
                     warn!(source = %shared.name, error, retry_in = ?pause, similar_left_out = left_out, "receive failed");
                 }

@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -62,28 +60,17 @@ async fn delete_batch(shared: &Shared, receipts: Vec<(String, String)>) {
 }
 
 async fn send_deletes(shared: &Shared, receipts: &[(String, String)]) {
-    let entries: Vec<_> = receipts
-        .iter()
-        .enumerate()
-        .map(|(i, (_, r))| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(r).build().expect("id and receipt set"))
-        .collect();
+    let handles: Vec<&str> = receipts.iter().map(|(_, r)| r.as_str()).collect();
     for attempt in 1..=3 {
-        match shared
-            .client
-            .delete_message_batch()
-            .queue_url(&shared.settings.queue_url)
-            .set_entries(Some(entries.clone()))
-            .send()
-            .await
-        {
-            Ok(out) => {
-                for f in out.failed() {
-                    warn!(source = %shared.name, code = f.code(), "delete failed; the message will be delivered again");
+        match shared.wire.delete_batch(&handles).await {
+            Ok(failed) => {
+                for f in failed {
+                    warn!(source = %shared.name, code = f.code, "delete failed; the message will be delivered again");
                 }
                 return;
             }
             Err(e) => {
-                warn!(source = %shared.name, attempt, error = %DisplayErrorContext(&e), "delete batch failed");
+                warn!(source = %shared.name, attempt, error = %e, "delete batch failed");
                 tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
             }
         }
@@ -112,34 +99,13 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
                 .collect()
         };
         for chunk in due.chunks(10) {
-            let entries: Vec<_> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(r)
-                        .visibility_timeout(vt.as_secs() as i32)
-                        .build()
-                        .expect("id and receipt set")
-                })
-                .collect();
-            let result = shared
-                .client
-                .change_message_visibility_batch()
-                .queue_url(&shared.settings.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await;
-            match result {
-                Ok(out) => {
-                    for f in out.failed() {
-                        warn!(source = %shared.name, code = f.code(), "visibility not extended; the message may be delivered twice");
+            match shared.wire.change_visibility_batch(chunk, vt).await {
+                Ok(failed) => {
+                    for f in failed {
+                        warn!(source = %shared.name, code = f.code, "visibility not extended; the message may be delivered twice");
                     }
                 }
-                Err(e) => {
-                    warn!(source = %shared.name, error = %DisplayErrorContext(&e), "visibility heartbeat failed; messages may be delivered twice")
-                }
+                Err(e) => warn!(source = %shared.name, error = %e, "visibility heartbeat failed; messages may be delivered twice"),
             }
         }
     }
