@@ -1,7 +1,19 @@
-//! Benchmark, run by `scripts/bench` (not a test): SQS → Lambda throughput and CPU time of the
-//! `fanin` binary against a hand-written SQS consumer, both driving the same in-process SQS and
-//! Lambda endpoints in the same run; and cron fire lateness of fanin's scheduler against
-//! `tokio-cron-scheduler`.
+//! Benchmark, run by `scripts/bench` (not a test). In one run, over in-process SQS (JSON
+//! protocol) and Lambda endpoints that answer in microseconds, so each client's own cost is
+//! what is measured:
+//!
+//! 1. SQS → Lambda throughput, CPU per event and peak RSS of fanin beside the limit (a bare
+//!    signed-request client), a hand-written AWS SDK for Rust consumer, a boto3 loop and
+//!    Node's `sqs-consumer`, at the same concurrency, printed as ratios to the limit;
+//! 2. fanin's peak RSS draining a 100,000 and a 1,000,000 message backlog;
+//! 3. 1,000 every-second cron schedules for 30 s: lateness, misses and CPU per fire, beside
+//!    `tokio-cron-scheduler`;
+//! 4. `fanin replay` of 100,000 dead-letter records.
+//!
+//! Every contender runs as a child process measured from outside (`wait4`).
+//! Knobs: FANIN_BENCH_MESSAGES (50000), FANIN_BENCH_PEER_MESSAGES (10000, for the Python and
+//! Node peers), FANIN_BENCH_BACKLOG (1000000), FANIN_BENCH_CRON_SECONDS (30),
+//! FANIN_BENCH_ONLY (a comma list of throughput, memory, cron, replay).
 
 #[path = "../tests/support/serve.rs"]
 mod serve;
@@ -9,43 +21,60 @@ mod serve;
 mod fake_sqs;
 #[path = "../tests/support/lambda_endpoint.rs"]
 mod lambda_endpoint;
+#[path = "bench/bare_client.rs"]
+mod bare_client;
+#[path = "bench/cron_scale.rs"]
+mod cron_scale;
+#[path = "bench/measure.rs"]
+mod measure;
+#[path = "bench/replay_speed.rs"]
+mod replay_speed;
+#[path = "bench/sdk_consumer.rs"]
+mod sdk_consumer;
 
+use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use fake_sqs::FakeSqs;
 use lambda_endpoint::LambdaEndpoint;
+use measure::{Done, Usage};
 
+/// Invokes in flight at once, for every contender.
+const CONCURRENCY: usize = 64;
+/// fanin's receive loops on the one queue.
 const POLLERS: usize = 4;
+const LIMIT: Duration = Duration::from_secs(900);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("baseline-consumer") {
-        return baseline_consumer(&args[2], &args[3]);
+    match args.get(1).map(String::as_str) {
+        Some("bare-client") => return bare_client::run(&args[2], args[3].parse().unwrap(), CONCURRENCY, sample_event()),
+        Some("sdk-consumer") => return sdk_consumer::run(&args[2], CONCURRENCY),
+        _ => {}
     }
     if !args.iter().any(|a| a == "--bench") {
         // `cargo test --all-targets` builds and runs benches too; the benchmark itself is for `cargo bench`.
         println!("throughput benchmark: run it with scripts/bench");
         return;
     }
-    let messages: usize = std::env::var("FANIN_BENCH_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
-    println!("machine: {} cores, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model());
+    let knob = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default);
+    let only = std::env::var("FANIN_BENCH_ONLY").unwrap_or_default();
+    let wanted = |section: &str| only.is_empty() || only.split(',').any(|s| s.trim() == section);
+    println!("machine: {} cores, {}, {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), cpu_model(), kernel());
     println!();
-    println!("SQS -> Lambda, {messages} messages, {POLLERS} pollers, in-process SQS and Lambda endpoints");
-    println!(
-        "{:<28} {:>12} {:>18} {:>12} {:>22}",
-        "consumer", "events/s", "CPU ms/1000 events", "max RSS MB", "SQS calls/1000 events"
-    );
-    for (name, contender) in [("fanin", Contender::Fanin), ("hand-written consumer", Contender::Baseline)] {
-        let r = run_contender(contender, messages);
-        println!(
-            "{name:<28} {:>12.0} {:>18.1} {:>12.1} {:>22}",
-            r.events_per_sec, r.cpu_ms_per_1000, r.max_rss_mb, r.sqs_calls
-        );
+    if wanted("throughput") {
+        throughput(knob("FANIN_BENCH_MESSAGES", 50_000), knob("FANIN_BENCH_PEER_MESSAGES", 10_000));
     }
-    println!();
-    cron_lateness();
+    if wanted("memory") {
+        memory(knob("FANIN_BENCH_BACKLOG", 1_000_000));
+    }
+    if wanted("cron") {
+        cron_scale::run(1000, Duration::from_secs(knob("FANIN_BENCH_CRON_SECONDS", 30) as u64));
+    }
+    if wanted("replay") {
+        replay_speed::run(100_000, CONCURRENCY);
+    }
 }
 
 fn cpu_model() -> String {
@@ -55,219 +84,212 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-#[derive(Clone, Copy)]
-enum Contender {
-    Fanin,
-    Baseline,
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| format!("Linux {}", s.trim())).unwrap_or_default()
 }
 
-struct Result {
-    events_per_sec: f64,
-    cpu_ms_per_1000: f64,
-    max_rss_mb: f64,
-    /// Receive / delete / visibility requests per 1,000 events.
+/// The body of message `i`.
+fn body(i: usize) -> String {
+    format!("{{\"order\":{i},\"item\":\"book\",\"quantity\":1}}")
+}
+
+/// Lambda's SQS event for one message as fanin builds it: what the bare client sends.
+fn sample_event() -> bytes::Bytes {
+    let event = serde_json::json!({"Records": [{
+        "messageId": "00000000-0000-0000-0000-000000000000", "receiptHandle": "AQEB0000000000000000000000000000000000000000000000000000000000000000",
+        "body": body(0), "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764633600000",
+        "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1764633600000"},
+        "messageAttributes": {}, "md5OfMessageAttributes": null, "md5OfBody": "00000000000000000000000000000000",
+        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench", "awsRegion": "us-east-1"
+    }]});
+    bytes::Bytes::from(serde_json::to_vec(&event).unwrap())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Contender {
+    Bare,
+    Fanin,
+    Sdk,
+    Boto3,
+    SqsConsumer,
+}
+
+impl Contender {
+    fn label(self) -> &'static str {
+        match self {
+            Contender::Bare => "bare client (the limit)",
+            Contender::Fanin => "fanin",
+            Contender::Sdk => "hand-written Rust SDK consumer",
+            Contender::Boto3 => "boto3 loop",
+            Contender::SqsConsumer => "Node sqs-consumer",
+        }
+    }
+
+    /// The peers outside this binary, from `scripts/bench`: a command line, or why not.
+    fn peer_command(self) -> Option<Result<Vec<String>, String>> {
+        let var = match self {
+            Contender::Boto3 => "FANIN_BENCH_BOTO3",
+            Contender::SqsConsumer => "FANIN_BENCH_SQS_CONSUMER",
+            _ => return None,
+        };
+        Some(match std::env::var(var) {
+            Ok(cmd) if !cmd.trim().is_empty() => Ok(cmd.split_whitespace().map(str::to_string).collect()),
+            _ => Err(format!("skipped: {var} not set (scripts/bench sets it when the peer is installed)")),
+        })
+    }
+}
+
+struct Row {
+    events: usize,
+    usage: Usage,
+    /// SQS receive / delete / visibility requests per 1,000 events.
     sqs_calls: String,
 }
 
-fn run_contender(contender: Contender, messages: usize) -> Result {
-    let sqs = FakeSqs::start(messages, |i| format!("{{\"order\":{i},\"item\":\"book\",\"quantity\":1}}"));
-    let lambda = LambdaEndpoint::start();
+impl Row {
+    fn events_per_sec(&self) -> f64 {
+        self.events as f64 / self.usage.elapsed.as_secs_f64()
+    }
+    fn cpu_us_per_event(&self) -> f64 {
+        self.usage.cpu.as_secs_f64() * 1e6 / self.events as f64
+    }
+}
+
+fn throughput(messages: usize, peer_messages: usize) {
+    println!("== SQS -> Lambda: {CONCURRENCY} invokes in flight, in-process SQS (JSON protocol) and Lambda endpoints");
+    println!(
+        "{:<32} {:>8} {:>10} {:>7} {:>12} {:>7} {:>9} {:>16}",
+        "client", "events", "events/s", "x bare", "CPU us/event", "x bare", "RSS MiB", "SQS calls/1000"
+    );
+    let mut bare: Option<(f64, f64)> = None;
+    for contender in [Contender::Bare, Contender::Fanin, Contender::Sdk, Contender::Boto3, Contender::SqsConsumer] {
+        let n = if matches!(contender, Contender::Boto3 | Contender::SqsConsumer) { peer_messages } else { messages };
+        match run_contender(contender, n) {
+            Ok(row) => {
+                let (eps, cpu) = (row.events_per_sec(), row.cpu_us_per_event());
+                let (eps_ratio, cpu_ratio) = match bare {
+                    Some((b_eps, b_cpu)) => (format!("{:.2}", eps / b_eps), format!("{:.2}", cpu / b_cpu)),
+                    None => ("1.00".into(), "1.00".into()),
+                };
+                if contender == Contender::Bare {
+                    bare = Some((eps, cpu));
+                }
+                println!(
+                    "{:<32} {:>8} {:>10.0} {:>7} {:>12.1} {:>7} {:>9.1} {:>16}",
+                    contender.label(), n, eps, eps_ratio, cpu, cpu_ratio, row.usage.max_rss_mib, row.sqs_calls
+                );
+            }
+            Err(why) => println!("{:<32} {why}", contender.label()),
+        }
+    }
+    println!("(SQS calls: receive/delete/visibility; the bare client makes none)");
+    println!();
+}
+
+fn run_contender(contender: Contender, messages: usize) -> Result<Row, String> {
+    let peer = match contender.peer_command() {
+        Some(Err(why)) => return Err(why),
+        Some(Ok(cmd)) => Some(cmd),
+        None => None,
+    };
+    let sqs = FakeSqs::start(if contender == Contender::Bare { 0 } else { messages }, body);
+    let lambda = LambdaEndpoint::start_counting();
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = match contender {
-        Contender::Fanin => {
-            std::fs::create_dir_all(dir.path().join("sources")).unwrap();
-            std::fs::write(
-                dir.path().join("fanin.toml"),
-                "[daemon]\nstate_dir = \"state\"\nmax_in_flight = 256\nshutdown_grace = \"5s\"\n[aws]\nregion = \"us-east-1\"\naccount_id = \"123456789012\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n\
-                 [targets.work]\nfunction = \"work\"\nmax_concurrency = 256\n",
-            )
-            .unwrap();
-            std::fs::write(
-                dir.path().join("sources/bench.toml"),
-                format!("type = \"sqs\"\nqueue_url = \"{}\"\ntarget = \"work\"\npollers = {POLLERS}\nwait_time = \"1s\"\n", sqs.queue_url()),
-            )
-            .unwrap();
-            let mut c = Command::new(env!("CARGO_BIN_EXE_fanin"));
-            c.args(["run", "--config", dir.path().join("fanin.toml").to_str().unwrap()]).env("RUST_LOG", "warn");
+        Contender::Bare => {
+            let mut c = Command::new(std::env::current_exe().unwrap());
+            c.args(["bare-client", &lambda.url(), &messages.to_string()]);
             c
         }
-        Contender::Baseline => {
+        Contender::Fanin => fanin_command(dir.path(), &sqs),
+        Contender::Sdk => {
             let mut c = Command::new(std::env::current_exe().unwrap());
-            c.args(["baseline-consumer", &sqs.queue_url(), &lambda.url()]);
+            c.args(["sdk-consumer", &sqs.queue_url()]);
+            c
+        }
+        Contender::Boto3 | Contender::SqsConsumer => {
+            let peer = peer.expect("a peer has a command");
+            let mut c = Command::new(&peer[0]);
+            c.args(&peer[1..]).args([sqs.queue_url(), "work".into(), CONCURRENCY.to_string()]);
             c
         }
     };
+    aws_env(&mut cmd, &sqs, &lambda);
+    let usage = if contender == Contender::Bare {
+        measure::run(cmd, Done::Exits, LIMIT)?
+    } else {
+        measure::run(cmd, Done::When(&|| sqs.deleted() >= messages), LIMIT)?
+    };
+    if lambda.accepted_count() < messages {
+        return Err(format!("only {} of {messages} invokes arrived", lambda.accepted_count()));
+    }
+    let per_1000 = |n: usize| n as f64 / messages as f64 * 1000.0;
+    Ok(Row {
+        events: messages,
+        usage,
+        sqs_calls: if contender == Contender::Bare {
+            "-".into()
+        } else {
+            format!("{:.0}/{:.0}/{:.0}", per_1000(sqs.receive_calls()), per_1000(sqs.delete_calls()), per_1000(sqs.visibility_calls()))
+        },
+    })
+}
+
+/// fanin reading the fake queue into the `work` target, `max_concurrency = CONCURRENCY`,
+/// `queue_capacity = 10000`; configuration written under `dir`.
+fn fanin_command(dir: &Path, sqs: &FakeSqs) -> Command {
+    std::fs::create_dir_all(dir.join("sources")).unwrap();
+    std::fs::write(
+        dir.join("fanin.toml"),
+        format!(
+            "[daemon]\nstate_dir = \"state\"\nqueue_capacity = 10000\nmax_in_flight = 256\nshutdown_grace = \"5s\"\n\
+             [aws]\nregion = \"us-east-1\"\naccount_id = \"123456789012\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n\
+             [targets.work]\nfunction = \"work\"\nmax_concurrency = {CONCURRENCY}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sources/bench.toml"),
+        format!("type = \"sqs\"\nqueue_url = \"{}\"\ntarget = \"work\"\npollers = {POLLERS}\nwait_time = \"1s\"\n", sqs.queue_url()),
+    )
+    .unwrap();
+    // FANIN_BENCH_FANIN: another build of fanin to measure (an older one, say), same harness.
+    let mut c = Command::new(std::env::var("FANIN_BENCH_FANIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fanin").into()));
+    c.args(["run", "--config", dir.join("fanin.toml").to_str().unwrap()]).env("RUST_LOG", "warn");
+    c
+}
+
+fn aws_env(cmd: &mut Command, sqs: &FakeSqs, lambda: &LambdaEndpoint) {
     cmd.env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ENDPOINT_URL_SQS", sqs.url())
         .env("AWS_ENDPOINT_URL_LAMBDA", lambda.url());
-    let start = Instant::now();
-    // Reaped below with wait4, which also gives the child's CPU time and peak RSS.
-    #[allow(clippy::zombie_processes)]
-    let child = cmd.spawn().expect("spawn contender");
-    let pid = child.id() as i32;
-    assert!(sqs.wait_for_deleted(messages, Duration::from_secs(600)), "not every message was deleted");
-    let elapsed = start.elapsed();
-    assert!(lambda.accepted_count() >= messages, "fewer invokes than messages");
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let cpu = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
-    Result {
-        events_per_sec: messages as f64 / elapsed.as_secs_f64(),
-        cpu_ms_per_1000: (cpu(usage.ru_utime) + cpu(usage.ru_stime)) / messages as f64 * 1000.0,
-        max_rss_mb: usage.ru_maxrss as f64 / 1024.0,
-        sqs_calls: {
-            let per_1000 = |n: usize| n as f64 / messages as f64 * 1000.0;
-            format!("{:.0}/{:.0}/{:.0}", per_1000(sqs.receive_calls()), per_1000(sqs.delete_calls()), per_1000(sqs.visibility_calls()))
-        },
-    }
 }
 
-/// The consumer people write by hand: each poller receives 10, invokes them all at once,
-/// waits for every answer, deletes the batch, and goes again. It builds the same Lambda SQS
-/// event as fanin (attributes included), without heartbeats, limits, retries or metrics.
-fn baseline_consumer(queue_url: &str, _lambda_url: &str) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let lambda = aws_sdk_lambda::Client::new(&sdk);
-        let pollers: Vec<_> = (0..POLLERS)
-            .map(|_| {
-                let (sqs, lambda, url) = (sqs.clone(), lambda.clone(), queue_url.to_string());
-                tokio::spawn(async move {
-                    loop {
-                        // The same work as fanin's: all attributes asked for and carried into Lambda's SQS event.
-                        let out = sqs
-                            .receive_message()
-                            .queue_url(&url)
-                            .max_number_of_messages(10)
-                            .wait_time_seconds(1)
-                            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-                            .message_attribute_names("All")
-                            .send()
-                            .await
-                            .unwrap();
-                        let messages = out.messages.unwrap_or_default();
-                        let mut calls = Vec::new();
-                        for m in &messages {
-                            let attributes: serde_json::Map<String, serde_json::Value> = m
-                                .attributes()
-                                .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), serde_json::Value::from(v.as_str()))).collect())
-                                .unwrap_or_default();
-                            let event = serde_json::json!({"Records": [{
-                                "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                                "attributes": attributes, "messageAttributes": {}, "md5OfBody": m.md5_of_body(),
-                                "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench", "awsRegion": "us-east-1"
-                            }]});
-                            let call = lambda
-                                .invoke()
-                                .function_name("work")
-                                .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-                                .payload(aws_sdk_lambda::primitives::Blob::new(serde_json::to_vec(&event).unwrap()))
-                                .send();
-                            calls.push(tokio::spawn(call));
-                        }
-                        for call in calls {
-                            call.await.unwrap().unwrap();
-                        }
-                        if messages.is_empty() {
-                            continue;
-                        }
-                        let entries = messages
-                            .iter()
-                            .enumerate()
-                            .map(|(i, m)| {
-                                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
-                                    .id(i.to_string())
-                                    .receipt_handle(m.receipt_handle().unwrap())
-                                    .build()
-                                    .unwrap()
-                            })
-                            .collect();
-                        sqs.delete_message_batch().queue_url(&url).set_entries(Some(entries)).send().await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for p in pollers {
-            let _ = p.await;
+/// fanin's peak RSS draining a backlog of a tenth of `large`, then of `large`.
+fn memory(large: usize) {
+    println!("== Memory: fanin draining a backlog, queue_capacity = 10000, max_concurrency = {CONCURRENCY}");
+    println!("{:<12} {:>10} {:>12} {:>12}", "backlog", "events/s", "CPU us/event", "peak RSS MiB");
+    let mut peaks = Vec::new();
+    for backlog in [large / 10, large] {
+        let sqs = FakeSqs::start(backlog, body);
+        let lambda = LambdaEndpoint::start_counting();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = fanin_command(dir.path(), &sqs);
+        aws_env(&mut cmd, &sqs, &lambda);
+        match measure::run(cmd, Done::When(&|| sqs.deleted() >= backlog), LIMIT) {
+            Ok(u) => {
+                let row = Row { events: backlog, usage: u, sqs_calls: String::new() };
+                println!("{:<12} {:>10.0} {:>12.1} {:>12.1}", backlog, row.events_per_sec(), row.cpu_us_per_event(), row.usage.max_rss_mib);
+                peaks.push(row.usage.max_rss_mib);
+            }
+            Err(why) => println!("{backlog:<12} {why}"),
         }
-    });
-}
-
-/// Fire lateness of 20 every-second schedules over 10 s: fanin's cron source against
-/// tokio-cron-scheduler, both in this process.
-fn cron_lateness() {
-    const SCHEDULES: usize = 20;
-    const RUN: Duration = Duration::from_secs(10);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-
-    let fanin = rt.block_on(async {
-        let state = tempfile::tempdir().unwrap();
-        let (queue, mut rx) = fanin::queue::bounded(1024);
-        let shutdown = tokio_util::sync::CancellationToken::new();
-        for i in 0..SCHEDULES {
-            let settings = fanin::config::CronSettings {
-                schedule: "* * * * * *".into(),
-                timezone: "UTC".into(),
-                catch_up: None,
-                payload: None,
-                parsed: None,
-            };
-            let source = Box::new(fanin::sources::cron::CronSource::new(settings, None));
-            let ctx = fanin::sources::SourceContext {
-                name: format!("s{i}").into(),
-                queue: queue.clone(),
-                shutdown: shutdown.clone(),
-                state_dir: state.path().to_path_buf(),
-                region: "us-east-1".into(),
-                account: "123456789012".into(),
-                health: std::sync::Arc::new(fanin::telemetry::health::Health::new([])),
-            };
-            tokio::spawn(fanin::sources::Source::run(source, ctx));
-        }
-        drop(queue);
-        let mut late = Vec::new();
-        let deadline = tokio::time::Instant::now() + RUN;
-        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await {
-            late.push(SystemTime::now().duration_since(event.born).unwrap_or_default());
-        }
-        shutdown.cancel();
-        late
-    });
-
-    let baseline = rt.block_on(async {
-        use tokio_cron_scheduler::{Job, JobScheduler};
-        let late = Arc::new(Mutex::new(Vec::new()));
-        let scheduler = JobScheduler::new().await.unwrap();
-        for _ in 0..SCHEDULES {
-            let late = late.clone();
-            let job = Job::new("* * * * * *", move |_, _| {
-                // An every-second schedule's instant is the whole second just passed.
-                let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap();
-                late.lock().unwrap().push(Duration::from_nanos(now.subsec_nanos() as u64));
-            })
-            .unwrap();
-            scheduler.add(job).await.unwrap();
-        }
-        scheduler.start().await.unwrap();
-        tokio::time::sleep(RUN).await;
-        let mut s = scheduler;
-        s.shutdown().await.unwrap();
-        let v = late.lock().unwrap().clone();
-        v
-    });
-
-    println!("cron fire lateness, {SCHEDULES} every-second schedules for {}s", RUN.as_secs());
-    println!("{:<28} {:>8} {:>12} {:>12}", "scheduler", "fires", "p50 ms", "p99 ms");
-    for (name, mut v) in [("fanin (croner + sleep_until)", fanin), ("tokio-cron-scheduler 0.15", baseline)] {
-        v.sort();
-        let pct = |p: usize| v.get(v.len().saturating_sub(1).min(v.len() * p / 100)).copied().unwrap_or_default();
-        println!("{name:<28} {:>8} {:>12.3} {:>12.3}", v.len(), pct(50).as_secs_f64() * 1e3, pct(99).as_secs_f64() * 1e3);
     }
+    if let [small, big] = peaks[..] {
+        println!("peak RSS grows {:+.1} % from the smaller backlog to the ten times larger one", (big / small - 1.0) * 100.0);
+    }
+    println!();
 }

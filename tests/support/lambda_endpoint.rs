@@ -333,6 +333,8 @@ struct State {
     seen: HashMap<(String, Vec<u8>), u32>,
     event_limit: usize,
     sync_limit: usize,
+    /// Whether invocations and payload-seen counts are kept (not for benchmarks' millions).
+    record: bool,
 }
 
 /// The running fake endpoint; stops when dropped.
@@ -346,6 +348,16 @@ pub struct LambdaEndpoint {
 impl LambdaEndpoint {
     /// Binds 127.0.0.1 on a free port and serves on a thread of its own.
     pub fn start() -> LambdaEndpoint {
+        Self::start_with(true)
+    }
+
+    /// As [`LambdaEndpoint::start`], but only counting: no invocation is kept, so a benchmark
+    /// can send millions; behaviors see every payload as new.
+    pub fn start_counting() -> LambdaEndpoint {
+        Self::start_with(false)
+    }
+
+    fn start_with(record: bool) -> LambdaEndpoint {
         let state = Arc::new(Mutex::new(State {
             behaviors: HashMap::new(),
             default: Behavior::accept(),
@@ -354,6 +366,7 @@ impl LambdaEndpoint {
             seen: HashMap::new(),
             event_limit: DEFAULT_EVENT_PAYLOAD_LIMIT,
             sync_limit: DEFAULT_SYNC_PAYLOAD_LIMIT,
+            record,
         }));
         let server_state = state.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -597,17 +610,20 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
                 .get(&inv.function_name)
                 .unwrap_or(&st.default)
                 .clone();
-            let seen = st
-                .seen
-                .entry((inv.function_name.clone(), inv.payload.clone()))
-                .or_insert(0);
-            let times = *seen;
-            *seen += 1;
+            let times = if st.record {
+                let seen = st.seen.entry((inv.function_name.clone(), inv.payload.clone())).or_insert(0);
+                *seen += 1;
+                *seen - 1
+            } else {
+                0
+            };
             (behavior.0)(&inv, times)
         };
         inv.status = reply.status(&inv.invocation_type);
         st.accepted += usize::from(inv.is_accepted());
-        st.invocations.push(inv.clone());
+        if st.record {
+            st.invocations.push(inv.clone());
+        }
         reply
     };
 
