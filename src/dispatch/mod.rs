@@ -255,7 +255,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
             };
             return records::dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
         };
-        match claim_check.store(&event.source, &event.id, &event.payload).await {
+        match Box::pin(claim_check.store(&event.source, &event.id, &event.payload)).await {
             Ok(pointer) => attempts.pointer = Some(pointer),
             Err(error) => {
                 // Like a dead-letter sink that is down: the event stays upstream and comes back.
@@ -285,7 +285,8 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         attempts.first_at.get_or_insert(now);
         attempts.last_at = Some(now);
         let started = Instant::now();
-        let result = target.call.send(&event.id, &payload).await;
+        // Boxed: the call's future is large, and thousands of deliveries wait with room for it.
+        let result = Box::pin(target.call.send(&event.id, &payload)).await;
         drop(permits);
         InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
         let failure = match result {

@@ -12,9 +12,21 @@ use crate::dlq::{Condition, DeadLetterRecord, DeadLetterSink};
 use crate::event::Outcome;
 use crate::telemetry::events::{DeadLetterFailed, EventDeadLettered, SuccessRecordFailed};
 use crate::telemetry::log_limit;
+use crate::BoxFuture;
 
 /// Writes the dead-letter record; `Failed` when the sink cannot take it (the message then stays upstream).
-pub(super) async fn dead_letter(
+/// Boxed, as [`success`]: rare paths whose futures would otherwise enlarge every waiting delivery.
+pub(super) fn dead_letter<'a>(
+    event: &'a Delivery,
+    target: &'a Target,
+    condition: Condition,
+    attempts: &'a Attempts,
+    note: Option<ResponseContext>,
+) -> BoxFuture<'a, Outcome> {
+    Box::pin(dead_letter_inner(event, target, condition, attempts, note))
+}
+
+async fn dead_letter_inner(
     event: &Delivery,
     target: &Target,
     condition: Condition,
@@ -58,7 +70,17 @@ pub(super) async fn dead_letter(
 
 /// Writes the on-success record of an event the function accepted to `sink`; `Failed` when
 /// the sink cannot take it (the message stays upstream, and is invoked again when it returns).
-pub(super) async fn success(event: &Delivery, target: &Target, sink: &dyn DeadLetterSink, attempts: &Attempts, answer: &Answer) -> Outcome {
+pub(super) fn success<'a>(
+    event: &'a Delivery,
+    target: &'a Target,
+    sink: &'a dyn DeadLetterSink,
+    attempts: &'a Attempts,
+    answer: &'a Answer,
+) -> BoxFuture<'a, Outcome> {
+    Box::pin(success_inner(event, target, sink, attempts, answer))
+}
+
+async fn success_inner(event: &Delivery, target: &Target, sink: &dyn DeadLetterSink, attempts: &Attempts, answer: &Answer) -> Outcome {
     let response_context =
         ResponseContext { status_code: Some(answer.status), executed_version: answer.executed_version.clone(), ..Default::default() };
     let record =
