@@ -57,15 +57,27 @@ pub enum Disposition {
 
 struct AckShared {
     failed: AtomicBool,
-    tx: Mutex<Option<oneshot::Sender<Disposition>>>,
+    tell: Mutex<Option<Tell>>,
+}
+
+/// How the source learns the disposition.
+enum Tell {
+    /// Through a channel its own task awaits.
+    Channel(oneshot::Sender<Disposition>),
+    /// By a call, made where the last share goes away: no task per message.
+    Call(Box<dyn FnOnce(Disposition) + Send>),
 }
 
 impl Drop for AckShared {
     // The last token going away is the moment every route has an outcome.
     fn drop(&mut self) {
         let disposition = if *self.failed.get_mut() { Disposition::Failed } else { Disposition::Settled };
-        if let Some(tx) = self.tx.get_mut().ok().and_then(Option::take) {
-            let _ = tx.send(disposition);
+        match self.tell.get_mut().ok().and_then(Option::take) {
+            Some(Tell::Channel(tx)) => {
+                let _ = tx.send(disposition);
+            }
+            Some(Tell::Call(f)) => f(disposition),
+            None => {}
         }
     }
 }
@@ -87,8 +99,17 @@ impl Ack {
     /// A new acknowledgement and the receiver its source awaits.
     pub fn new() -> (Ack, oneshot::Receiver<Disposition>) {
         let (tx, rx) = oneshot::channel();
-        let shared = Arc::new(AckShared { failed: AtomicBool::new(false), tx: Mutex::new(Some(tx)) });
-        (Ack { shared, settled: false }, rx)
+        (Ack::telling(Tell::Channel(tx)), rx)
+    }
+
+    /// A new acknowledgement that calls `settled` with the disposition, from wherever the
+    /// last share goes away; it must not block.
+    pub fn calling(settled: impl FnOnce(Disposition) + Send + 'static) -> Ack {
+        Ack::telling(Tell::Call(Box::new(settled)))
+    }
+
+    fn telling(tell: Tell) -> Ack {
+        Ack { shared: Arc::new(AckShared { failed: AtomicBool::new(false), tell: Mutex::new(Some(tell)) }), settled: false }
     }
 
     /// Splits this share into `n` (one per route). With `n == 0` the message is settled at once.
@@ -142,6 +163,21 @@ mod tests {
         let (ack, rx) = Ack::new();
         drop(ack);
         assert_eq!(rx.await.unwrap(), Disposition::Failed);
+    }
+
+    #[test]
+    fn a_calling_ack_calls_once_with_the_disposition_when_the_last_share_settles() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let seen = calls.clone();
+        let mut shares = Ack::calling(move |d| seen.lock().unwrap().push(d)).fan_out(2);
+        shares.pop().unwrap().settle(Outcome::Delivered);
+        assert!(calls.lock().unwrap().is_empty(), "one route still open");
+        shares.pop().unwrap().settle(Outcome::DeadLettered);
+        assert_eq!(*calls.lock().unwrap(), vec![Disposition::Settled]);
+
+        let seen = calls.clone();
+        drop(Ack::calling(move |d| seen.lock().unwrap().push(d)));
+        assert_eq!(calls.lock().unwrap().last(), Some(&Disposition::Failed), "a dropped share fails the message");
     }
 
     #[tokio::test]

@@ -179,25 +179,30 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
             if !hold(&shared, &id, receipt, now + s.visibility_timeout) {
                 continue;
             }
-            let Some((events, settled)) = events(&shared, &message, &id) else { continue };
-            let now_or_later = match shape::group(&message).filter(|_| shared.fifo) {
-                Some(group) => {
-                    let mut groups = shared.groups.lock().unwrap();
-                    match groups.get_mut(&group) {
-                        // Its group has a message in dispatch: wait behind it.
-                        Some(waiting) => {
-                            waiting.push_back(Waiting { events, settled, id });
-                            None
-                        }
-                        None => {
-                            groups.insert(group.clone(), VecDeque::new());
-                            Some((events, settled, id, Some(group)))
-                        }
+            let group = shape::group(&message).filter(|_| shared.fifo);
+            let Some((events, settled)) = events(&shared, &message, &id, group.is_some()) else { continue };
+            let Some(group) = group else {
+                if !send(&shared, Some(permit), events).await {
+                    return;
+                }
+                continue;
+            };
+            let settled = settled.expect("a FIFO message's acknowledgement is awaited");
+            let first_of_group = {
+                let mut groups = shared.groups.lock().unwrap();
+                match groups.get_mut(&group) {
+                    // Its group has a message in dispatch: wait behind it.
+                    Some(waiting) => {
+                        waiting.push_back(Waiting { events, settled, id });
+                        None
+                    }
+                    None => {
+                        groups.insert(group.clone(), VecDeque::new());
+                        Some((events, settled, id))
                     }
                 }
-                None => Some((events, settled, id, None)),
             };
-            if let Some((events, settled, id, group)) = now_or_later {
+            if let Some((events, settled, id)) = first_of_group {
                 if !send(&shared, Some(permit), events).await {
                     return;
                 }
@@ -242,8 +247,9 @@ fn forget(shared: &Shared, id: &str) {
 
 /// The events `message` becomes, sharing one acknowledgement; `None` when it becomes none
 /// (an S3 test event, an SNS confirmation, everything filtered out by the source), in which
-/// case it is deleted at once and counted.
-fn events(shared: &Arc<Shared>, message: &Message, id: &str) -> Option<(Vec<Event>, oneshot::Receiver<Disposition>)> {
+/// case it is deleted at once and counted. A FIFO message's acknowledgement is awaited (the
+/// next of its group follows it); any other's deletes or forgets the message where it settles.
+fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Option<(Vec<Event>, Option<oneshot::Receiver<Disposition>>)> {
     match shape::intake(message, &shared.settings, &shared.labels) {
         Intake::Confirm { topic_arn, token } => {
             shared.waiters.spawn(confirm(shared.clone(), id.to_string(), topic_arn, token));
@@ -257,7 +263,18 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str) -> Option<(Vec<Even
         }
         Intake::Events(parts) => {
             let born = shape::sent_at(message);
-            let (ack, settled) = Ack::new();
+            let (ack, settled) = if fifo {
+                let (ack, settled) = Ack::new();
+                (ack, Some(settled))
+            } else {
+                // Counted among the waiters, so the source outlives the acknowledgement.
+                let (shared, id, waiter) = (shared.clone(), id.to_string(), shared.waiters.token());
+                let ack = Ack::calling(move |disposition| {
+                    settled(&shared, &id, disposition);
+                    drop(waiter);
+                });
+                (ack, None)
+            };
             let acks = ack.fan_out(parts.len());
             let events = parts
                 .into_iter()
@@ -328,28 +345,27 @@ async fn send(shared: &Shared, permit: Option<Permit<'_, Event>>, events: Vec<Ev
     true
 }
 
-/// Waits for one message's disposition: delete it, or leave it for SQS to redeliver. In a FIFO
-/// group, then hands the next message of the group to the dispatcher.
-fn settle(
-    shared: Arc<Shared>,
-    id: String,
-    settled: oneshot::Receiver<Disposition>,
-    group: Option<String>,
-) -> crate::BoxFuture<'static, ()> {
+/// Waits for a FIFO message's disposition, settles it, then hands the next message of its
+/// group to the dispatcher.
+fn settle(shared: Arc<Shared>, id: String, settled: oneshot::Receiver<Disposition>, group: String) -> crate::BoxFuture<'static, ()> {
     // Boxed: a FIFO group's waiter spawns the next one's.
     Box::pin(settle_one(shared, id, settled, group))
 }
 
-async fn settle_one(shared: Arc<Shared>, id: String, settled: oneshot::Receiver<Disposition>, group: Option<String>) {
-    let disposition = settled.await.unwrap_or(Disposition::Failed);
+/// One message's disposition: delete it, or leave it for SQS to redeliver.
+fn settled(shared: &Shared, id: &str, disposition: Disposition) {
     match disposition {
-        Disposition::Settled => delete(&shared, &id),
+        Disposition::Settled => delete(shared, id),
         Disposition::Failed => {
-            forget(&shared, &id);
+            forget(shared, id);
             debug!(source = %shared.name, message_id = %id, "message left in the queue for redelivery");
         }
     }
-    let Some(group) = group else { return };
+}
+
+async fn settle_one(shared: Arc<Shared>, id: String, settled_rx: oneshot::Receiver<Disposition>, group: String) {
+    let disposition = settled_rx.await.unwrap_or(Disposition::Failed);
+    settled(&shared, &id, disposition);
     let next = {
         let mut groups = shared.groups.lock().unwrap();
         if disposition == Disposition::Failed {
@@ -368,7 +384,7 @@ async fn settle_one(shared: Arc<Shared>, id: String, settled: oneshot::Receiver<
     };
     if let Some(Waiting { events, settled, id }) = next {
         if send(&shared, None, events).await {
-            shared.waiters.spawn(settle(shared.clone(), id, settled, Some(group)));
+            shared.waiters.spawn(settle(shared.clone(), id, settled, group));
         } else {
             // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
             leave_group(&shared, &mut shared.groups.lock().unwrap(), &group, Some(&id));

@@ -3,48 +3,64 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::warn;
 
 use super::Shared;
 
 /// How long the deleter waits to fill a batch of 10.
 const DELETE_LINGER: Duration = Duration::from_millis(20);
+/// Delete batches in flight at once: one at a time fell behind a fast target, and the
+/// settled messages waiting for their delete piled up in memory.
+const DELETES_IN_FLIGHT: usize = 8;
 
-/// Deletes settled messages in batches of up to 10; at stop, drains what is left first.
+/// Deletes settled messages in batches of up to 10, several batches at a time; at stop,
+/// deletes what is left first.
 pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<(String, String)>, stop: CancellationToken) {
-    let mut batch: Vec<(String, String)> = Vec::with_capacity(10);
+    let in_flight = Arc::new(Semaphore::new(DELETES_IN_FLIGHT));
+    let batches = TaskTracker::new();
     loop {
-        let receipt = if batch.is_empty() {
-            tokio::select! {
-                r = rx.recv() => r,
-                _ = stop.cancelled() => rx.try_recv().ok(),
-            }
-        } else {
-            tokio::select! {
-                r = rx.recv() => r,
-                _ = tokio::time::sleep(DELETE_LINGER) => None,
-                _ = stop.cancelled() => rx.try_recv().ok(),
-            }
+        let mut batch = Vec::with_capacity(10);
+        let taken = tokio::select! {
+            n = rx.recv_many(&mut batch, 10) => n,
+            _ = stop.cancelled() => 0,
         };
-        match receipt {
-            Some(r) => {
-                batch.push(r);
-                if batch.len() == 10 {
-                    delete_batch(&shared, std::mem::take(&mut batch)).await;
-                }
-            }
-            None => {
-                if !batch.is_empty() {
-                    delete_batch(&shared, std::mem::take(&mut batch)).await;
-                } else if stop.is_cancelled() {
-                    return;
+        if taken == 0 {
+            break;
+        }
+        if batch.len() < 10 {
+            // A partial batch waits a little for company: fewer, fuller requests.
+            let linger = tokio::time::sleep(DELETE_LINGER);
+            tokio::pin!(linger);
+            while batch.len() < 10 {
+                let room = 10 - batch.len();
+                tokio::select! {
+                    n = rx.recv_many(&mut batch, room) => if n == 0 { break },
+                    _ = &mut linger => break,
+                    _ = stop.cancelled() => break,
                 }
             }
         }
+        let permit = in_flight.clone().acquire_owned().await.expect("never closed");
+        let shared = shared.clone();
+        batches.spawn(async move {
+            delete_batch(&shared, batch).await;
+            drop(permit);
+        });
     }
+    // Stopping: what settled before the stop is deleted too.
+    let mut rest = Vec::new();
+    while let Ok(r) = rx.try_recv() {
+        rest.push(r);
+    }
+    for chunk in rest.chunks(10) {
+        delete_batch(&shared, chunk.to_vec()).await;
+    }
+    batches.close();
+    batches.wait().await;
 }
 
 /// Deletes one batch of (message id, receipt), then stops holding each message whose newest

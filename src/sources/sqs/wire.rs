@@ -45,7 +45,6 @@ pub struct SqsWire {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Failed {
-    pub id: String,
     pub code: String,
 }
 
@@ -90,8 +89,7 @@ impl SqsWire {
         Ok(response.messages.into_iter().map(WireMessage::into_message).collect())
     }
 
-    /// Deletes the messages of these receipt handles; the entries SQS did not delete, by their
-    /// index in `receipts`.
+    /// Deletes the messages of these receipt handles; the entries SQS did not delete.
     pub async fn delete_batch(&self, receipts: &[&str]) -> Result<Vec<Failed>, SqsError> {
         #[derive(Serialize)]
         #[serde(rename_all = "PascalCase")]
@@ -104,7 +102,7 @@ impl SqsWire {
     }
 
     /// Hides the messages of these receipt handles for `visibility` more; the entries SQS did
-    /// not change, by their index in `receipts`.
+    /// not change.
     pub async fn change_visibility_batch(&self, receipts: &[String], visibility: Duration) -> Result<Vec<Failed>, SqsError> {
         #[derive(Serialize)]
         #[serde(rename_all = "PascalCase")]
