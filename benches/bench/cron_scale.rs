@@ -38,7 +38,14 @@ async fn fanin_fires(schedules: usize, run: Duration) -> Fires {
     let (started, cpu_before) = (SystemTime::now(), own_cpu());
     for i in 0..schedules {
         let settings =
-            fanin::config::CronSettings { schedule: "* * * * * *".into(), timezone: "UTC".into(), catch_up: None, payload: None, parsed: None };
+            fanin::config::CronSettings {
+            schedule: "* * * * * *".into(),
+            timezone: "UTC".into(),
+            // With catch-up, each settled fire is also written down: the heavier case.
+            catch_up: Some(Duration::from_secs(3600)),
+            payload: None,
+            parsed: None,
+        };
         let source = Box::new(fanin::sources::cron::CronSource::new(settings, None));
         let ctx = fanin::sources::SourceContext {
             name: format!("s{i}").into(),

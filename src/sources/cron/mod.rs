@@ -46,19 +46,26 @@ impl Source for CronSource {
                 Some(s) => s,
                 None => Schedule::parse(&self.settings.schedule, &self.settings.timezone)?,
             };
-            let last = Arc::new(LastFire::new(ctx.state_dir.join("cron").join(format!("{}.json", ctx.name))));
+            // The last fire is kept for catch-up alone: without it, no state file is written.
+            let last = self.settings.catch_up.map(|_| Arc::new(LastFire::new(ctx.state_dir.join("cron").join(format!("{}.json", ctx.name)))));
             let waiters = TaskTracker::new();
-            let firer = Firer { ctx: &ctx, settings: &self.settings, claims: self.claims.as_ref(), last: last.clone(), waiters: waiters.clone() };
+            let firer = Firer {
+                ctx: &ctx,
+                settings: &self.settings,
+                claims: self.claims.as_ref(),
+                last: last.clone(),
+                waiters: waiters.clone(),
+            };
 
             let now = Utc::now();
-            if let (Some(window), Some(previous)) = (self.settings.catch_up, last.load()) {
+            if let (Some(window), Some(previous)) = (self.settings.catch_up, last.as_ref().and_then(|l| l.load())) {
                 let from = previous.max(now - chrono::Duration::from_std(window)?);
                 let missed = schedule.fires_between(from, now);
                 if !missed.is_empty() {
                     info!(source = %ctx.name, count = missed.len(), since = %from, "catching up missed fires");
                 }
                 for at in missed {
-                    if !firer.fire(at).await {
+                    if !firer.fire(firer.prepare(at)).await {
                         break;
                     }
                 }
@@ -67,12 +74,16 @@ impl Source for CronSource {
             ctx.health.source_ok(&ctx.name);
             let mut cursor = now;
             while let Some(at) = schedule.next_after(cursor) {
+                // Made before the instant, so firing is only handing it on.
+                let fire = firer.prepare(at);
                 if !sleep_until(at, &ctx.shutdown).await {
                     break;
                 }
-                if !firer.fire(at).await {
+                if !firer.fire(fire).await {
                     break;
                 }
+                // Other schedules due at this instant fire before this one works out its next.
+                tokio::task::yield_now().await;
                 cursor = at;
             }
             waiters.close();
@@ -101,14 +112,30 @@ struct Firer<'a> {
     ctx: &'a SourceContext,
     settings: &'a CronSettings,
     claims: Option<&'a Claims>,
-    last: Arc<LastFire>,
+    last: Option<Arc<LastFire>>,
     waiters: TaskTracker,
 }
 
+/// A fire's event id and payload, made ahead of its instant.
+struct Prepared {
+    at: DateTime<Utc>,
+    id: String,
+    payload: Bytes,
+}
+
 impl Firer<'_> {
-    /// Hands the fire at `at` to the dispatcher; false once the daemon is stopping.
-    async fn fire(&self, at: DateTime<Utc>) -> bool {
+    fn prepare(&self, at: DateTime<Utc>) -> Prepared {
         let id = fire_id(&self.ctx.name, at);
+        let payload = match &self.settings.payload {
+            Some(p) => Bytes::from(serde_json::to_vec(p).expect("JSON from TOML serializes")),
+            None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, &self.ctx.account, at),
+        };
+        Prepared { at, id, payload }
+    }
+
+    /// Hands a fire to the dispatcher; false once the daemon is stopping.
+    async fn fire(&self, fire: Prepared) -> bool {
+        let Prepared { at, id, payload } = fire;
         if let Some(claims) = self.claims {
             match claims.claim(&self.ctx.name, at).await {
                 Claim::Ours => {}
@@ -116,9 +143,7 @@ impl Firer<'_> {
                     EventSkipped { source: &self.ctx.name, reason: "fired by another instance" }.emit();
                     debug!(source = %self.ctx.name, event_id = %id, owner, "claimed by another instance");
                     // Done for the fleet: catch-up has nothing to bring back.
-                    if let Err(e) = self.last.advance(at) {
-                        warn!(source = %self.ctx.name, error = %e, "could not record the last fire");
-                    }
+                    self.record(at);
                     return true;
                 }
                 Claim::Unknown(error) => {
@@ -128,11 +153,17 @@ impl Firer<'_> {
                 }
             }
         }
-        let payload = match &self.settings.payload {
-            Some(p) => Bytes::from(serde_json::to_vec(p).expect("JSON from TOML serializes")),
-            None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, &self.ctx.account, at),
-        };
-        let (ack, settled) = Ack::new();
+        let (name, event_id, settled, firer) = (self.ctx.name.clone(), id.clone(), self.waiters.token(), self.recorder());
+        let ack = Ack::calling(move |disposition| {
+            match disposition {
+                Disposition::Settled => firer.record(at),
+                Disposition::Failed => error!(
+                    source = %name, event_id = %event_id,
+                    "fire neither delivered nor dead-lettered; catch-up fires it again after a restart if it is the last one"
+                ),
+            }
+            drop(settled);
+        });
         let event =
             Event { id: id.clone(), source: self.ctx.name.clone(), born: SystemTime::from(at), payload, invalid: None, filter_view: None, ack };
         tokio::select! {
@@ -143,21 +174,30 @@ impl Firer<'_> {
         EventReceived { source: &self.ctx.name }.emit();
         CronFired { source: &self.ctx.name, late }.emit();
         debug!(source = %self.ctx.name, event_id = %id, lateness_us = late.as_micros() as u64, "fired");
-        let (last, name) = (self.last.clone(), self.ctx.name.clone());
-        self.waiters.spawn(async move {
-            match settled.await.unwrap_or(Disposition::Failed) {
-                Disposition::Settled => {
-                    if let Err(e) = last.advance(at) {
-                        warn!(source = %name, error = %e, "could not record the last fire; a restart may fire it again");
-                    }
-                }
-                Disposition::Failed => error!(
-                    source = %name, event_id = %id,
-                    "fire neither delivered nor dead-lettered; catch-up fires it again after a restart if it is the last one"
-                ),
-            }
-        });
         true
+    }
+
+    fn recorder(&self) -> Recorder {
+        Recorder { name: self.ctx.name.clone(), last: self.last.clone(), waiters: self.waiters.clone() }
+    }
+
+    fn record(&self, at: DateTime<Utc>) {
+        self.recorder().record(at);
+    }
+}
+
+/// Records settled fires as the last fire (for catch-up) on the state writer's thread.
+struct Recorder {
+    name: Arc<str>,
+    last: Option<Arc<LastFire>>,
+    waiters: TaskTracker,
+}
+
+impl Recorder {
+    fn record(self, at: DateTime<Utc>) {
+        if let Some(last) = self.last {
+            last.advance_later(self.name, at, self.waiters.token());
+        }
     }
 }
 
