@@ -65,7 +65,7 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
         shutdown: shutdown.clone(),
     };
     running.apply(config);
-    let dispatcher = Dispatcher::new(running.routes.clone(), running.config.daemon.max_in_flight, capacity, health);
+    let dispatcher = Dispatcher::new(running.routes.clone(), running.config.daemon.max_in_flight, health);
     let dispatching = tokio::spawn(dispatcher.run(queue_rx, shutdown.clone(), running.config.daemon.shutdown_grace));
     info!(sources = running.sources.len(), targets = running.targets.len(), "fanin running");
     systemd::ready();

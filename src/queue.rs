@@ -1,18 +1,164 @@
 //! The bounded queue between the sources and the dispatcher.
 //!
-//! When it is full, sources wait for room before they pull more from upstream: backpressure
-//! instead of loss. An SQS source reserves room for a whole batch before it receives one.
+//! Its capacity bounds every event fanin holds, not only those waiting here: an event takes a
+//! slot when its source hands it on and gives it back when its last route settles (delivered,
+//! dead-lettered, or failed and left upstream). When no slot is free, sources wait before they
+//! pull more from upstream: backpressure instead of loss, and memory that stays the same
+//! whatever the backlog. An SQS source reserves room for a whole batch before it receives one.
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::event::Event;
 
 /// The sources' end.
-pub type QueueSender = mpsc::Sender<Event>;
-/// The dispatcher's end.
-pub type QueueReceiver = mpsc::Receiver<Event>;
+#[derive(Clone)]
+pub struct QueueSender {
+    tx: mpsc::UnboundedSender<Queued>,
+    room: Arc<Semaphore>,
+}
 
-/// A queue holding at most `capacity` events.
+/// The dispatcher's end. Dropping it closes the queue: sources waiting for room are told.
+pub struct QueueReceiver {
+    rx: mpsc::UnboundedReceiver<Queued>,
+    room: Arc<Semaphore>,
+}
+
+/// An event and its slot, which is free again when the slot is dropped.
+pub struct Queued {
+    pub event: Event,
+    pub slot: Slot,
+}
+
+/// One event's place in the queue's capacity.
+pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
+
+/// Room reserved for several events.
+pub struct Room(Option<OwnedSemaphorePermit>);
+
+/// The dispatcher is gone.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Closed;
+
+/// A queue holding at most `capacity` events, waiting or under dispatch.
 pub fn bounded(capacity: usize) -> (QueueSender, QueueReceiver) {
-    mpsc::channel(capacity)
+    let (tx, rx) = mpsc::unbounded_channel();
+    let room = Arc::new(Semaphore::new(capacity));
+    (QueueSender { tx, room: room.clone() }, QueueReceiver { rx, room })
+}
+
+impl QueueSender {
+    /// Hands `event` on once a slot is free.
+    pub async fn send(&self, event: Event) -> Result<(), Closed> {
+        let slot = self.room.clone().acquire_owned().await.map_err(|_| Closed)?;
+        self.tx.send(Queued { event, slot: Slot(slot) }).map_err(|_| Closed)
+    }
+
+    /// Waits until `n` slots are free and keeps them for [`QueueSender::send_reserved`].
+    pub async fn reserve(&self, n: usize) -> Result<Room, Closed> {
+        let n = u32::try_from(n).expect("a batch is small");
+        self.room.clone().acquire_many_owned(n).await.map(|p| Room(Some(p))).map_err(|_| Closed)
+    }
+
+    /// Hands `event` on through room reserved before; `None` gives the event back when none is left.
+    pub fn send_reserved(&self, room: &mut Room, event: Event) -> Result<(), Option<Event>> {
+        let Some(slot) = room.take_one() else { return Err(Some(event)) };
+        self.tx.send(Queued { event, slot: Slot(slot) }).map_err(|_| None)
+    }
+}
+
+impl Room {
+    fn take_one(&mut self) -> Option<OwnedSemaphorePermit> {
+        let permit = self.0.as_mut()?;
+        if permit.num_permits() > 1 {
+            return permit.split(1);
+        }
+        self.0.take()
+    }
+}
+
+impl QueueReceiver {
+    pub async fn recv(&mut self) -> Option<Queued> {
+        self.rx.recv().await
+    }
+
+    /// Events waiting to be taken (not those under dispatch).
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+}
+
+impl Drop for QueueReceiver {
+    fn drop(&mut self) {
+        self.room.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn event(id: &str) -> Event {
+        Event {
+            id: id.into(),
+            source: "s".into(),
+            born: SystemTime::now(),
+            payload: bytes::Bytes::from_static(b"{}"),
+            invalid: None,
+            filter_view: None,
+            ack: crate::event::Ack::new().0,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_holds_its_slot_until_it_is_done_not_only_while_it_waits() {
+        let (tx, mut rx) = bounded(2);
+        tx.send(event("a")).await.unwrap();
+        tx.send(event("b")).await.unwrap();
+        let a = rx.recv().await.unwrap();
+        assert_eq!(rx.len(), 1);
+        // Taken off the queue but not settled: still counts.
+        let third = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.send(event("c")).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!third.is_finished(), "a third event got in over a capacity of 2");
+        drop(a);
+        tokio::time::timeout(Duration::from_secs(1), third).await.unwrap().unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn reserved_room_is_used_one_slot_at_a_time_and_what_is_left_is_given_back() {
+        let (tx, mut rx) = bounded(3);
+        let mut room = tx.reserve(3).await.unwrap();
+        assert!(tx.send_reserved(&mut room, event("a")).is_ok());
+        assert!(tx.send_reserved(&mut room, event("b")).is_ok());
+        drop(room);
+        tx.send(event("c")).await.unwrap();
+        assert_eq!(rx.len(), 3);
+        let mut room = tx.reserve(0).await.unwrap();
+        assert!(matches!(tx.send_reserved(&mut room, event("d")), Err(Some(_))), "no room left: the event comes back");
+        let _ = rx.recv().await;
+    }
+
+    #[tokio::test]
+    async fn senders_waiting_for_room_hear_when_the_dispatcher_is_gone() {
+        let (tx, rx) = bounded(1);
+        tx.send(event("a")).await.unwrap();
+        let waiting = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.send(event("b")).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(rx);
+        assert_eq!(tokio::time::timeout(Duration::from_secs(1), waiting).await.unwrap().unwrap(), Err(Closed));
+        assert!(tx.reserve(1).await.is_err());
+    }
 }

@@ -61,7 +61,7 @@ async fn fanin_fires(schedules: usize, run: Duration) -> Fires {
     drop(queue);
     let mut fires = Vec::new();
     let deadline = tokio::time::Instant::now() + run;
-    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+    while let Ok(Some(fanin::queue::Queued { event, .. })) = tokio::time::timeout_at(deadline, rx.recv()).await {
         let late = SystemTime::now().duration_since(event.born).unwrap_or_default();
         let schedule = event.source[1..].parse().unwrap();
         let at = event.born.duration_since(UNIX_EPOCH).unwrap().as_secs();

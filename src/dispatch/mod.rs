@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, warn};
@@ -35,7 +35,7 @@ use crate::dlq::Condition;
 use crate::config::Route;
 use crate::event::{Event, Outcome};
 use crate::pattern::Pattern;
-use crate::queue::QueueReceiver;
+use crate::queue::{QueueReceiver, Queued, Slot};
 use crate::telemetry::events::{
     DispatchLoad, EventDispatched, EventUnrouted, InvokeFinished, InvokeRetried, InvokeThrottled,
 };
@@ -53,9 +53,6 @@ pub struct Dispatcher {
     routes: Arc<Routes>,
     /// Invocations in flight across all targets (`max_in_flight`).
     in_flight: Arc<Semaphore>,
-    /// Events taken off the queue and not yet settled, waiting or in backoff included: bounds
-    /// memory, so a slow target fills the queue and the sources stop pulling.
-    pending: Arc<Semaphore>,
     max_in_flight: usize,
     /// Births of the events under dispatch, for the age of the oldest.
     births: Arc<Mutex<HashMap<u64, SystemTime>>>,
@@ -65,11 +62,12 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(routes: Arc<Routes>, max_in_flight: usize, max_pending: usize, health: Arc<Health>) -> Self {
+    /// Events under dispatch keep their queue slot until they settle, so the queue's capacity
+    /// bounds them too: a slow target fills it and the sources stop pulling.
+    pub fn new(routes: Arc<Routes>, max_in_flight: usize, health: Arc<Health>) -> Self {
         Dispatcher {
             routes,
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
-            pending: Arc::new(Semaphore::new(max_pending)),
             max_in_flight,
             births: Arc::default(),
             next_id: AtomicU64::new(0),
@@ -84,7 +82,6 @@ impl Dispatcher {
     pub async fn run(self, mut queue: QueueReceiver, shutdown: CancellationToken, grace: Duration) {
         let watchdog = systemd::watchdog_interval();
         let mut tick = tokio::time::interval(watchdog.map_or(TICK, |w| w.min(TICK)));
-        let mut slot = None;
         loop {
             // The tick keeps the loop beating while it waits, so a wedged loop is noticed
             // (`/healthz`, systemd's watchdog) and an idle one is not.
@@ -94,12 +91,8 @@ impl Dispatcher {
                     self.beat(&queue, watchdog.is_some());
                     continue;
                 }
-                taken = self.pending.clone().acquire_owned(), if slot.is_none() => {
-                    slot = Some(taken.expect("never closed"));
-                    continue;
-                }
-                event = queue.recv(), if slot.is_some() => match event {
-                    Some(event) => self.dispatch(event, slot.take().expect("guarded"), &shutdown),
+                queued = queue.recv() => match queued {
+                    Some(Queued { event, slot }) => self.dispatch(event, slot, &shutdown),
                     None => break,
                 },
             }
@@ -126,7 +119,7 @@ impl Dispatcher {
         .emit();
     }
 
-    fn dispatch(&self, event: Event, slot: OwnedSemaphorePermit, shutdown: &CancellationToken) {
+    fn dispatch(&self, event: Event, slot: Slot, shutdown: &CancellationToken) {
         let Event { id, source, born, payload, invalid, filter_view, ack } = event;
         let targets = self.routes.matching(&source, &payload, filter_view, invalid.is_some());
         if targets.is_empty() {
@@ -196,7 +189,7 @@ impl Routes {
 
 /// An event's place under dispatch.
 struct Pending {
-    _slot: OwnedSemaphorePermit,
+    _slot: Slot,
     births: Arc<Mutex<HashMap<u64, SystemTime>>>,
     key: u64,
 }
@@ -233,7 +226,9 @@ struct Attempts {
     count: u32,
     first_at: Option<chrono::DateTime<Utc>>,
     last_at: Option<chrono::DateTime<Utc>>,
-    last_failure: Option<InvokeFailure>,
+    /// Boxed, like the answer below: a waiting delivery keeps room for every value it holds
+    /// across an await, and thousands of them wait.
+    last_failure: Option<Box<InvokeFailure>>,
     /// The claim check's pointer event, sent instead of a payload over the limit.
     pointer: Option<bytes::Bytes>,
 }
@@ -286,7 +281,7 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         attempts.last_at = Some(now);
         let started = Instant::now();
         // Boxed: the call's future is large, and thousands of deliveries wait with room for it.
-        let result = Box::pin(target.call.send(&event.id, &payload)).await;
+        let result = Box::pin(target.call.send(&event.id, &payload)).await.map(Box::new).map_err(Box::new);
         drop(permits);
         InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
         let failure = match result {

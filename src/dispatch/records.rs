@@ -33,7 +33,7 @@ async fn dead_letter_inner(
     attempts: &Attempts,
     note: Option<ResponseContext>,
 ) -> Outcome {
-    let last = attempts.last_failure.as_ref();
+    let last = attempts.last_failure.as_deref();
     let answer = last.and_then(|f| f.answer.as_ref());
     let response_context = note.unwrap_or_else(|| ResponseContext {
         status_code: last.and_then(|f| f.status),

@@ -274,8 +274,8 @@ async fn send(
         routes.insert(dest.name.clone(), vec![Route::to(&dest.name)]);
     }
     let health = Arc::new(crate::telemetry::health::Health::new([]));
-    let dispatcher = Dispatcher::new(Routes::new(&targets, &routes), args.concurrency, args.concurrency * 4, health);
-    let (queue, queue_rx) = crate::queue::bounded(args.concurrency * 2);
+    let dispatcher = Dispatcher::new(Routes::new(&targets, &routes), args.concurrency, health);
+    let (queue, queue_rx) = crate::queue::bounded(args.concurrency * 4);
     let dispatching = tokio::spawn(dispatcher.run(queue_rx, shutdown.clone(), Duration::from_secs(30)));
 
     let progress = if std::io::stderr().is_terminal() {

@@ -24,12 +24,11 @@ pub use shape::queue_arn;
 use super::{Source, SourceContext};
 use crate::config::SqsSettings;
 use crate::event::{Ack, Disposition, Event};
-use crate::queue::QueueSender;
+use crate::queue::{QueueSender, Room};
 use crate::sources::decode;
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use shape::Intake;
 use wire::SqsWire;
-use tokio::sync::mpsc::Permit;
 
 /// Reads one SQS queue.
 pub struct SqsSource {
@@ -135,10 +134,10 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
     let (mut failures, mut first) = (0u32, true);
     loop {
         // Room for a whole batch first: a full queue stops the pulling, nothing is dropped.
-        let permits = tokio::select! {
+        let mut room = tokio::select! {
             _ = shutdown.cancelled() => return,
-            permits = shared.queue.reserve_many(s.batch_size as usize) => match permits {
-                Ok(p) => p,
+            room = shared.queue.reserve(s.batch_size as usize) => match room {
+                Ok(room) => room,
                 Err(_) => return,
             },
         };
@@ -171,7 +170,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
             }
         };
         let now = Instant::now();
-        for (message, permit) in messages.into_iter().zip(permits) {
+        for message in messages {
             let (Some(id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
                 warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
                 continue;
@@ -182,7 +181,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
             let group = shape::group(&message).filter(|_| shared.fifo);
             let Some((events, settled)) = events(&shared, &message, &id, group.is_some()) else { continue };
             let Some(group) = group else {
-                if !send(&shared, Some(permit), events).await {
+                if !send(&shared, Some(&mut room), events).await {
                     return;
                 }
                 continue;
@@ -203,7 +202,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 }
             };
             if let Some((events, settled, id)) = first_of_group {
-                if !send(&shared, Some(permit), events).await {
+                if !send(&shared, Some(&mut room), events).await {
                     return;
                 }
                 shared.waiters.spawn(settle(shared.clone(), id, settled, group));
@@ -327,17 +326,18 @@ async fn confirm(shared: Arc<Shared>, id: String, topic_arn: String, token: Stri
     }
 }
 
-/// Hands `events` to the dispatcher (the first through the room reserved for it); false once
-/// the dispatcher is gone.
-async fn send(shared: &Shared, permit: Option<Permit<'_, Event>>, events: Vec<Event>) -> bool {
-    let mut events = events.into_iter();
-    if let Some(permit) = permit {
-        match events.next() {
-            Some(first) => permit.send(first),
-            None => return true,
-        }
-    }
+/// Hands `events` to the dispatcher, through the room reserved for the batch while it lasts;
+/// false once the dispatcher is gone.
+async fn send(shared: &Shared, mut room: Option<&mut Room>, events: Vec<Event>) -> bool {
     for event in events {
+        let event = match room.as_deref_mut() {
+            Some(room) => match shared.queue.send_reserved(room, event) {
+                Ok(()) => continue,
+                Err(None) => return false,
+                Err(Some(event)) => event,
+            },
+            None => event,
+        };
         if shared.queue.send(event).await.is_err() {
             return false;
         }
