@@ -71,10 +71,11 @@ impl QueueSender {
 impl Room {
     fn take_one(&mut self) -> Option<OwnedSemaphorePermit> {
         let permit = self.0.as_mut()?;
-        if permit.num_permits() > 1 {
-            return permit.split(1);
+        match permit.num_permits() {
+            0 => None,
+            1 => self.0.take(),
+            _ => permit.split(1),
         }
-        self.0.take()
     }
 }
 
