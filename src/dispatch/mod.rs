@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
+use metrics::Counter;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -37,7 +38,7 @@ use crate::event::{Event, Outcome};
 use crate::pattern::Pattern;
 use crate::queue::{QueueReceiver, Queued, Slot};
 use crate::telemetry::events::{
-    DispatchLoad, EventDispatched, EventUnrouted, InvokeFinished, InvokeRetried, InvokeThrottled,
+    DispatchLoad, EventDispatched, EventUnrouted, InvokeRetried, InvokeThrottled,
 };
 use crate::telemetry::health::Health;
 use crate::telemetry::{log_limit, systemd};
@@ -132,10 +133,10 @@ impl Dispatcher {
         // Dropped when the event's last route settles: frees its slot and forgets its birth.
         let slot = Arc::new(Pending { _slot: slot, births: self.births.clone(), key });
         let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid });
-        for (target, ack) in targets.into_iter().zip(acks) {
+        for ((target, dispatched), ack) in targets.into_iter().zip(acks) {
             let (event, slot, in_flight, shutdown) = (shared.clone(), slot.clone(), self.in_flight.clone(), shutdown.clone());
             self.tasks.spawn(async move {
-                let outcome = deliver(&event, &target, &in_flight, &shutdown).await;
+                let outcome = deliver(&event, &target, &dispatched, &in_flight, &shutdown).await;
                 ack.settle(outcome);
                 drop(slot);
             });
@@ -148,8 +149,9 @@ impl Dispatcher {
 #[derive(Default)]
 pub struct Routes(std::sync::RwLock<HashMap<String, Vec<ResolvedRoute>>>);
 
-/// A route with its target looked up: the target, and the filter events must pass.
-type ResolvedRoute = (Arc<Target>, Option<Pattern>);
+/// A route with its target looked up: the target, the filter events must pass, and the count
+/// of events the route delivered.
+type ResolvedRoute = (Arc<Target>, Option<Pattern>, Counter);
 
 impl Routes {
     /// Routes of every source, resolved against `targets`.
@@ -164,7 +166,11 @@ impl Routes {
         let resolved = routes
             .iter()
             .map(|(source, routes)| {
-                (source.clone(), routes.iter().map(|r| (targets[&r.target].clone(), r.filter.clone())).collect())
+                let resolve = |r: &Route| {
+                    let delivered = EventDispatched { source, target: &r.target }.counter();
+                    (targets[&r.target].clone(), r.filter.clone(), delivered)
+                };
+                (source.clone(), routes.iter().map(resolve).collect())
             })
             .collect();
         *self.0.write().unwrap() = resolved;
@@ -173,16 +179,16 @@ impl Routes {
     /// The targets of `source` whose filter lets the event through. The filter sees
     /// `filter_view` when the source gave one (S3: keys decoded), else the payload. An event
     /// that could not be made into a proper payload goes to every route, to be dead-lettered.
-    fn matching(&self, source: &str, payload: &[u8], filter_view: Option<serde_json::Value>, invalid: bool) -> Vec<Arc<Target>> {
+    fn matching(&self, source: &str, payload: &[u8], filter_view: Option<serde_json::Value>, invalid: bool) -> Vec<(Arc<Target>, Counter)> {
         let routes = self.0.read().unwrap().get(source).cloned().unwrap_or_default();
-        if invalid || routes.iter().all(|(_, f)| f.is_none()) {
-            return routes.into_iter().map(|(t, _)| t).collect();
+        if invalid || routes.iter().all(|(_, f, _)| f.is_none()) {
+            return routes.into_iter().map(|(t, _, c)| (t, c)).collect();
         }
         let view = filter_view.or_else(|| serde_json::from_slice(payload).ok());
         routes
             .into_iter()
-            .filter(|(_, f)| f.as_ref().is_none_or(|p| view.as_ref().is_some_and(|v| p.matches(v))))
-            .map(|(t, _)| t)
+            .filter(|(_, f, _)| f.as_ref().is_none_or(|p| view.as_ref().is_some_and(|v| p.matches(v))))
+            .map(|(t, _, c)| (t, c))
             .collect()
     }
 }
@@ -234,7 +240,7 @@ struct Attempts {
 }
 
 /// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it.
-async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutdown: &CancellationToken) -> Outcome {
+async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_flight: &Semaphore, shutdown: &CancellationToken) -> Outcome {
     let mut attempts = Attempts::default();
     if let Some(why) = &event.invalid {
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
@@ -283,11 +289,11 @@ async fn deliver(event: &Delivery, target: &Target, in_flight: &Semaphore, shutd
         // Boxed: the call's future is large, and thousands of deliveries wait with room for it.
         let result = Box::pin(target.call.send(&event.id, &payload)).await.map(Box::new).map_err(Box::new);
         drop(permits);
-        InvokeFinished { target: &target.name, took: started.elapsed() }.emit();
+        target.invoke_duration.record(started.elapsed().as_secs_f64());
         let failure = match result {
             Ok(answer) => {
                 target.concurrency.on_success();
-                EventDispatched { source: &event.source, target: &target.name }.emit();
+                dispatched.increment(1);
                 debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = answer.request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
                 return match &target.on_success {
                     Some(sink) => records::success(event, target, sink.as_ref(), &attempts, &answer).await,

@@ -28,6 +28,8 @@ pub struct Target {
     pub claim_check: Option<ClaimCheck>,
     /// Set from `retryAfterSeconds`: no attempt at this target starts before it.
     paused_until: Mutex<Option<Instant>>,
+    /// `fanin_invoke_duration_seconds` of this target.
+    pub invoke_duration: metrics::Histogram,
 }
 
 impl Target {
@@ -47,6 +49,7 @@ impl Target {
             on_success: None,
             claim_check: None,
             paused_until: Mutex::new(None),
+            invoke_duration: crate::telemetry::events::InvokeFinished::histogram(name),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Histogram};
 
 /// Installs the Prometheus recorder; the handle renders `/metrics`.
 pub fn install_recorder() -> metrics_exporter_prometheus::PrometheusHandle {
@@ -63,7 +63,13 @@ pub struct EventReceived<'a> {
 
 impl EventReceived<'_> {
     pub fn emit(&self) {
-        counter!("fanin_events_received_total", "source" => self.source.to_string()).increment(1);
+        self.counter().increment(1);
+    }
+
+    /// The counter itself, for a source to keep: a kept handle is bumped without building its
+    /// key and looking it up in the registry for every event.
+    pub fn counter(&self) -> Counter {
+        counter!("fanin_events_received_total", "source" => self.source.to_string())
     }
 }
 
@@ -74,21 +80,19 @@ pub struct EventDispatched<'a> {
 }
 
 impl EventDispatched<'_> {
-    pub fn emit(&self) {
+    /// The counter itself, kept with each route (see [`EventReceived::counter`]).
+    pub fn counter(&self) -> Counter {
         counter!("fanin_events_dispatched_total", "source" => self.source.to_string(), "target" => self.target.to_string())
-            .increment(1);
     }
 }
 
-/// One Invoke call finished, whatever its answer.
-pub struct InvokeFinished<'a> {
-    pub target: &'a str,
-    pub took: Duration,
-}
+/// One Invoke call finished, whatever its answer: its duration goes to its target's histogram,
+/// which the target keeps (see [`EventReceived::counter`]).
+pub struct InvokeFinished;
 
-impl InvokeFinished<'_> {
-    pub fn emit(&self) {
-        histogram!("fanin_invoke_duration_seconds", "target" => self.target.to_string()).record(self.took.as_secs_f64());
+impl InvokeFinished {
+    pub fn histogram(target: &str) -> Histogram {
+        histogram!("fanin_invoke_duration_seconds", "target" => target.to_string())
     }
 }
 

@@ -81,6 +81,8 @@ struct Shared {
     deletes: mpsc::UnboundedSender<(String, String)>,
     waiters: TaskTracker,
     health: Arc<crate::telemetry::health::Health>,
+    /// `fanin_events_received_total` of this source.
+    received: metrics::Counter,
 }
 
 impl Source for SqsSource {
@@ -105,6 +107,7 @@ impl Source for SqsSource {
                 deletes,
                 waiters: TaskTracker::new(),
                 health: ctx.health.clone(),
+                received: EventReceived { source: &ctx.name }.counter(),
             });
             info!(source = %shared.name, queue = %shared.settings.queue_url, fifo = shared.fifo, pollers = shared.settings.pollers, "sqs source started");
 
@@ -279,7 +282,7 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
                 .into_iter()
                 .zip(acks)
                 .map(|(part, ack)| {
-                    EventReceived { source: &shared.name }.emit();
+                    shared.received.increment(1);
                     Event {
                         id: part.id,
                         source: shared.name.clone(),
