@@ -109,6 +109,8 @@ fn sample_event() -> bytes::Bytes {
 enum Contender {
     Bare,
     Fanin,
+    /// fanin on a runtime of one worker thread (`TOKIO_WORKER_THREADS=1`).
+    FaninOneWorker,
     Sdk,
     Boto3,
     SqsConsumer,
@@ -119,6 +121,7 @@ impl Contender {
         match self {
             Contender::Bare => "bare client (the limit)",
             Contender::Fanin => "fanin",
+            Contender::FaninOneWorker => "fanin, TOKIO_WORKER_THREADS=1",
             Contender::Sdk => "hand-written Rust SDK consumer",
             Contender::Boto3 => "boto3 loop",
             Contender::SqsConsumer => "Node sqs-consumer",
@@ -162,7 +165,7 @@ fn throughput(messages: usize, peer_messages: usize) {
         "client", "events", "events/s", "x bare", "CPU us/event", "x bare", "RSS MiB", "SQS calls/1000"
     );
     let mut bare: Option<(f64, f64)> = None;
-    for contender in [Contender::Bare, Contender::Fanin, Contender::Sdk, Contender::Boto3, Contender::SqsConsumer] {
+    for contender in [Contender::Bare, Contender::Fanin, Contender::FaninOneWorker, Contender::Sdk, Contender::Boto3, Contender::SqsConsumer] {
         let n = if matches!(contender, Contender::Boto3 | Contender::SqsConsumer) { peer_messages } else { messages };
         match run_contender(contender, n) {
             Ok(row) => {
@@ -202,6 +205,11 @@ fn run_contender(contender: Contender, messages: usize) -> Result<Row, String> {
             c
         }
         Contender::Fanin => fanin_command(dir.path(), &sqs),
+        Contender::FaninOneWorker => {
+            let mut c = fanin_command(dir.path(), &sqs);
+            c.env("TOKIO_WORKER_THREADS", "1");
+            c
+        }
         Contender::Sdk => {
             let mut c = Command::new(std::env::current_exe().unwrap());
             c.args(["sdk-consumer", &sqs.queue_url()]);
