@@ -17,12 +17,14 @@ use crate::event::Event;
 pub struct QueueSender {
     tx: mpsc::UnboundedSender<Queued>,
     room: Arc<Semaphore>,
+    capacity: usize,
 }
 
 /// The dispatcher's end. Dropping it closes the queue: sources waiting for room are told.
 pub struct QueueReceiver {
     rx: mpsc::UnboundedReceiver<Queued>,
     room: Arc<Semaphore>,
+    capacity: usize,
 }
 
 /// An event and its slot, which is free again when the slot is dropped.
@@ -45,7 +47,7 @@ pub struct Closed;
 pub fn bounded(capacity: usize) -> (QueueSender, QueueReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
     let room = Arc::new(Semaphore::new(capacity));
-    (QueueSender { tx, room: room.clone() }, QueueReceiver { rx, room })
+    (QueueSender { tx, room: room.clone(), capacity }, QueueReceiver { rx, room, capacity })
 }
 
 impl QueueSender {
@@ -55,9 +57,10 @@ impl QueueSender {
         self.tx.send(Queued { event, slot: Slot(slot) }).map_err(|_| Closed)
     }
 
-    /// Waits until `n` slots are free and keeps them for [`QueueSender::send_reserved`].
+    /// Waits until `n` slots are free (at most the capacity: a batch larger than the queue
+    /// takes what there is) and keeps them for [`QueueSender::send_reserved`].
     pub async fn reserve(&self, n: usize) -> Result<Room, Closed> {
-        let n = u32::try_from(n).expect("a batch is small");
+        let n = u32::try_from(n.min(self.capacity)).expect("a batch is small");
         self.room.clone().acquire_many_owned(n).await.map(|p| Room(Some(p))).map_err(|_| Closed)
     }
 
@@ -84,13 +87,9 @@ impl QueueReceiver {
         self.rx.recv().await
     }
 
-    /// Events waiting to be taken (not those under dispatch).
-    pub fn len(&self) -> usize {
-        self.rx.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+    /// Events holding a slot: waiting to be taken, or under dispatch and not settled.
+    pub fn held(&self) -> usize {
+        self.capacity - self.room.available_permits()
     }
 }
 
@@ -123,7 +122,7 @@ mod tests {
         tx.send(event("a")).await.unwrap();
         tx.send(event("b")).await.unwrap();
         let a = rx.recv().await.unwrap();
-        assert_eq!(rx.len(), 1);
+        assert_eq!(rx.held(), 2);
         // Taken off the queue but not settled: still counts.
         let third = tokio::spawn({
             let tx = tx.clone();
@@ -143,10 +142,20 @@ mod tests {
         assert!(tx.send_reserved(&mut room, event("b")).is_ok());
         drop(room);
         tx.send(event("c")).await.unwrap();
-        assert_eq!(rx.len(), 3);
+        assert_eq!(rx.held(), 3);
         let mut room = tx.reserve(0).await.unwrap();
         assert!(matches!(tx.send_reserved(&mut room, event("d")), Err(Some(_))), "no room left: the event comes back");
         let _ = rx.recv().await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_larger_than_the_queue_reserves_the_whole_queue_not_forever() {
+        let (tx, _rx) = bounded(3);
+        let mut room = tokio::time::timeout(Duration::from_secs(1), tx.reserve(10)).await.expect("not forever").unwrap();
+        for id in ["a", "b", "c"] {
+            assert!(tx.send_reserved(&mut room, event(id)).is_ok());
+        }
+        assert!(matches!(tx.send_reserved(&mut room, event("d")), Err(Some(_))));
     }
 
     #[tokio::test]

@@ -112,9 +112,10 @@ impl Dispatcher {
         }
         let now = SystemTime::now();
         let oldest = self.births.lock().unwrap().values().min().and_then(|b| now.duration_since(*b).ok());
+        let in_flight = self.max_in_flight - self.in_flight.available_permits();
         DispatchLoad {
-            queue_depth: queue.len(),
-            in_flight: self.max_in_flight - self.in_flight.available_permits(),
+            queue_depth: queue.held().saturating_sub(in_flight),
+            in_flight,
             oldest_event_age: oldest.unwrap_or_default(),
         }
         .emit();

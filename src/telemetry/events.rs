@@ -51,7 +51,7 @@ fn describe() {
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
-    describe_gauge!("fanin_queue_depth", "Events waiting in the queue between sources and dispatcher.");
+    describe_gauge!("fanin_queue_depth", "Events held and not in flight: waiting for dispatch, for a permit, or to retry.");
     describe_gauge!("fanin_invocations_in_flight", "Invoke calls in flight.");
     describe_gauge!("fanin_oldest_event_age_seconds", "Age of the oldest event under dispatch (waiting, in flight or backing off).");
 }
