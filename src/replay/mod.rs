@@ -106,13 +106,17 @@ pub async fn run(args: ReplayArgs, shutdown: CancellationToken) -> anyhow::Resul
     let mut selected = Vec::new();
     let mut untouched = Vec::new();
     let mut no_target = 0;
-    for item in items {
+    for mut item in items {
         let letter = &item.letter;
         let wanted = filter.as_ref().is_none_or(|p| p.matches(&letter.record))
             && args.since.is_none_or(|s| letter.timestamp.is_some_and(|t| t >= s))
             && args.until.is_none_or(|u| letter.timestamp.is_some_and(|t| t < u));
         match destination(&args, config.as_ref(), letter.function.as_ref()) {
-            Some(dest) if wanted => selected.push((item, dest)),
+            Some(dest) if wanted => {
+                // The whole record served the filter; what is sent is its payload.
+                item.letter.record = serde_json::Value::Null;
+                selected.push((item, dest))
+            }
             None if wanted => {
                 no_target += 1;
                 eprintln!("skipped {}: the record names no function; give --target", letter.event_id);
@@ -222,7 +226,8 @@ struct Outcome {
 /// count raised and the original event id and source kept.
 struct WriteBack {
     store: Arc<Store>,
-    items: HashMap<usize, Item>,
+    /// The selected records, by their dispatch index (shared, not copied: there may be millions).
+    selected: Arc<Vec<(Item, Destination)>>,
     written: Mutex<HashMap<usize, String>>,
 }
 
@@ -238,7 +243,7 @@ impl DeadLetterSink for WriteBack {
         Box::pin(async move {
             let error = |message: String| SinkError { sink: "replay store".into(), message };
             let index = Self::index(&record.fanin.event_id).ok_or_else(|| error("unknown event".into()))?;
-            let item = self.items.get(&index).ok_or_else(|| error("unknown event".into()))?;
+            let (item, _) = self.selected.get(index).ok_or_else(|| error("unknown event".into()))?;
             let mut record = record.clone();
             record.fanin.event_id = item.letter.event_id.clone();
             record.fanin.source = item.letter.source.clone();
@@ -258,14 +263,11 @@ async fn send(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Outcome> {
     let total = selected.len();
-    let write_back = Arc::new(WriteBack {
-        store: store.clone(),
-        items: selected.iter().enumerate().map(|(i, (item, _))| (i, item.clone())).collect(),
-        written: Mutex::new(HashMap::new()),
-    });
+    let selected = Arc::new(selected);
+    let write_back = Arc::new(WriteBack { store: store.clone(), selected: selected.clone(), written: Mutex::new(HashMap::new()) });
     let mut targets: HashMap<String, Arc<Target>> = HashMap::new();
     let mut routes = HashMap::new();
-    for (_, dest) in &selected {
+    for (_, dest) in selected.iter() {
         targets.entry(dest.name.clone()).or_insert_with(|| {
             let call = Call::of(sdk, &dest.settings, &dest.name, None);
             let claim_check = crate::dispatch::claim_check::ClaimCheck::of(&dest.settings, sdk);
@@ -320,15 +322,16 @@ async fn send(
             _ = shutdown.cancelled() => break,
             sent = queue.send(event) => if sent.is_err() { break },
         }
-        let (store, write_back, counts, progress, item, done) =
-            (store.clone(), write_back.clone(), counts.clone(), progress.clone(), item.clone(), settled_items.clone());
+        let (store, write_back, counts, progress, selected, done) =
+            (store.clone(), write_back.clone(), counts.clone(), progress.clone(), selected.clone(), settled_items.clone());
         waiters.spawn(async move {
             if settled.await.unwrap_or(Disposition::Failed) == Disposition::Failed {
                 return;
             }
+            let (item, _) = &selected[index];
             let written_back = write_back.written.lock().unwrap().contains_key(&index);
             if !written_back {
-                match store.remove(&item).await {
+                match store.remove(item).await {
                     Ok(()) => counts.0.fetch_add(1, Ordering::SeqCst),
                     Err(e) => {
                         progress.println(format!("delivered {} but could not remove it: {e:#}", item.letter.event_id));
