@@ -153,16 +153,17 @@ impl Firer<'_> {
                 }
             }
         }
-        let (name, event_id, settled, firer) = (self.ctx.name.clone(), id.clone(), self.waiters.token(), self.recorder());
+        // The waiter token keeps the source from finishing before its fires settle.
+        let (name, event_id, waiter, recorder) = (self.ctx.name.clone(), id.clone(), self.waiters.token(), self.recorder());
         let ack = Ack::calling(move |disposition| {
             match disposition {
-                Disposition::Settled => firer.record(at),
+                Disposition::Settled => recorder.record(at),
                 Disposition::Failed => error!(
                     source = %name, event_id = %event_id,
                     "fire neither delivered nor dead-lettered; catch-up fires it again after a restart if it is the last one"
                 ),
             }
-            drop(settled);
+            drop(waiter);
         });
         let event =
             Event { id: id.clone(), source: self.ctx.name.clone(), born: SystemTime::from(at), payload, invalid: None, filter_view: None, ack };
