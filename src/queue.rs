@@ -39,6 +39,15 @@ pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
 /// Room reserved for several events.
 pub struct Room(Option<OwnedSemaphorePermit>);
 
+/// What became of an event handed on through reserved room.
+pub enum Reserved {
+    Sent,
+    /// The room was used up: here is the event back.
+    NoRoom(Event),
+    /// The dispatcher is gone.
+    Closed,
+}
+
 /// The dispatcher is gone.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Closed;
@@ -64,10 +73,13 @@ impl QueueSender {
         self.room.clone().acquire_many_owned(n).await.map(|p| Room(Some(p))).map_err(|_| Closed)
     }
 
-    /// Hands `event` on through room reserved before; `None` gives the event back when none is left.
-    pub fn send_reserved(&self, room: &mut Room, event: Event) -> Result<(), Option<Event>> {
-        let Some(slot) = room.take_one() else { return Err(Some(event)) };
-        self.tx.send(Queued { event, slot: Slot(slot) }).map_err(|_| None)
+    /// Hands `event` on through room reserved before, or gives it back when none is left.
+    pub fn send_reserved(&self, room: &mut Room, event: Event) -> Reserved {
+        let Some(slot) = room.take_one() else { return Reserved::NoRoom(event) };
+        match self.tx.send(Queued { event, slot: Slot(slot) }) {
+            Ok(()) => Reserved::Sent,
+            Err(_) => Reserved::Closed,
+        }
     }
 }
 
@@ -138,13 +150,13 @@ mod tests {
     async fn reserved_room_is_used_one_slot_at_a_time_and_what_is_left_is_given_back() {
         let (tx, mut rx) = bounded(3);
         let mut room = tx.reserve(3).await.unwrap();
-        assert!(tx.send_reserved(&mut room, event("a")).is_ok());
-        assert!(tx.send_reserved(&mut room, event("b")).is_ok());
+        assert!(matches!(tx.send_reserved(&mut room, event("a")), Reserved::Sent));
+        assert!(matches!(tx.send_reserved(&mut room, event("b")), Reserved::Sent));
         drop(room);
         tx.send(event("c")).await.unwrap();
         assert_eq!(rx.held(), 3);
         let mut room = tx.reserve(0).await.unwrap();
-        assert!(matches!(tx.send_reserved(&mut room, event("d")), Err(Some(_))), "no room left: the event comes back");
+        assert!(matches!(tx.send_reserved(&mut room, event("d")), Reserved::NoRoom(_)), "no room left: the event comes back");
         let _ = rx.recv().await;
     }
 
@@ -153,9 +165,9 @@ mod tests {
         let (tx, _rx) = bounded(3);
         let mut room = tokio::time::timeout(Duration::from_secs(1), tx.reserve(10)).await.expect("not forever").unwrap();
         for id in ["a", "b", "c"] {
-            assert!(tx.send_reserved(&mut room, event(id)).is_ok());
+            assert!(matches!(tx.send_reserved(&mut room, event(id)), Reserved::Sent));
         }
-        assert!(matches!(tx.send_reserved(&mut room, event("d")), Err(Some(_))));
+        assert!(matches!(tx.send_reserved(&mut room, event("d")), Reserved::NoRoom(_)));
     }
 
     #[tokio::test]

@@ -24,7 +24,7 @@ pub use shape::queue_arn;
 use super::{Source, SourceContext};
 use crate::config::SqsSettings;
 use crate::event::{Ack, Disposition, Event};
-use crate::queue::{QueueSender, Room};
+use crate::queue::{QueueSender, Reserved, Room};
 use crate::sources::decode;
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use shape::Intake;
@@ -335,9 +335,9 @@ async fn send(shared: &Shared, mut room: Option<&mut Room>, events: Vec<Event>) 
     for event in events {
         let event = match room.as_deref_mut() {
             Some(room) => match shared.queue.send_reserved(room, event) {
-                Ok(()) => continue,
-                Err(None) => return false,
-                Err(Some(event)) => event,
+                Reserved::Sent => continue,
+                Reserved::Closed => return false,
+                Reserved::NoRoom(event) => event,
             },
             None => event,
         };
