@@ -344,3 +344,40 @@ async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_fli
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{InvocationType, RetrySettings, TargetSettings};
+
+    /// Thousands of deliveries wait for a permit at once, each a task as large as the future
+    /// of `deliver`: what it holds across its awaits must stay small (it was 11 KB while the
+    /// Invoke call's future sat inline).
+    #[test]
+    fn a_waiting_delivery_stays_small() {
+        let settings = TargetSettings {
+            function: "work".into(),
+            state_machine: None,
+            url: None,
+            auth: Default::default(),
+            qualifier: None,
+            max_concurrency: 1,
+            rate: Some(crate::config::Rate { count: 10, per: Duration::from_secs(1) }),
+            retry: RetrySettings::default(),
+            dlq: None,
+            invocation_type: InvocationType::Event,
+            log_type: Default::default(),
+            on_success: None,
+            client_context: None,
+            invoke_timeout: Duration::from_secs(10),
+            large_payloads: None,
+        };
+        let sdk = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
+        let sink = Arc::new(crate::dlq::FileSink::new("local", std::env::temp_dir().join("fanin-never-written.jsonl")));
+        let target = Target::new("work", &settings, Call::of(&sdk, &settings, "work", None), sink);
+        let event = Delivery { id: "e".into(), source: "s".into(), born: SystemTime::now(), payload: bytes::Bytes::new(), invalid: None };
+        let (dispatched, in_flight, shutdown) = (metrics::Counter::noop(), Semaphore::new(1), CancellationToken::new());
+        let waiting = deliver(&event, &target, &dispatched, &in_flight, &shutdown);
+        assert!(std::mem::size_of_val(&waiting) <= 1024, "a delivery's future is {} bytes", std::mem::size_of_val(&waiting));
+    }
+}
