@@ -38,8 +38,14 @@ pub async fn load(settings: &AwsSettings) -> SdkConfig {
 }
 
 /// `AWS_ENDPOINT_URL_<SERVICE>`, which wins over `[aws] endpoint_url` for that service.
-pub fn service_endpoint(service: &str) -> Option<String> {
+fn service_endpoint(service: &str) -> Option<String> {
     std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|v| !v.is_empty())
+}
+
+/// The endpoint `service` is sent to when not AWS's own: `AWS_ENDPOINT_URL_<SERVICE>`, else
+/// `[aws] endpoint_url` (or `AWS_ENDPOINT_URL`).
+pub fn endpoint_override(sdk: &SdkConfig, service: &str) -> Option<String> {
+    service_endpoint(service).or_else(|| sdk.endpoint_url().map(str::to_string))
 }
 
 /// Whether any endpoint other than AWS's own is in use (then S3 needs path-style addressing).

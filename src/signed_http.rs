@@ -9,6 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_smithy_runtime_api::client::endpoint::EndpointFuture;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -41,13 +42,15 @@ pub fn connector() -> Result<hyper_rustls::HttpsConnector<HttpConnector>, String
     Ok(builder.https_or_http().enable_http1().wrap_connector(http))
 }
 
-/// The output of `future` if it is ready at its first poll: the SDK's endpoint resolvers
-/// return a future, but their rules engine is synchronous.
-pub fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
+/// The URL an SDK endpoint resolver gives, for error messages named after `service`. The
+/// resolvers return a future, but their rules engine is synchronous: it is ready at once.
+pub fn resolved_url(service: &str, resolving: EndpointFuture<'_>) -> Result<String, String> {
+    use std::future::Future;
     use std::task::{Context, Poll, Waker};
-    match std::pin::pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => Some(output),
-        Poll::Pending => None,
+    match std::pin::pin!(resolving).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(endpoint)) => Ok(endpoint.url().to_string()),
+        Poll::Ready(Err(e)) => Err(format!("no {service} endpoint: {}", crate::error_chain(&*e))),
+        Poll::Pending => Err(format!("no {service} endpoint: the resolver did not answer at once")),
     }
 }
 

@@ -204,13 +204,9 @@ fn endpoint(sdk: &SdkConfig) -> Result<String, String> {
         .set_region(sdk.region().map(|r| r.to_string()))
         .use_fips(sdk.use_fips().unwrap_or(false))
         .use_dual_stack(sdk.use_dual_stack().unwrap_or(false))
-        .set_endpoint(crate::aws::service_endpoint("LAMBDA").or_else(|| sdk.endpoint_url().map(str::to_string)));
+        .set_endpoint(crate::aws::endpoint_override(sdk, "LAMBDA"));
     let params = params.build().map_err(|e| e.to_string())?;
-    match signed_http::ready_now(DefaultResolver::new().resolve_endpoint(&params)) {
-        Some(Ok(endpoint)) => Ok(endpoint.url().to_string()),
-        Some(Err(e)) => Err(format!("no Lambda endpoint: {}", crate::error_chain(&*e))),
-        None => Err("no Lambda endpoint: the resolver did not answer at once".into()),
-    }
+    signed_http::resolved_url("Lambda", DefaultResolver::new().resolve_endpoint(&params))
 }
 
 /// `{base}/2015-03-31/functions/{function}/invocations[?Qualifier=…]`, name and qualifier
@@ -383,7 +379,7 @@ mod tests {
         let china = base().region(aws_config::Region::new("cn-north-1")).build();
         assert_eq!(endpoint(&china).unwrap(), "https://lambda.cn-north-1.amazonaws.com.cn");
         let local = base().region(aws_config::Region::new("us-east-1")).endpoint_url("http://127.0.0.1:5000").build();
-        if crate::aws::service_endpoint("LAMBDA").is_none() {
+        if std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_none() {
             assert_eq!(endpoint(&local).unwrap(), "http://127.0.0.1:5000");
         }
         let nowhere = base().build();

@@ -168,14 +168,10 @@ fn endpoint(sdk: &SdkConfig) -> Result<String, String> {
         .set_region(sdk.region().map(|r| r.to_string()))
         .use_fips(sdk.use_fips().unwrap_or(false))
         .use_dual_stack(sdk.use_dual_stack().unwrap_or(false))
-        .set_endpoint(crate::aws::service_endpoint("SQS").or_else(|| sdk.endpoint_url().map(str::to_string)))
+        .set_endpoint(crate::aws::endpoint_override(sdk, "SQS"))
         .build()
         .map_err(|e| e.to_string())?;
-    match signed_http::ready_now(DefaultResolver::new().resolve_endpoint(&params)) {
-        Some(Ok(endpoint)) => Ok(endpoint.url().to_string()),
-        Some(Err(e)) => Err(format!("no SQS endpoint: {}", crate::error_chain(&*e))),
-        None => Err("no SQS endpoint: the resolver did not answer at once".into()),
-    }
+    signed_http::resolved_url("SQS", DefaultResolver::new().resolve_endpoint(&params))
 }
 
 /// An error answer: the code from `__type` (without its namespace), as the SDK reads it.
