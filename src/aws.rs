@@ -7,7 +7,24 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::config::AwsSettings;
+use serde::Deserialize;
+
+/// `[aws]`: all optional; the standard credential chain and region apply.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    /// Region for every client (else `AWS_REGION` / the profile's region).
+    pub region: Option<String>,
+    /// Named profile from `~/.aws/config`.
+    pub profile: Option<String>,
+    /// Role to assume (through STS) on top of the base credentials.
+    pub assume_role_arn: Option<String>,
+    /// Endpoint for every service; `AWS_ENDPOINT_URL_<SERVICE>` still wins for its service.
+    pub endpoint_url: Option<String>,
+    /// The account fanin runs in (12 digits), for the fields AWS always fills with it (cron's
+    /// Scheduled Event, ARNs fanin builds); else asked of `sts:GetCallerIdentity` at start.
+    pub account_id: Option<String>,
+}
 
 /// Loads the shared SDK configuration: the standard chain, then what `[aws]` says.
 pub async fn load(settings: &AwsSettings) -> SdkConfig {

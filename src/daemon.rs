@@ -15,7 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, Route, SourceSettings, TargetSettings, DEFAULT_DLQ};
+use crate::dispatch::route::Route;
+use crate::dispatch::settings::TargetSettings;
+use crate::dlq::settings::DEFAULT_DLQ;
+use crate::settings::Config;
+use crate::sources::SourceSettings;
 use crate::dispatch::claim_check::ClaimCheck;
 use crate::dispatch::{Call, Dispatcher, Routes, Target};
 use crate::dlq::DeadLetterSink;

@@ -31,12 +31,14 @@ use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeN
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::config::{Config, SourceKind, SqsSettings};
+use crate::settings::Config;
+use crate::sources::SourceKind;
+use crate::sources::sqs_reader::SqsSettings;
 use crate::pattern::Pattern;
 use crate::replay::item::{self, LegacyAttributes};
 use crate::sources::cron::schedule::Schedule;
 use crate::sources::decode::{self, Decoded, SnsContext};
-use crate::sources::sqs::shape::{self, Intake};
+use crate::sources::sqs_reader::shape::{self, Intake};
 
 /// Separates the parts of one input: a line holding `%%`.
 pub const SEPARATOR: &[u8] = b"\n%%\n";
@@ -402,8 +404,8 @@ pub fn describe_alarms(data: &[u8]) {
     let composite: Vec<CompositeAlarm> = list("CompositeAlarms").iter().map(composite_alarm).collect();
     let found = metric
         .iter()
-        .filter_map(crate::sources::alarm_poll::metric_alarm)
-        .chain(composite.iter().filter_map(crate::sources::alarm_poll::composite_alarm));
+        .filter_map(crate::sources::cloudwatch_alarm::poll::metric_alarm)
+        .chain(composite.iter().filter_map(crate::sources::cloudwatch_alarm::poll::composite_alarm));
     for f in found {
         if let Ok(event) = decode::alarm_action(&f.notification, ACCOUNT) {
             use_decoded(Decoded::Events(vec![event]));

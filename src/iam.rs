@@ -15,9 +15,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::config::{
-    AlarmOptions, Config, DlqSettings, EventBridgeOptions, Origin, SourceKind, SourceSettings, SqsSettings, TargetSettings, UrlAuth,
-};
+use crate::dispatch::settings::{TargetSettings, UrlAuth};
+use crate::dlq::settings::DlqSettings;
+use crate::settings::Config;
+use crate::sources::{SourceKind, SourceSettings};
+use crate::sources::cloudwatch_alarm::AlarmOptions;
+use crate::sources::eventbridge::EventBridgeOptions;
+use crate::sources::sqs_reader::{Origin, SqsSettings};
 
 /// The policy document for `config` (`include_setup`: also what `fanin setup --apply` needs).
 pub fn policy(config: &Config, include_setup: bool) -> Value {
@@ -243,7 +247,7 @@ fn is_account(s: &str) -> bool {
 /// A queue URL's region (when its host names one), account and name, read through the same
 /// parser the SQS source labels events with.
 fn queue_parts(url: &str) -> (Option<String>, Option<String>, String) {
-    let arn = crate::sources::sqs::queue_arn(url, "");
+    let arn = crate::sources::sqs_reader::queue_arn(url, "");
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let field = |i: usize| parts.get(i).copied().unwrap_or_default();
     let region = Some(field(3)).filter(|r| !r.is_empty()).map(str::to_string);

@@ -55,7 +55,7 @@ use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::config::Config;
+use crate::settings::Config;
 use crate::pattern::Pattern;
 use crate::replay::parse_time;
 use crate::replay::store::{Item, Store};

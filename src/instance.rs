@@ -9,7 +9,8 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, ConfigError};
+use crate::config::ConfigError;
+use crate::settings::Config;
 
 /// The lock file's name in `state_dir`.
 pub const LOCK_FILE: &str = "fanin.lock";

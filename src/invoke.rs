@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 
-use crate::config::Config;
+use crate::settings::Config;
 use crate::dispatch::{Invoker, Kind};
 
 /// How to invoke.
@@ -67,8 +67,8 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return usage(e),
     };
     let kind = args.invocation_type.unwrap_or(match target.invocation_type {
-        crate::config::InvocationType::Event => Type::Event,
-        crate::config::InvocationType::RequestResponse => Type::RequestResponse,
+        crate::dispatch::settings::InvocationType::Event => Type::Event,
+        crate::dispatch::settings::InvocationType::RequestResponse => Type::RequestResponse,
     });
     if args.log_tail && kind != Type::RequestResponse {
         return usage("--log-tail needs --type RequestResponse: Lambda returns logs only for synchronous calls".into());

@@ -18,6 +18,7 @@ pub mod pattern;
 pub mod queue;
 pub mod replay;
 pub mod samples;
+pub mod settings;
 pub mod setup;
 pub mod signed_http;
 pub mod sources;

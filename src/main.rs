@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use fanin::config::{Config, ConfigError};
+use fanin::config::ConfigError;
+use fanin::settings::Config;
 
 // mimalloc: glibc's malloc spent a quarter of each event's CPU in arena locks and
 // consolidation under the dispatcher's many small, short-lived allocations (docs/performance.md).

@@ -13,7 +13,7 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::config::SqsShape;
+use crate::sources::sqs::SqsShape;
 use crate::event::fingerprint;
 use crate::sources::decode::{self, Decoded, SnsContext};
 
@@ -263,7 +263,7 @@ pub fn sqs_message(args: &EventsArgs, at: DateTime<Utc>) -> Message {
 fn sqs(args: &EventsArgs, at: DateTime<Utc>) -> Value {
     let message = sqs_message(args, at);
     let queue_arn = format!("arn:aws:sqs:{}:{}:{}", args.region, args.account, args.queue);
-    let (payload, _) = crate::sources::sqs::shape::payload(&message, args.shape, &queue_arn, &args.region);
+    let (payload, _) = crate::sources::sqs_reader::shape::payload(&message, args.shape, &queue_arn, &args.region);
     // A body that is not JSON (shape = "body" dead-letters it) is shown as the string it is.
     serde_json::from_slice(&payload).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into_owned()))
 }

@@ -20,7 +20,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use aws_config::SdkConfig;
 
-use crate::config::{Config, Origin, SourceKind, SourceSettings, SqsSettings};
+use crate::settings::Config;
+use crate::sources::{SourceKind, SourceSettings};
+use crate::sources::sqs_reader::{Origin, SqsSettings};
 use queue_policy::{QueuePolicy, Statement};
 pub use rule::rule_arn;
 

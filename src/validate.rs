@@ -28,7 +28,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
 use serde::Serialize;
 
-use crate::config::{Config, SourceKind};
+use crate::settings::Config;
+use crate::sources::SourceKind;
 use crate::iam::Subject;
 use crate::BoxFuture;
 

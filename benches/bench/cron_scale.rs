@@ -38,7 +38,7 @@ async fn fanin_fires(schedules: usize, run: Duration) -> Fires {
     let (started, cpu_before) = (SystemTime::now(), own_cpu());
     for i in 0..schedules {
         let settings =
-            fanin::config::CronSettings {
+            fanin::sources::cron::CronSettings {
             schedule: "* * * * * *".into(),
             timezone: "UTC".into(),
             // With catch-up, each settled fire is also written down: the heavier case.

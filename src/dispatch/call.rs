@@ -12,7 +12,7 @@ const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 use super::function_url::UrlCaller;
 use super::invoker::{Answer, InvokeFailure, Invoker};
 use super::step_functions::{self, Starter};
-use crate::config::TargetSettings;
+use crate::dispatch::settings::TargetSettings;
 
 /// A target's call.
 pub enum Call {

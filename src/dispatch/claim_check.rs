@@ -13,7 +13,7 @@ use aws_config::SdkConfig;
 use bytes::Bytes;
 use serde_json::json;
 
-use crate::config::TargetSettings;
+use crate::dispatch::settings::TargetSettings;
 
 /// Where a target's large payloads go.
 #[derive(Clone)]

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 
 use super::classify::{classify_status, Class};
 use super::invoker::{Answer, InvokeFailure};
-use crate::config::UrlAuth;
+use crate::dispatch::settings::UrlAuth;
 use crate::signed_http::{self, Signer};
 
 /// Calls one function URL.

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 
 use super::classify::{classify, Class};
-use crate::config::{InvocationType, TargetSettings};
+use crate::dispatch::settings::{InvocationType, TargetSettings};
 use crate::signed_http::{self, Signer};
 
 /// A failed attempt.
@@ -123,7 +123,7 @@ impl Invoker {
             client_context,
             retry_kms: settings.retry.retry_kms_errors,
             retry_function_errors: settings.retry.retry_function_errors,
-            log_tail: settings.log_type == crate::config::LogType::Tail,
+            log_tail: settings.log_type == crate::dispatch::settings::LogType::Tail,
         }
     }
 

@@ -10,6 +10,8 @@ mod invoker;
 mod limits;
 mod records;
 mod retry;
+pub mod route;
+pub mod settings;
 pub mod step_functions;
 mod target;
 
@@ -33,7 +35,7 @@ pub use target::Target;
 
 use crate::dlq::record::ResponseContext;
 use crate::dlq::Condition;
-use crate::config::Route;
+use crate::dispatch::route::Route;
 use crate::event::{Event, Outcome};
 use crate::pattern::Pattern;
 use crate::queue::{QueueReceiver, Queued, Slot};
@@ -348,7 +350,7 @@ async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_fli
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{InvocationType, RetrySettings, TargetSettings};
+    use crate::dispatch::settings::{InvocationType, RetrySettings, TargetSettings};
 
     /// Thousands of deliveries wait for a permit at once, each a task as large as the future
     /// of `deliver`: what it holds across its awaits must stay small (it was 11 KB while the

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::claim_check::ClaimCheck;
 use super::call::Call;
 use super::limits::AdaptiveLimit;
-use crate::config::{RetrySettings, TargetSettings};
+use crate::dispatch::settings::{RetrySettings, TargetSettings};
 use crate::dlq::DeadLetterSink;
 
 /// Everything the dispatcher needs to send events to one function.

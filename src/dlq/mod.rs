@@ -7,6 +7,7 @@ mod file;
 pub mod offload;
 pub mod record;
 mod s3;
+pub mod settings;
 mod sqs;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,8 @@ pub use record::{Condition, DeadLetterRecord};
 pub use s3::S3Sink;
 pub use sqs::SqsSink;
 
-use crate::config::{Config, DlqSettings, DEFAULT_DLQ};
+use crate::dlq::settings::{DlqSettings, DEFAULT_DLQ};
+use crate::settings::Config;
 use crate::BoxFuture;
 
 /// A write to a sink that did not land.

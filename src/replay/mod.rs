@@ -19,7 +19,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, InvocationType, Rate, RetrySettings, Route, TargetSettings};
+use crate::config::Rate;
+use crate::dispatch::route::Route;
+use crate::dispatch::settings::{InvocationType, RetrySettings, TargetSettings};
+use crate::settings::Config;
 use crate::dispatch::{Call, Dispatcher, Routes, Target};
 use crate::dlq::{DeadLetterRecord, DeadLetterSink, SinkError};
 use crate::event::{Ack, Disposition, Event};

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{
 };
 
 use super::{Action, Change};
-use crate::config::S3Options;
+use crate::sources::s3::S3Options;
 use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
 
 /// The queue configuration a source needs.

@@ -5,7 +5,7 @@ use aws_sdk_eventbridge::types::{RuleState, SqsParameters, Target};
 use serde_json::{json, Value};
 
 use super::{Action, Change};
-use crate::config::AlarmOptions;
+use crate::sources::cloudwatch_alarm::AlarmOptions;
 
 /// What a source needs of its rule.
 pub struct Wanted {

@@ -1,20 +1,97 @@
 //! Sources: one task per source file, each feeding the bounded queue and owning its upstream
 //! (receipts, visibility, deletes once acks settle).
+//!
+//! One folder per source type, each with its settings, its decoder and event builder; the
+//! queue-fed types share [`sqs_reader`]. [`TYPES`] lists the types a source file may name.
 
-pub mod alarm_poll;
+pub mod cloudwatch_alarm;
 pub mod cron;
 pub mod decode;
+pub mod eventbridge;
+pub mod s3;
+pub mod sns;
 pub mod sqs;
+pub mod sqs_reader;
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{FleetSettings, SourceKind, SourceSettings};
+use crate::config::ConfigError;
+use crate::dispatch::route::Route;
 use crate::queue::QueueSender;
+use cloudwatch_alarm::AlarmPollSettings;
+use cron::claim::FleetSettings;
+use cron::CronSettings;
+use sqs_reader::{Origin, SqsSettings};
+
+/// The source types, by the name a source file's `type` gives, each with the reader of its
+/// settings (the file's table, its `type`, `target` and `routes` taken out).
+pub const TYPES: &[(&str, fn(&Path, toml::Table) -> Result<SourceKind, ConfigError>)] = &[
+    ("sqs", sqs::settings),
+    ("s3", s3::settings),
+    ("sns", sns::settings),
+    ("eventbridge", eventbridge::settings),
+    ("cloudwatch_alarm", cloudwatch_alarm::settings),
+    ("cron", cron::settings::settings),
+];
+
+/// One source file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSettings {
+    /// The file name without `.toml`.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Where its events go.
+    pub routes: Vec<Route>,
+    /// What it reads.
+    pub kind: SourceKind,
+}
+
+/// The type-specific part of a source file.
+// Built once per load and never moved in bulk: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceKind {
+    /// `type = "sqs"`, and the AWS types that read a queue (`s3`, `sns`, `eventbridge`,
+    /// `cloudwatch_alarm` with `queue_url`).
+    Sqs(SqsSettings),
+    /// `type = "cron"`.
+    Cron(CronSettings),
+    /// `type = "cloudwatch_alarm"` with `poll_interval`: `DescribeAlarms`, no queue.
+    AlarmPoll(AlarmPollSettings),
+}
+
+impl SourceKind {
+    /// The type-specific settings of the source file `path`, by its `type`.
+    pub fn from_table(path: &Path, mut table: toml::Table) -> Result<SourceKind, ConfigError> {
+        let names: Vec<&str> = TYPES.iter().map(|(name, _)| *name).collect();
+        let (last, rest) = names.split_last().expect("there are source types");
+        let expected = format!("{} or {last}", rest.join(", "));
+        match table.remove("type") {
+            None => Err(ConfigError::new(path, "type", format!("missing: one of {expected}"))),
+            Some(toml::Value::String(t)) => match TYPES.iter().find(|(name, _)| *name == t) {
+                Some((_, settings)) => settings(path, table),
+                None => Err(ConfigError::new(path, "type", format!("unknown source type \"{t}\"; expected {expected}"))),
+            },
+            Some(_) => Err(ConfigError::new(path, "type", "must be a string")),
+        }
+    }
+
+    /// Refuses settings that cannot work on their own, naming the key of the source file `file`.
+    pub fn check(&mut self, file: &Path) -> Result<(), ConfigError> {
+        match self {
+            SourceKind::Sqs(s) => s.check(file),
+            SourceKind::Cron(c) => c.check(file),
+            SourceKind::AlarmPoll(_) => Ok(()),
+        }
+    }
+}
 
 /// What every source gets to run with.
 pub struct SourceContext {
@@ -46,8 +123,8 @@ pub trait Source: Send {
 pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings, instance: &str) -> Box<dyn Source> {
     match &settings.kind {
         SourceKind::Sqs(s) => {
-            let sns = matches!(s.origin, Some(crate::config::Origin::Sns(_))).then(|| crate::aws::sns(sdk));
-            Box::new(sqs::SqsSource::new(s.clone(), sdk, sns))
+            let sns = matches!(s.origin, Some(Origin::Sns(_))).then(|| crate::aws::sns(sdk));
+            Box::new(sqs_reader::SqsReader::new(s.clone(), sdk, sns))
         }
         SourceKind::Cron(c) => {
             let claims = fleet.claims.clone().map(|location| {
@@ -56,6 +133,6 @@ pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings, 
             });
             Box::new(cron::CronSource::new(c.clone(), claims))
         }
-        SourceKind::AlarmPoll(a) => Box::new(alarm_poll::AlarmPollSource::new(a.clone(), crate::aws::cloudwatch(sdk))),
+        SourceKind::AlarmPoll(a) => Box::new(cloudwatch_alarm::poll::AlarmPollSource::new(a.clone(), crate::aws::cloudwatch(sdk))),
     }
 }

@@ -2,7 +2,7 @@
 
 use super::failure::Failure;
 use super::{Check, Status, World};
-use crate::config::SourceKind;
+use crate::sources::SourceKind;
 use crate::iam::Subject;
 
 const KIND: &str = "source";

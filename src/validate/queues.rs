@@ -23,7 +23,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::failure::Failure;
 use super::{Check, Status, World};
-use crate::config::{SourceKind, SourceSettings, SqsSettings, TargetSettings};
+use crate::dispatch::settings::TargetSettings;
+use crate::sources::{SourceKind, SourceSettings};
+use crate::sources::sqs_reader::SqsSettings;
 use crate::iam::Subject;
 
 const KIND: &str = "source";
@@ -184,7 +186,7 @@ fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RetrySettings;
+    use crate::dispatch::settings::RetrySettings;
 
     fn target(max_attempts: u32, base: u64, max: u64, age: u64) -> TargetSettings {
         let retry = RetrySettings {

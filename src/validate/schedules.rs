@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::failure::Failure;
 use super::{files, Check, Status, World};
-use crate::config::{Config, CronSettings, SourceKind};
+use crate::settings::Config;
+use crate::sources::SourceKind;
+use crate::sources::cron::CronSettings;
 use crate::sources::cron::schedule::Schedule;
 
 const KIND: &str = "schedule";

@@ -16,7 +16,8 @@ use super::failure::Failure;
 use super::files;
 use super::queues::{attributes, missing_queue_advice};
 use super::{Check, Status, World};
-use crate::config::{Config, DlqSettings, DEFAULT_DLQ};
+use crate::dlq::settings::{DlqSettings, DEFAULT_DLQ};
+use crate::settings::Config;
 use crate::iam::Subject;
 
 const KIND: &str = "dlq";

@@ -5,7 +5,7 @@ use aws_sdk_lambda::types::InvocationType;
 
 use super::failure::Failure;
 use super::{Check, Status, World};
-use crate::config::TargetSettings;
+use crate::dispatch::settings::TargetSettings;
 use crate::dispatch::{classify, Class};
 use crate::dlq::Condition;
 use crate::iam::{self, Subject};

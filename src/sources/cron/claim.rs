@@ -18,6 +18,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::S3Location;
 
+/// `[fleet]`: several hosts run this same configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetSettings {
+    /// Where each cron fire is claimed (`s3://BUCKET/PREFIX/`), so that it fires on one host.
+    #[serde(default, deserialize_with = "crate::config::optional_s3_location")]
+    pub claims: Option<S3Location>,
+    /// This host's name in the claims; default: the machine's host name. Two instances on one
+    /// machine need different names.
+    pub host: Option<String>,
+}
+
 /// Where and as whom fires are claimed.
 #[derive(Clone)]
 pub struct Claims {

@@ -4,6 +4,7 @@
 
 pub mod claim;
 pub mod schedule;
+pub mod settings;
 mod state;
 
 use std::future::Future;
@@ -19,9 +20,10 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use super::{Source, SourceContext};
-use crate::config::CronSettings;
 use crate::event::{Ack, Disposition, Event};
 use crate::telemetry::events::{CronFired, EventReceived, EventSkipped};
+pub use settings::CronSettings;
+
 use claim::{Claim, Claims};
 use schedule::Schedule;
 use state::LastFire;

@@ -8,7 +8,9 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use bytes::Bytes;
 
-use crate::config::{Origin, S3Shape, SqsSettings, SqsShape};
+use crate::sources::s3::S3Shape;
+use crate::sources::sqs::SqsShape;
+use crate::sources::sqs_reader::{Origin, SqsSettings};
 use crate::sources::decode::{self, Decoded, Meta, SnsContext};
 
 /// One event an SQS message becomes.

@@ -24,8 +24,8 @@ use serde_json::{json, Map, Value};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::{Source, SourceContext};
-use crate::config::AlarmPollSettings;
+use crate::sources::{Source, SourceContext};
+use super::AlarmPollSettings;
 use crate::event::{Ack, Disposition, Event};
 use crate::sources::decode;
 use crate::telemetry::events::{EventReceived, EventSkipped};

@@ -1,0 +1,102 @@
+//! The values configuration writes as text: durations (`"30s"`), rates (`"100/s"`) and S3
+//! locations (`s3://BUCKET/PREFIX/`), with the serde readers the settings structs name.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Reads a duration written as text (`deserialize_with`).
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+/// Reads an optional duration written as text (`deserialize_with`, with `default`).
+pub fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// Reads an optional rate written as text (`deserialize_with`, with `default`).
+pub fn optional_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// Parses `"30s"`, `"6h"`, `"1h 30m"`, `"250ms"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like \"30s\", \"5m\" or \"6h\""))
+}
+
+/// A rate: `count` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a rate: write N/s or N/m, like \"100/s\"");
+        let (n, unit) = s.split_once('/').ok_or_else(bad)?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        let per = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            _ => return Err(bad()),
+        };
+        if count == 0 {
+            return Err(format!("`{s}`: the rate must be at least 1"));
+        }
+        Ok(Rate { count, per })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = if self.per == Duration::from_secs(60) { "m" } else { "s" };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+/// `s3://BUCKET/PREFIX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Empty, or ending in `/`.
+    pub prefix: String,
+}
+
+impl std::str::FromStr for S3Location {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s.strip_prefix("s3://").ok_or_else(|| format!("`{s}` is not an S3 location: write s3://BUCKET/PREFIX/"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(format!("`{s}` names no bucket: write s3://BUCKET/PREFIX/"));
+        }
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+        Ok(S3Location { bucket: bucket.to_string(), prefix })
+    }
+}
+
+/// Reads an optional S3 location written as text (`deserialize_with`, with `default`).
+pub fn optional_s3_location<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S3Location>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!("100/s".parse::<Rate>().unwrap(), Rate { count: 100, per: Duration::from_secs(1) });
+        assert_eq!("6/m".parse::<Rate>().unwrap().per, Duration::from_secs(60));
+        assert!("0/s".parse::<Rate>().is_err());
+        assert!("10".parse::<Rate>().is_err());
+    }
+}

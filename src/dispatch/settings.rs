@@ -1,0 +1,192 @@
+//! `[targets.NAME]`: what a target is configured with, and the checks a target's settings
+//! must pass on their own.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Rate};
+
+/// `[targets.NAME]`: a Lambda function events are sent to.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    /// Lambda: the function's name, partial ARN or full ARN (empty for a `state_machine` target).
+    #[serde(default)]
+    pub function: String,
+    /// Step Functions: the state machine ARN each event starts an execution of, instead of a function.
+    pub state_machine: Option<String>,
+    /// A function URL (`https://….lambda-url.<region>.on.aws/`) the event is POSTed to, instead
+    /// of an Invoke; `function` may then name the function, for `iam-policy`.
+    pub url: Option<String>,
+    /// How a function URL is called: `"AWS_IAM"` (SigV4-signed, the default) or `"NONE"`.
+    #[serde(default)]
+    pub auth: UrlAuth,
+    /// Version or alias.
+    pub qualifier: Option<String>,
+    /// Invocations of this target in flight at once (lowered while Lambda throttles).
+    #[serde(default = "default_max_concurrency")]
+    pub max_concurrency: usize,
+    /// Invocations per second or minute: `"100/s"`, `"600/m"`.
+    #[serde(default, deserialize_with = "crate::config::optional_rate")]
+    pub rate: Option<Rate>,
+    /// Retry policy.
+    #[serde(default)]
+    pub retry: RetrySettings,
+    /// Dead-letter sink name; default: the file `<state_dir>/dlq.jsonl`.
+    pub dlq: Option<String>,
+    /// `Event` (asynchronous, the default) or `RequestResponse`.
+    #[serde(default)]
+    pub invocation_type: InvocationType,
+    /// `"Tail"`: ask Lambda for the last 4 KB of the function's log (`RequestResponse` only),
+    /// kept in the dead-letter record and the warning when the function fails.
+    #[serde(default)]
+    pub log_type: LogType,
+    /// Sink that gets Lambda's on-success destination record for every event the function
+    /// accepted, written before the upstream message is deleted.
+    pub on_success: Option<String>,
+    /// Sent as the base64 `ClientContext` (JSON).
+    pub client_context: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Time allowed for one Invoke call before it counts as a timeout.
+    #[serde(default = "default_invoke_timeout", deserialize_with = "crate::config::duration")]
+    pub invoke_timeout: Duration,
+    /// Claim check: payloads over Lambda's asynchronous limit go to S3 here and the function
+    /// gets a pointer event; without it they are dead-lettered `RequestTooLarge`.
+    pub large_payloads: Option<LargePayloads>,
+}
+
+/// `large_payloads = { … }` of a target.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LargePayloads {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix; default `fanin/payloads/`.
+    #[serde(default = "default_payload_prefix")]
+    pub prefix: String,
+}
+
+fn default_payload_prefix() -> String {
+    "fanin/payloads/".into()
+}
+
+fn default_max_concurrency() -> usize {
+    64
+}
+
+fn default_invoke_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// How a target is invoked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum InvocationType {
+    /// Asynchronous: Lambda queues the event and answers 202.
+    #[default]
+    Event,
+    /// Synchronous: the function's error counts as a failed attempt.
+    RequestResponse,
+}
+
+/// `auth` of a function URL target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum UrlAuth {
+    /// Signed with SigV4 (service `lambda`) with the configured credentials.
+    #[default]
+    #[serde(rename = "AWS_IAM")]
+    AwsIam,
+    /// Unsigned: the URL lets anyone call it.
+    #[serde(rename = "NONE")]
+    None,
+}
+
+/// `log_type` of a target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum LogType {
+    /// No log in the answer.
+    #[default]
+    None,
+    /// The last 4 KB of the function's log.
+    Tail,
+}
+
+/// `retry = { … }` of a target.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt (doubled each time, full jitter).
+    #[serde(deserialize_with = "crate::config::duration")]
+    pub base_delay: Duration,
+    /// Backoff never exceeds this.
+    #[serde(deserialize_with = "crate::config::duration")]
+    pub max_delay: Duration,
+    /// Dead-letter an event this old (counted from its birth, e.g. SQS `SentTimestamp`).
+    #[serde(deserialize_with = "crate::config::duration")]
+    pub max_event_age: Duration,
+    /// Retry Lambda's KMS errors (`KMSAccessDeniedException`, `KMSDisabledException`, …)
+    /// instead of dead-lettering them at once: for a key that is being re-enabled or re-granted.
+    pub retry_kms_errors: bool,
+    /// `RequestResponse`: retry when the function itself failed (`X-Amz-Function-Error`);
+    /// `false` dead-letters such an event after its first attempt.
+    pub retry_function_errors: bool,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            max_event_age: Duration::from_secs(6 * 3600),
+            retry_kms_errors: false,
+            retry_function_errors: true,
+        }
+    }
+}
+
+impl TargetSettings {
+    /// Refuses settings that cannot work: `name` is the target's, `at` the file it is defined
+    /// in and `sinks` the dead-letter sinks there are.
+    pub fn check<S>(&self, name: &str, at: &Path, sinks: &BTreeMap<String, S>) -> Result<(), ConfigError> {
+        let target = self;
+        if target.max_concurrency == 0 {
+            return Err(ConfigError::new(at, format!("targets.{name}.max_concurrency"), "must be at least 1"));
+        }
+        // A function (Lambda), a function URL (`function` may then name it) or a state machine.
+        let others = usize::from(target.url.is_some()) + usize::from(target.state_machine.is_some());
+        if others > 1 || (others == 0 && target.function.is_empty()) || (target.state_machine.is_some() && !target.function.is_empty()) {
+            let message = "give one of `function` (Lambda), `url` (a function URL) or `state_machine` (Step Functions)";
+            return Err(ConfigError::new(at, format!("targets.{name}"), message));
+        }
+        if target.url.as_ref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+            return Err(ConfigError::new(at, format!("targets.{name}.url"), "must be a function URL: https://<id>.lambda-url.<region>.on.aws/"));
+        }
+        if let Some(arn) = &target.state_machine {
+            if !(arn.starts_with("arn:") && arn.split(':').nth(5) == Some("stateMachine") && arn.split(':').count() == 7) {
+                let message = "must be a state machine ARN: arn:aws:states:REGION:ACCOUNT:stateMachine:NAME";
+                return Err(ConfigError::new(at, format!("targets.{name}.state_machine"), message));
+            }
+        }
+        // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
+        if target.function.len() > 170 {
+            return Err(ConfigError::new(at, format!("targets.{name}.function"), format!("must be 1 to 170 characters (it is {})", target.function.len())));
+        }
+        if target.retry.max_attempts == 0 {
+            return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));
+        }
+        for (key, sink) in [("dlq", &target.dlq), ("on_success", &target.on_success)] {
+            if let Some(sink) = sink.as_ref().filter(|s| !sinks.contains_key(*s)) {
+                let message = format!("no sink named \"{sink}\" (define it as [dlq.{sink}])");
+                return Err(ConfigError::new(at, format!("targets.{name}.{key}"), message));
+            }
+        }
+        if target.log_type == LogType::Tail && target.invocation_type != InvocationType::RequestResponse {
+            return Err(ConfigError::new(at, format!("targets.{name}.log_type"), "Lambda returns logs only for invocation_type = \"RequestResponse\""));
+        }
+        Ok(())
+    }
+}

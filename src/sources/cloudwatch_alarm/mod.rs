@@ -1,0 +1,72 @@
+//! `type = "cloudwatch_alarm"`: alarm state changes, from a queue (EventBridge or an alarm's SNS
+//! action delivers to it) or by polling `DescribeAlarms`, handed on as the event an alarm's
+//! own Lambda action gives.
+
+pub mod poll;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{deserialize_at, parse_duration, split_off, ConfigError};
+use crate::sources::eventbridge::RuleWiring;
+use crate::sources::sqs_reader::{Origin, SqsSettings};
+use crate::sources::SourceKind;
+
+/// `type = "cloudwatch_alarm"`: alarm state changes delivered to a queue.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmOptions {
+    /// Only alarms whose name starts with this.
+    pub alarm_name_prefix: Option<String>,
+    /// Only changes into these states (`OK`, `ALARM`, `INSUFFICIENT_DATA`).
+    #[serde(default)]
+    pub states: Vec<String>,
+    /// What `fanin setup` wires (queue mode): an EventBridge rule for alarm state changes.
+    pub setup: Option<RuleWiring>,
+}
+
+/// `type = "cloudwatch_alarm"` with `poll_interval`: where no rule or alarm action can be
+/// wired, `DescribeAlarms` every interval and one event per state transition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmPollSettings {
+    /// Time between two `DescribeAlarms` rounds.
+    pub poll_interval: Duration,
+    /// Which alarms and which new states.
+    pub options: AlarmOptions,
+}
+
+/// `type = "cloudwatch_alarm"`: fed by a queue (`queue_url`) or polling (`poll_interval`).
+pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, ConfigError> {
+    let own = split_off(&mut table, &["alarm_name_prefix", "states", "setup"]);
+    let options: AlarmOptions = deserialize_at(path, "", own)?;
+    if let Some(bad) = options.states.iter().find(|s| !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&s.as_str())) {
+        return Err(ConfigError::new(path, "states", format!("\"{bad}\" is not OK, ALARM or INSUFFICIENT_DATA")));
+    }
+    let Some(interval) = table.remove("poll_interval") else {
+        if !table.contains_key("queue_url") {
+            return Err(ConfigError::new(
+                path,
+                "queue_url",
+                "missing: give queue_url (alarm changes delivered to a queue) or poll_interval (poll DescribeAlarms)",
+            ));
+        }
+        return SqsSettings::fed_by(path, table, Origin::CloudWatchAlarm(options));
+    };
+    if table.contains_key("queue_url") {
+        return Err(ConfigError::new(path, "poll_interval", "give queue_url or poll_interval, not both"));
+    }
+    if options.setup.is_some() {
+        return Err(ConfigError::new(path, "setup", "a polling source has nothing for fanin setup to wire"));
+    }
+    if let Some(key) = table.keys().next() {
+        return Err(ConfigError::new(path, key.as_str(), format!("unknown key `{key}` for a polling cloudwatch_alarm source")));
+    }
+    let interval: String = deserialize_at(path, "poll_interval", interval)?;
+    let poll_interval = parse_duration(&interval).map_err(|e| ConfigError::new(path, "poll_interval", e))?;
+    if poll_interval < Duration::from_secs(1) {
+        return Err(ConfigError::new(path, "poll_interval", "must be at least 1s"));
+    }
+    Ok(SourceKind::AlarmPoll(AlarmPollSettings { poll_interval, options }))
+}

@@ -1,0 +1,66 @@
+//! `type = "s3"`: S3 event notifications read from a queue, straight, through SNS or through
+//! EventBridge, handed on as the event S3's own Lambda trigger gives.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::{deserialize_at, split_off, ConfigError};
+use crate::sources::sqs_reader::{Origin, SqsSettings};
+use crate::sources::SourceKind;
+
+/// `type = "s3"`: S3 event notifications, straight, through SNS or through EventBridge.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Options {
+    /// `s3`: Lambda's S3 event, one record each; `eventbridge`: EventBridge's S3 events as they are.
+    #[serde(default)]
+    pub shape: S3Shape,
+    /// Only events of this bucket.
+    pub bucket: Option<String>,
+    /// Only keys (decoded) starting with this.
+    pub prefix: Option<String>,
+    /// Only keys (decoded) ending with this.
+    pub suffix: Option<String>,
+    /// Only these event names; a trailing `*` matches a family (`ObjectCreated:*`).
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// What `fanin setup` wires: the bucket's notification to the queue.
+    pub setup: Option<BucketWiring>,
+}
+
+impl S3Options {
+    /// The bucket `fanin setup` wires, for a source with a `setup` table.
+    pub fn setup_bucket(&self) -> Option<&str> {
+        self.setup.as_ref().and_then(|w| w.bucket.as_ref().or(self.bucket.as_ref())).map(String::as_str)
+    }
+}
+
+/// `setup = { … }` of an `s3` source.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketWiring {
+    /// The bucket whose notifications go to the queue; default: the source's `bucket`. The
+    /// notification carries the source's `events` (default `s3:ObjectCreated:*`), `prefix`
+    /// and `suffix`.
+    pub bucket: Option<String>,
+}
+
+/// What an `s3` source hands the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum S3Shape {
+    #[default]
+    S3,
+    Eventbridge,
+}
+
+/// The settings of a `type = "s3"` source file.
+pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, ConfigError> {
+    let own = split_off(&mut table, &["shape", "bucket", "prefix", "suffix", "events", "setup"]);
+    let options: S3Options = deserialize_at(path, "", own)?;
+    if options.setup.is_some() && options.setup_bucket().is_none() {
+        return Err(ConfigError::new(path, "setup.bucket", "missing: name the bucket (here or as the source's `bucket`)"));
+    }
+    SqsSettings::fed_by(path, table, Origin::S3(options))
+}

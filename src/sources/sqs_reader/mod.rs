@@ -1,0 +1,408 @@
+//! The SQS reader every queue-fed source type shares (`sqs`, `s3`, `sns`, `eventbridge`,
+//! `cloudwatch_alarm` with a queue): long polling, batches, visibility kept alive while events
+//! wait or retry, batched deletes once an event's every route has settled, FIFO order per
+//! message group.
+
+pub mod settings;
+pub(crate) mod shape;
+mod upkeep;
+mod wire;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::Message;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+pub use settings::{Origin, SqsSettings};
+pub use shape::queue_arn;
+
+use super::{Source, SourceContext};
+use crate::event::{Ack, Disposition, Event};
+use crate::queue::{QueueSender, Reserved, Room};
+use crate::sources::decode;
+use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
+use shape::Intake;
+use wire::SqsWire;
+
+/// Reads one SQS queue.
+pub struct SqsReader {
+    settings: SqsSettings,
+    wire: SqsWire,
+    sns: Option<aws_sdk_sns::Client>,
+}
+
+impl SqsReader {
+    /// `sns`: for an `sns` source, to confirm its topic's subscription when asked.
+    pub fn new(settings: SqsSettings, sdk: &aws_config::SdkConfig, sns: Option<aws_sdk_sns::Client>) -> Self {
+        SqsReader { wire: SqsWire::new(sdk, &settings.queue_url), settings, sns }
+    }
+}
+
+/// A message handed out (or waiting its turn in a FIFO group) and not yet deleted.
+struct Held {
+    /// The newest receipt handle: SQS deletes and extends a message received more than once
+    /// only through the handle of its latest receive.
+    receipt: String,
+    /// When its current visibility timeout runs out.
+    visible_at: Instant,
+    /// Settled, its delete queued: no more heartbeats, and a copy arriving now is deleted too.
+    deleting: bool,
+}
+
+/// A FIFO message waiting for the one before it in its group to settle.
+struct Waiting {
+    events: Vec<Event>,
+    settled: oneshot::Receiver<Disposition>,
+    id: String,
+}
+
+/// State the pollers, the ack waiters and the upkeep tasks share.
+struct Shared {
+    name: Arc<str>,
+    settings: SqsSettings,
+    wire: SqsWire,
+    sns: Option<aws_sdk_sns::Client>,
+    queue: QueueSender,
+    labels: shape::Labels,
+    fifo: bool,
+    /// Message id → its receipt and visibility deadline. Keyed by message id: a copy of a
+    /// message that is still held (SQS hands a message out twice now and then) is not
+    /// dispatched again, only its newer receipt is kept.
+    held: Mutex<HashMap<String, Held>>,
+    /// FIFO: message group → messages received after the one in dispatch, in order.
+    groups: Mutex<HashMap<String, VecDeque<Waiting>>>,
+    /// (message id, receipt handle) of settled messages, for the batched deleter.
+    deletes: mpsc::UnboundedSender<(String, String)>,
+    waiters: TaskTracker,
+    health: Arc<crate::telemetry::health::Health>,
+    /// `fanin_events_received_total` of this source.
+    received: metrics::Counter,
+}
+
+impl Source for SqsReader {
+    fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> {
+        Box::pin(async move {
+            let (deletes, delete_rx) = mpsc::unbounded_channel();
+            let shared = Arc::new(Shared {
+                name: ctx.name.clone(),
+                labels: shape::Labels {
+                    source: ctx.name.to_string(),
+                    queue_arn: shape::queue_arn(&self.settings.queue_url, &ctx.region),
+                    region: ctx.region.clone(),
+                    account: ctx.account.clone(),
+                },
+                fifo: self.settings.queue_url.ends_with(".fifo"),
+                settings: self.settings,
+                wire: self.wire,
+                sns: self.sns,
+                queue: ctx.queue,
+                held: Mutex::new(HashMap::new()),
+                groups: Mutex::new(HashMap::new()),
+                deletes,
+                waiters: TaskTracker::new(),
+                health: ctx.health.clone(),
+                received: EventReceived { source: &ctx.name }.counter(),
+            });
+            info!(source = %shared.name, queue = %shared.settings.queue_url, fifo = shared.fifo, pollers = shared.settings.pollers, "sqs source started");
+
+            let upkeep_stop = CancellationToken::new();
+            let deleter = tokio::spawn(upkeep::delete_loop(shared.clone(), delete_rx, upkeep_stop.clone()));
+            let heartbeat = tokio::spawn(upkeep::heartbeat_loop(shared.clone(), upkeep_stop.clone()));
+
+            let pollers: Vec<_> =
+                (0..shared.settings.pollers).map(|_| tokio::spawn(poll_loop(shared.clone(), ctx.shutdown.clone()))).collect();
+            for poller in pollers {
+                poller.await?;
+            }
+            // Every event handed out settles: the dispatcher finishes or drops it.
+            shared.waiters.close();
+            shared.waiters.wait().await;
+            upkeep_stop.cancel();
+            deleter.await?;
+            heartbeat.await?;
+            info!(source = %shared.name, "sqs source stopped");
+            Ok(())
+        })
+    }
+}
+
+async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let s = &shared.settings;
+    let (mut failures, mut first) = (0u32, true);
+    loop {
+        // Room for a whole batch first: a full queue stops the pulling, nothing is dropped.
+        let mut room = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            room = shared.queue.reserve(s.batch_size as usize) => match room {
+                Ok(room) => room,
+                Err(_) => return,
+            },
+        };
+        let receive = shared.wire.receive(s.batch_size, s.wait_time, s.visibility_timeout);
+        // A receive abandoned at shutdown may have taken messages: they come back after the visibility timeout.
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = receive => r,
+        };
+        let messages = match result {
+            Ok(messages) => {
+                if failures > 0 || first {
+                    shared.health.source_ok(&shared.name);
+                }
+                (failures, first) = (0, false);
+                messages
+            }
+            Err(e) => {
+                failures += 1;
+                let pause = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
+                let error = e.to_string();
+                if let Some(left_out) = crate::telemetry::log_limit::allow(&format!("receive:{}", shared.name)) {
+                    warn!(source = %shared.name, error, retry_in = ?pause, similar_left_out = left_out, "receive failed");
+                }
+                shared.health.source_failed(&shared.name, error);
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => continue,
+                }
+            }
+        };
+        let now = Instant::now();
+        for message in messages {
+            let (Some(id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
+                warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
+                continue;
+            };
+            if !hold(&shared, &id, receipt, now + s.visibility_timeout) {
+                continue;
+            }
+            let group = shape::group(&message).filter(|_| shared.fifo);
+            let Some((events, settled)) = events(&shared, &message, &id, group.is_some()) else { continue };
+            let Some(group) = group else {
+                if !send(&shared, Some(&mut room), events).await {
+                    return;
+                }
+                continue;
+            };
+            let settled = settled.expect("a FIFO message's acknowledgement is awaited");
+            let first_of_group = {
+                let mut groups = shared.groups.lock().unwrap();
+                match groups.get_mut(&group) {
+                    // Its group has a message in dispatch: wait behind it.
+                    Some(waiting) => {
+                        waiting.push_back(Waiting { events, settled, id });
+                        None
+                    }
+                    None => {
+                        groups.insert(group.clone(), VecDeque::new());
+                        Some((events, settled, id))
+                    }
+                }
+            };
+            if let Some((events, settled, id)) = first_of_group {
+                if !send(&shared, Some(&mut room), events).await {
+                    return;
+                }
+                shared.waiters.spawn(settle(shared.clone(), id, settled, group));
+            }
+        }
+    }
+}
+
+/// Holds message `id` under its newest `receipt`; false when a copy of it is already held,
+/// in which case this copy is not dispatched: counted, and its receipt kept for the delete
+/// and the heartbeats (or deleted at once when the first copy has already settled).
+fn hold(shared: &Shared, id: &str, receipt: String, visible_at: Instant) -> bool {
+    let mut held = shared.held.lock().unwrap();
+    let Some(first) = held.get_mut(id) else {
+        held.insert(id.to_string(), Held { receipt, visible_at, deleting: false });
+        return true;
+    };
+    DuplicateSuppressed { source: &shared.name }.emit();
+    debug!(source = %shared.name, message_id = id, "received again while in flight; not dispatched twice");
+    if first.deleting {
+        let _ = shared.deletes.send((id.to_string(), receipt.clone()));
+    }
+    first.receipt = receipt;
+    first.visible_at = visible_at;
+    false
+}
+
+/// Settled: queues message `id`'s delete under its newest receipt.
+fn delete(shared: &Shared, id: &str) {
+    if let Some(held) = shared.held.lock().unwrap().get_mut(id) {
+        held.deleting = true;
+        let _ = shared.deletes.send((id.to_string(), held.receipt.clone()));
+    }
+}
+
+/// Left in SQS: forgets message `id`, so it gets no more heartbeats and comes back when its
+/// visibility timeout runs out (never set to 0: a hot loop).
+fn forget(shared: &Shared, id: &str) {
+    shared.held.lock().unwrap().remove(id);
+}
+
+/// The events `message` becomes, sharing one acknowledgement; `None` when it becomes none
+/// (an S3 test event, an SNS confirmation, everything filtered out by the source), in which
+/// case it is deleted at once and counted. A FIFO message's acknowledgement is awaited (the
+/// next of its group follows it); any other's deletes or forgets the message where it settles.
+fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Option<(Vec<Event>, Option<oneshot::Receiver<Disposition>>)> {
+    match shape::intake(message, &shared.settings, &shared.labels) {
+        Intake::Confirm { topic_arn, token } => {
+            shared.waiters.spawn(confirm(shared.clone(), id.to_string(), topic_arn, token));
+            None
+        }
+        Intake::Skip(reason) => {
+            EventSkipped { source: &shared.name, reason }.emit();
+            debug!(source = %shared.name, message_id = id, reason, "skipped");
+            delete(shared, id);
+            None
+        }
+        Intake::Events(parts) => {
+            let born = shape::sent_at(message);
+            let (ack, settled) = if fifo {
+                let (ack, settled) = Ack::new();
+                (ack, Some(settled))
+            } else {
+                // Counted among the waiters, so the source outlives the acknowledgement.
+                let (shared, id, waiter) = (shared.clone(), id.to_string(), shared.waiters.token());
+                let ack = Ack::calling(move |disposition| {
+                    settled(&shared, &id, disposition);
+                    drop(waiter);
+                });
+                (ack, None)
+            };
+            let acks = ack.fan_out(parts.len());
+            let events = parts
+                .into_iter()
+                .zip(acks)
+                .map(|(part, ack)| {
+                    shared.received.increment(1);
+                    Event {
+                        id: part.id,
+                        source: shared.name.clone(),
+                        born,
+                        payload: part.payload,
+                        invalid: part.invalid,
+                        filter_view: part.filter_view,
+                        ack,
+                    }
+                })
+                .collect();
+            Some((events, settled))
+        }
+    }
+}
+
+/// Confirms the subscription of the source's topic (in the topic's region), then deletes the
+/// confirmation message; if SNS refuses, the message comes back after its visibility timeout
+/// and is tried again (a token stays valid for three days).
+async fn confirm(shared: Arc<Shared>, id: String, topic_arn: String, token: String) {
+    let Some(sns) = &shared.sns else { return };
+    let region = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).map(|r| aws_config::Region::new(r.to_string()));
+    let confirmed = sns
+        .confirm_subscription()
+        .topic_arn(&topic_arn)
+        .token(token)
+        .customize()
+        .config_override(aws_sdk_sns::config::Builder::default().region(region))
+        .send()
+        .await;
+    match confirmed {
+        Ok(out) => {
+            info!(source = %shared.name, topic = %topic_arn, subscription = out.subscription_arn().unwrap_or_default(), "confirmed the queue's subscription to the topic");
+            EventSkipped { source: &shared.name, reason: decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
+            delete(&shared, &id);
+        }
+        Err(e) => {
+            forget(&shared, &id);
+            warn!(
+            source = %shared.name, topic = %topic_arn, error = %DisplayErrorContext(&e),
+            "could not confirm the queue's subscription to the topic; trying again when the message comes back"
+            )
+        }
+    }
+}
+
+/// Hands `events` to the dispatcher, through the room reserved for the batch while it lasts;
+/// false once the dispatcher is gone.
+async fn send(shared: &Shared, mut room: Option<&mut Room>, events: Vec<Event>) -> bool {
+    for event in events {
+        let event = match room.as_deref_mut() {
+            Some(room) => match shared.queue.send_reserved(room, event) {
+                Reserved::Sent => continue,
+                Reserved::Closed => return false,
+                Reserved::NoRoom(event) => event,
+            },
+            None => event,
+        };
+        if shared.queue.send(event).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Waits for a FIFO message's disposition, settles it, then hands the next message of its
+/// group to the dispatcher.
+fn settle(shared: Arc<Shared>, id: String, settled: oneshot::Receiver<Disposition>, group: String) -> crate::BoxFuture<'static, ()> {
+    // Boxed: a FIFO group's waiter spawns the next one's.
+    Box::pin(settle_one(shared, id, settled, group))
+}
+
+/// One message's disposition: delete it, or leave it for SQS to redeliver.
+fn settled(shared: &Shared, id: &str, disposition: Disposition) {
+    match disposition {
+        Disposition::Settled => delete(shared, id),
+        Disposition::Failed => {
+            forget(shared, id);
+            debug!(source = %shared.name, message_id = %id, "message left in the queue for redelivery");
+        }
+    }
+}
+
+async fn settle_one(shared: Arc<Shared>, id: String, settled_rx: oneshot::Receiver<Disposition>, group: String) {
+    let disposition = settled_rx.await.unwrap_or(Disposition::Failed);
+    settled(&shared, &id, disposition);
+    let next = {
+        let mut groups = shared.groups.lock().unwrap();
+        if disposition == Disposition::Failed {
+            // Order within the group: what came after a failed message must not overtake it.
+            leave_group(&shared, &mut groups, &group, None);
+            None
+        } else {
+            match groups.get_mut(&group).and_then(VecDeque::pop_front) {
+                Some(next) => Some(next),
+                None => {
+                    groups.remove(&group);
+                    None
+                }
+            }
+        }
+    };
+    if let Some(Waiting { events, settled, id }) = next {
+        if send(&shared, None, events).await {
+            shared.waiters.spawn(settle(shared.clone(), id, settled, group));
+        } else {
+            // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
+            leave_group(&shared, &mut shared.groups.lock().unwrap(), &group, Some(&id));
+        }
+    }
+}
+
+/// Leaves `group`'s waiting messages (and `also`) in SQS: forgets them, so they get no more
+/// visibility heartbeats and come back, in order, when their timeout runs out.
+fn leave_group(shared: &Shared, groups: &mut HashMap<String, VecDeque<Waiting>>, group: &str, also: Option<&str>) {
+    let waiting = groups.remove(group).unwrap_or_default();
+    for id in waiting.iter().map(|w| w.id.as_str()).chain(also) {
+        forget(shared, id);
+    }
+}

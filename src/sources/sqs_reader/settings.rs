@@ -1,0 +1,93 @@
+//! The queue settings every queue-fed source type shares, and the checks they must pass.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{deserialize_at, ConfigError};
+use crate::sources::cloudwatch_alarm::AlarmOptions;
+use crate::sources::eventbridge::EventBridgeOptions;
+use crate::sources::s3::S3Options;
+use crate::sources::sns::SnsOptions;
+use crate::sources::sqs::SqsShape;
+use crate::sources::SourceKind;
+
+/// `type = "sqs"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqsSettings {
+    /// The queue's URL (standard or `.fifo`).
+    pub queue_url: String,
+    /// `sqs`: Lambda's SQS event with one record; `body`: the body, which must be JSON.
+    #[serde(default)]
+    pub shape: SqsShape,
+    /// Concurrent long-polling receivers.
+    #[serde(default = "default_pollers")]
+    pub pollers: usize,
+    /// Messages per receive, 1 to 10.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: i32,
+    /// Long-poll wait, at most 20 s.
+    #[serde(default = "default_wait_time", deserialize_with = "crate::config::duration")]
+    pub wait_time: Duration,
+    /// Visibility timeout asked for on receive and renewed while an event waits or retries.
+    #[serde(default = "default_visibility_timeout", deserialize_with = "crate::config::duration")]
+    pub visibility_timeout: Duration,
+    /// For the `s3`, `sns`, `eventbridge` and `cloudwatch_alarm` types: which AWS service
+    /// delivers to the queue, so messages become the events its own Lambda trigger would give.
+    #[serde(skip)]
+    pub origin: Option<Origin>,
+}
+
+/// The AWS service behind an SQS-backed source, with its type's own keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    S3(S3Options),
+    Sns(SnsOptions),
+    EventBridge(EventBridgeOptions),
+    CloudWatchAlarm(AlarmOptions),
+}
+
+fn default_pollers() -> usize {
+    2
+}
+fn default_batch_size() -> i32 {
+    10
+}
+fn default_wait_time() -> Duration {
+    Duration::from_secs(20)
+}
+fn default_visibility_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl SqsSettings {
+    /// A source of an AWS service that delivers to a queue: the queue settings of
+    /// `type = "sqs"` (but `shape`, which the service decides), plus where messages come from.
+    pub fn fed_by(path: &Path, table: toml::Table, origin: Origin) -> Result<SourceKind, ConfigError> {
+        if table.contains_key("shape") {
+            return Err(ConfigError::new(path, "shape", "only sqs and s3 sources have a shape"));
+        }
+        let mut settings: SqsSettings = deserialize_at(path, "", toml::Value::Table(table))?;
+        settings.origin = Some(origin);
+        Ok(SourceKind::Sqs(settings))
+    }
+
+    /// Refuses what SQS would refuse, naming the key of the source file `file`.
+    pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        if !(1..=10).contains(&self.batch_size) {
+            return Err(ConfigError::new(file, "batch_size", "must be between 1 and 10"));
+        }
+        if self.wait_time > Duration::from_secs(20) {
+            return Err(ConfigError::new(file, "wait_time", "SQS long polling waits at most 20s"));
+        }
+        if self.pollers == 0 {
+            return Err(ConfigError::new(file, "pollers", "must be at least 1"));
+        }
+        if self.visibility_timeout < Duration::from_secs(3) || self.visibility_timeout > Duration::from_secs(12 * 3600) {
+            return Err(ConfigError::new(file, "visibility_timeout", "must be between 3s and 12h"));
+        }
+        Ok(())
+    }
+}
