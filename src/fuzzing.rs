@@ -11,10 +11,10 @@
 //! | target | input | runs |
 //! |---|---|---|
 //! | `sqs_message` | SQS body, then optionally `%%` and attribute lines `Name=Value` (`msg.NAME=Type:value` for message attributes, `id=` for the message id) | the SQS source's intake for every source type (sqs and body shapes, s3, sns, eventbridge, cloudwatch_alarm, with and without source filters), then route filters over each event |
-//! | `s3_notification` | SQS body | `decode::s3`, S3 events converted and passed through |
-//! | `sns_message` | SQS body | `decode::sns`, with and without a configured topic |
-//! | `eventbridge_event` | SQS body | `decode::eventbridge` |
-//! | `alarm_message` | SQS body | `decode::cloudwatch_alarm`, and `decode::alarm_action` on a JSON object |
+//! | `s3_notification` | SQS body | `s3::decode`, S3 events converted and passed through |
+//! | `sns_message` | SQS body | `sns::decode`, with and without a configured topic |
+//! | `eventbridge_event` | SQS body | `eventbridge::decode` |
+//! | `alarm_message` | SQS body | `cloudwatch_alarm::decode`, and `cloudwatch_alarm::alarm_action` on a JSON object |
 //! | `describe_alarms` | a `DescribeAlarms` answer as JSON (`MetricAlarms`, `CompositeAlarms`) | the SDK alarm values built from it, then the poller's conversion to the alarm-action event |
 //! | `dead_letter` | a stored dead letter, then optionally `%%` and `RequestID=`/`ErrorCode=` lines | replay's extended-client pointer check and record parser (file, S3 and SQS stores), then filters over the record |
 //! | `route_pattern` | an event pattern, then optionally `%%` and events | `Pattern::parse_str`, then `matches` over fixed events and the given ones |
@@ -37,8 +37,10 @@ use crate::sources::sqs_reader::SqsSettings;
 use crate::pattern::Pattern;
 use crate::replay::item::{self, LegacyAttributes};
 use crate::sources::cron::schedule::Schedule;
-use crate::sources::decode::{self, Decoded, SnsContext};
-use crate::sources::sqs_reader::shape::{self, Intake};
+use crate::sources::decode::Decoded;
+use crate::sources::sns::SnsContext;
+use crate::sources::{cloudwatch_alarm, eventbridge, s3, sns};
+use crate::sources::sqs_reader::intake::{self, Intake};
 
 /// Separates the parts of one input: a line holding `%%`.
 pub const SEPARATOR: &[u8] = b"\n%%\n";
@@ -140,8 +142,8 @@ fn use_decoded(decoded: Decoded) {
 // SQS message bodies, by source type
 
 /// What the events of the fuzzed sources are labelled with.
-fn labels() -> shape::Labels {
-    shape::Labels {
+fn labels() -> intake::Labels {
+    intake::Labels {
         source: "fuzz".into(),
         queue_arn: "arn:aws:sqs:us-east-1:123456789012:fuzz".into(),
         region: "us-east-1".into(),
@@ -223,10 +225,10 @@ pub fn sqs_message(data: &[u8]) {
     let parts = parts(data);
     let body = text(parts[0]);
     let message = sqs_message_from(&body, parts.get(1).copied());
-    std::hint::black_box((shape::sent_at(&message), shape::group(&message)));
+    std::hint::black_box((intake::sent_at(&message), intake::group(&message)));
     let labels = labels();
     for settings in sqs_settings() {
-        match shape::intake(&message, settings, &labels) {
+        match intake::intake(&message, settings, &labels) {
             Intake::Events(events) => {
                 for part in events {
                     let view = part.filter_view.or_else(|| serde_json::from_slice(&part.payload).ok());
@@ -249,8 +251,8 @@ pub fn sqs_message(data: &[u8]) {
 /// An S3 notification (direct, through SNS, through EventBridge), converted and passed through.
 pub fn s3_notification(data: &[u8]) {
     let body = text(data);
-    use_decoded(decode::s3(&body, false, "fanin"));
-    use_decoded(decode::s3(&body, true, "fanin"));
+    use_decoded(s3::decode(&body, false, "fanin"));
+    use_decoded(s3::decode(&body, true, "fanin"));
 }
 
 /// An SNS delivery, enveloped or raw, with and without the source's topic configured.
@@ -275,22 +277,22 @@ pub fn sns_message(data: &[u8]) {
         SnsContext { message_id: "m-3".into(), sent_timestamp: sent, ..SnsContext::default() },
     ];
     for ctx in &contexts {
-        use_decoded(decode::sns(&body, ctx));
+        use_decoded(sns::decode(&body, ctx));
     }
 }
 
 /// An EventBridge event from a rule's queue target.
 pub fn eventbridge_event(data: &[u8]) {
-    use_decoded(decode::eventbridge(&text(data)));
+    use_decoded(eventbridge::decode(&text(data)));
 }
 
 /// A CloudWatch alarm state change: from EventBridge, an SNS alarm notification (enveloped or
 /// raw), or an alarm-action event; and a JSON object as the poller hands it over.
 pub fn alarm_message(data: &[u8]) {
     let body = text(data);
-    use_decoded(decode::cloudwatch_alarm(&body, ACCOUNT));
+    use_decoded(cloudwatch_alarm::decode(&body, ACCOUNT));
     if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&body) {
-        if let Ok(event) = decode::alarm_action(&map, ACCOUNT) {
+        if let Ok(event) = cloudwatch_alarm::alarm_action(&map, ACCOUNT) {
             use_decoded(Decoded::Events(vec![event]));
         }
     }
@@ -407,7 +409,7 @@ pub fn describe_alarms(data: &[u8]) {
         .filter_map(crate::sources::cloudwatch_alarm::poll::metric_alarm)
         .chain(composite.iter().filter_map(crate::sources::cloudwatch_alarm::poll::composite_alarm));
     for f in found {
-        if let Ok(event) = decode::alarm_action(&f.notification, ACCOUNT) {
+        if let Ok(event) = cloudwatch_alarm::alarm_action(&f.notification, ACCOUNT) {
             use_decoded(Decoded::Events(vec![event]));
         }
     }

@@ -15,7 +15,9 @@ use serde_json::{json, Value};
 
 use crate::sources::sqs::SqsShape;
 use crate::event::fingerprint;
-use crate::sources::decode::{self, Decoded, SnsContext};
+use crate::sources::decode::Decoded;
+use crate::sources::sns::SnsContext;
+use crate::sources::{cloudwatch_alarm, eventbridge, s3, sns};
 
 /// The source types a sample can be made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -118,14 +120,14 @@ pub fn sample(args: &EventsArgs) -> Result<Value, String> {
     let at = args.time.unwrap_or_else(Utc::now);
     match args.kind {
         Kind::Sqs => Ok(sqs(args, at)),
-        Kind::S3 => decoded(decode::s3(&s3_from_eventbridge(args, at).to_string(), false, "fanin-events")),
-        Kind::Sns => decoded(decode::sns(&sns_envelope(args, at).to_string(), &SnsContext::default())),
+        Kind::S3 => decoded(s3::decode(&s3_from_eventbridge(args, at).to_string(), false, "fanin-events")),
+        Kind::Sns => decoded(sns::decode(&sns_envelope(args, at).to_string(), &SnsContext::default())),
         Kind::Eventbridge => {
             let detail: Value = serde_json::from_str(&args.detail).map_err(|e| format!("--detail is not JSON: {e}"))?;
             let event = eventbridge(args, at, &args.source, &args.detail_type, vec![], detail);
-            decoded(decode::eventbridge(&event.to_string()))
+            decoded(eventbridge::decode(&event.to_string()))
         }
-        Kind::CloudwatchAlarm => decoded(decode::cloudwatch_alarm(&alarm_state_change(args, at).to_string(), &args.account)),
+        Kind::CloudwatchAlarm => decoded(cloudwatch_alarm::decode(&alarm_state_change(args, at).to_string(), &args.account)),
         Kind::Cron => {
             let id = crate::sources::cron::fire_id(&args.name, at);
             let event = crate::sources::cron::scheduled_event(&id, &args.name, &args.region, &args.account, at);
@@ -263,7 +265,7 @@ pub fn sqs_message(args: &EventsArgs, at: DateTime<Utc>) -> Message {
 fn sqs(args: &EventsArgs, at: DateTime<Utc>) -> Value {
     let message = sqs_message(args, at);
     let queue_arn = format!("arn:aws:sqs:{}:{}:{}", args.region, args.account, args.queue);
-    let (payload, _) = crate::sources::sqs_reader::shape::payload(&message, args.shape, &queue_arn, &args.region);
+    let (payload, _) = crate::sources::sqs::payload(&message, args.shape, &queue_arn, &args.region);
     // A body that is not JSON (shape = "body" dead-letters it) is shown as the string it is.
     serde_json::from_slice(&payload).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into_owned()))
 }
@@ -296,16 +298,16 @@ mod tests {
     #[test]
     fn every_sample_goes_through_its_decoder_unchanged() {
         let s3 = sample(&args("s3")).unwrap();
-        assert_eq!(one(decode::s3(&s3.to_string(), false, "fanin-events")), s3);
+        assert_eq!(one(s3::decode(&s3.to_string(), false, "fanin-events")), s3);
         let sns = sample(&args("sns")).unwrap();
         // What SNS put in the queue, spelled as Lambda spells it, comes out the same.
-        assert_eq!(one(decode::sns(&sns["Records"][0]["Sns"].to_string(), &SnsContext::default())), sns);
+        assert_eq!(one(sns::decode(&sns["Records"][0]["Sns"].to_string(), &SnsContext::default())), sns);
         let eventbridge = sample(&args("eventbridge")).unwrap();
-        assert_eq!(one(decode::eventbridge(&eventbridge.to_string())), eventbridge);
+        assert_eq!(one(eventbridge::decode(&eventbridge.to_string())), eventbridge);
         let alarm = sample(&args("cloudwatch_alarm")).unwrap();
-        assert_eq!(one(decode::cloudwatch_alarm(&alarm.to_string(), "123456789012")), alarm);
+        assert_eq!(one(cloudwatch_alarm::decode(&alarm.to_string(), "123456789012")), alarm);
         let cron = sample(&args("cron")).unwrap();
-        assert_eq!(one(decode::eventbridge(&cron.to_string())), cron);
+        assert_eq!(one(eventbridge::decode(&cron.to_string())), cron);
         assert_eq!(cron["id"], "nightly-20261127T020000Z");
         let sqs = sample(&args("sqs")).unwrap();
         let record = &sqs["Records"][0];
@@ -324,7 +326,7 @@ mod tests {
         let spaced = sample(&spaced).unwrap();
         assert_eq!(spaced["Records"][0]["s3"]["object"]["key"], "in/a+b/%C3%BCn%C3%AF.jpg");
         assert_eq!(s3["Records"][0]["s3"]["object"]["key"], "in/photo_1%2B2%25.jpg");
-        let Decoded::Events(events) = decode::s3(&s3.to_string(), false, "x") else { panic!() };
+        let Decoded::Events(events) = s3::decode(&s3.to_string(), false, "x") else { panic!() };
         assert_eq!(events[0].meta.key.as_deref(), Some("in/photo_1+2%.jpg"));
         assert_eq!(events[0].meta.bucket.as_deref(), Some("photos"));
     }

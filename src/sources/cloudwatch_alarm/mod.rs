@@ -2,6 +2,7 @@
 //! action delivers to it) or by polling `DescribeAlarms`, handed on as the event an alarm's
 //! own Lambda action gives.
 
+mod event;
 pub mod poll;
 
 use std::path::Path;
@@ -10,9 +11,12 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{deserialize_at, parse_duration, split_off, ConfigError};
+use crate::sources::decode::{starts_with, Meta};
 use crate::sources::eventbridge::RuleWiring;
 use crate::sources::sqs_reader::{Origin, SqsSettings};
 use crate::sources::SourceKind;
+
+pub use event::{alarm_action, decode};
 
 /// `type = "cloudwatch_alarm"`: alarm state changes delivered to a queue.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -69,4 +73,11 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
         return Err(ConfigError::new(path, "poll_interval", "must be at least 1s"));
     }
     Ok(SourceKind::AlarmPoll(AlarmPollSettings { poll_interval, options }))
+}
+
+impl AlarmOptions {
+    /// Whether the source's filters take the event: alarm name prefix and new state.
+    pub fn wants(&self, meta: &Meta) -> bool {
+        starts_with(&meta.alarm_name, &self.alarm_name_prefix) && (self.states.is_empty() || meta.state.as_ref().is_some_and(|s| self.states.contains(s)))
+    }
 }

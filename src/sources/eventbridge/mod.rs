@@ -1,6 +1,8 @@
 //! `type = "eventbridge"`: a queue that is an EventBridge rule's target, handed on as the
 //! event itself.
 
+mod event;
+
 use std::path::Path;
 
 use serde::Deserialize;
@@ -8,6 +10,8 @@ use serde::Deserialize;
 use crate::config::{deserialize_at, split_off, ConfigError};
 use crate::sources::sqs_reader::{Origin, SqsSettings};
 use crate::sources::SourceKind;
+
+pub use event::decode;
 
 /// `type = "eventbridge"`: a queue that is an EventBridge rule's target.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]

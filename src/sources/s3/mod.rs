@@ -1,13 +1,18 @@
 //! `type = "s3"`: S3 event notifications read from a queue, straight, through SNS or through
 //! EventBridge, handed on as the event S3's own Lambda trigger gives.
 
+mod event;
+
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::config::{deserialize_at, split_off, ConfigError};
+use crate::sources::decode::{starts_with, Meta};
 use crate::sources::sqs_reader::{Origin, SqsSettings};
 use crate::sources::SourceKind;
+
+pub use event::{decode, decode_s3_key, encode_s3_key, s3_event_name, SKIP_S3_TEST_EVENT};
 
 /// `type = "s3"`: S3 event notifications, straight, through SNS or through EventBridge.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -63,4 +68,25 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
         return Err(ConfigError::new(path, "setup.bucket", "missing: name the bucket (here or as the source's `bucket`)"));
     }
     SqsSettings::fed_by(path, table, Origin::S3(options))
+}
+
+impl S3Options {
+    /// Whether the source's filters take the event: bucket, key prefix and suffix (decoded),
+    /// event names.
+    pub fn wants(&self, meta: &Meta) -> bool {
+        self.bucket.as_ref().is_none_or(|b| meta.bucket.as_ref() == Some(b))
+            && starts_with(&meta.key, &self.prefix)
+            && self.suffix.as_ref().is_none_or(|s| meta.key.as_ref().is_some_and(|k| k.ends_with(s.as_str())))
+            && (self.events.is_empty() || self.events.iter().any(|p| event_name_matches(p, meta.event_name.as_deref())))
+    }
+}
+
+/// `ObjectCreated:*` matches the family, anything else the exact name; S3's own `s3:` prefix is optional.
+fn event_name_matches(pattern: &str, name: Option<&str>) -> bool {
+    let Some(name) = name else { return false };
+    let pattern = pattern.strip_prefix("s3:").unwrap_or(pattern);
+    match pattern.strip_suffix('*') {
+        Some(family) => name.starts_with(family),
+        None => name == pattern,
+    }
 }

@@ -1,13 +1,19 @@
 //! `type = "sns"`: a queue subscribed to a topic, handed on as the event SNS's own Lambda
 //! trigger gives.
 
+mod event;
+
 use std::path::Path;
 
+use aws_sdk_sqs::types::Message;
 use serde::Deserialize;
 
 use crate::config::{deserialize_at, split_off, ConfigError};
-use crate::sources::sqs_reader::{Origin, SqsSettings};
+use crate::sources::sqs_reader::{sent_at, Origin, SqsSettings};
 use crate::sources::SourceKind;
+
+pub(crate) use event::{classify_sns, Envelope};
+pub use event::{decode, SnsContext, SKIP_SNS_SUBSCRIPTION_CONFIRMATION, SKIP_SNS_UNSUBSCRIBE_CONFIRMATION};
 
 /// `type = "sns"`: a queue subscribed to a topic.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -49,4 +55,30 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
         return Err(ConfigError::new(path, "setup.topic_arn", "missing: name the topic (here or as the source's `topic_arn`)"));
     }
     SqsSettings::fed_by(path, table, Origin::Sns(options))
+}
+
+/// What a raw SNS delivery cannot say about itself.
+pub fn context(message: &Message, topic_arn: Option<String>, subscription_arn: Option<String>) -> SnsContext {
+    let message_attributes = message
+        .message_attributes()
+        .map(|attrs| {
+            attrs
+                .iter()
+                .filter_map(|(name, v)| v.string_value().map(|s| (name.clone(), v.data_type().to_string(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    SnsContext {
+        topic_arn,
+        subscription_arn,
+        message_id: message.message_id().unwrap_or_default().to_string(),
+        sent_timestamp: Some(chrono::DateTime::<chrono::Utc>::from(sent_at(message))),
+        message_attributes,
+    }
+}
+
+/// The topic and token of an SNS `SubscriptionConfirmation` message.
+pub fn confirmation(body: &str) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    Some((v["TopicArn"].as_str()?.to_string(), v["Token"].as_str()?.to_string()))
 }

@@ -4,7 +4,7 @@
 //! message group.
 
 pub mod settings;
-pub(crate) mod shape;
+pub(crate) mod intake;
 mod upkeep;
 mod wire;
 
@@ -23,14 +23,14 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 pub use settings::{Origin, SqsSettings};
-pub use shape::queue_arn;
+pub use intake::{queue_arn, sent_at};
 
 use super::{Source, SourceContext};
 use crate::event::{Ack, Disposition, Event};
 use crate::queue::{QueueSender, Reserved, Room};
-use crate::sources::decode;
+use crate::sources::sns;
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
-use shape::Intake;
+use intake::Intake;
 use wire::SqsWire;
 
 /// Reads one SQS queue.
@@ -72,7 +72,7 @@ struct Shared {
     wire: SqsWire,
     sns: Option<aws_sdk_sns::Client>,
     queue: QueueSender,
-    labels: shape::Labels,
+    labels: intake::Labels,
     fifo: bool,
     /// Message id → its receipt and visibility deadline. Keyed by message id: a copy of a
     /// message that is still held (SQS hands a message out twice now and then) is not
@@ -94,9 +94,9 @@ impl Source for SqsReader {
             let (deletes, delete_rx) = mpsc::unbounded_channel();
             let shared = Arc::new(Shared {
                 name: ctx.name.clone(),
-                labels: shape::Labels {
+                labels: intake::Labels {
                     source: ctx.name.to_string(),
-                    queue_arn: shape::queue_arn(&self.settings.queue_url, &ctx.region),
+                    queue_arn: intake::queue_arn(&self.settings.queue_url, &ctx.region),
                     region: ctx.region.clone(),
                     account: ctx.account.clone(),
                 },
@@ -184,7 +184,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
             if !hold(&shared, &id, receipt, now + s.visibility_timeout) {
                 continue;
             }
-            let group = shape::group(&message).filter(|_| shared.fifo);
+            let group = intake::group(&message).filter(|_| shared.fifo);
             let Some((events, settled)) = events(&shared, &message, &id, group.is_some()) else { continue };
             let Some(group) = group else {
                 if !send(&shared, Some(&mut room), events).await {
@@ -255,7 +255,7 @@ fn forget(shared: &Shared, id: &str) {
 /// case it is deleted at once and counted. A FIFO message's acknowledgement is awaited (the
 /// next of its group follows it); any other's deletes or forgets the message where it settles.
 fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Option<(Vec<Event>, Option<oneshot::Receiver<Disposition>>)> {
-    match shape::intake(message, &shared.settings, &shared.labels) {
+    match intake::intake(message, &shared.settings, &shared.labels) {
         Intake::Confirm { topic_arn, token } => {
             shared.waiters.spawn(confirm(shared.clone(), id.to_string(), topic_arn, token));
             None
@@ -267,7 +267,7 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
             None
         }
         Intake::Events(parts) => {
-            let born = shape::sent_at(message);
+            let born = intake::sent_at(message);
             let (ack, settled) = if fifo {
                 let (ack, settled) = Ack::new();
                 (ack, Some(settled))
@@ -319,7 +319,7 @@ async fn confirm(shared: Arc<Shared>, id: String, topic_arn: String, token: Stri
     match confirmed {
         Ok(out) => {
             info!(source = %shared.name, topic = %topic_arn, subscription = out.subscription_arn().unwrap_or_default(), "confirmed the queue's subscription to the topic");
-            EventSkipped { source: &shared.name, reason: decode::SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
+            EventSkipped { source: &shared.name, reason: sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
             delete(&shared, &id);
         }
         Err(e) => {

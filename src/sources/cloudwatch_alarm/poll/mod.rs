@@ -27,7 +27,6 @@ use tracing::{debug, error, info, warn};
 use crate::sources::{Source, SourceContext};
 use super::AlarmPollSettings;
 use crate::event::{Ack, Disposition, Event};
-use crate::sources::decode;
 use crate::telemetry::events::{EventReceived, EventSkipped};
 use state::{AlarmStates, Seen};
 
@@ -53,7 +52,7 @@ pub(crate) struct Found {
     /// Whether CloudWatch told when the state last changed (not only when it was last updated):
     /// then a newer time in the same state is a transition out and back between two rounds.
     transition_time_known: bool,
-    /// The alarm in the shape of an SNS alarm notification, for [`decode::alarm_action`].
+    /// The alarm in the shape of an SNS alarm notification, for [`super::alarm_action`].
     pub(crate) notification: Map<String, Value>,
 }
 
@@ -156,7 +155,7 @@ fn record(store: &AlarmStates, source: &str, arn: &str, seen: Seen) {
 /// Hands the transition `previous` → `found` to the dispatcher and records it once it settles;
 /// false once the daemon is stopping.
 async fn deliver(ctx: &SourceContext, store: &Arc<AlarmStates>, waiters: &TaskTracker, found: Found, previous: &Seen) -> bool {
-    let event = match decode::alarm_action(&found.notification, &ctx.account) {
+    let event = match super::alarm_action(&found.notification, &ctx.account) {
         Ok(mut event) => {
             let data = &mut event.payload["alarmData"];
             data["previousState"] = state_json(previous);

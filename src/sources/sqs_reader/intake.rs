@@ -1,0 +1,148 @@
+//! What an SQS message becomes, by the source's type: Lambda's SQS event (or the body), the
+//! event the AWS service behind the queue would hand its own trigger, a skip or a confirmation.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use bytes::Bytes;
+
+use crate::sources::decode::{Decoded, Meta};
+use crate::sources::s3::S3Shape;
+use crate::sources::sqs_reader::{Origin, SqsSettings};
+use crate::sources::{cloudwatch_alarm, eventbridge, s3, sns, sqs};
+
+/// One event an SQS message becomes.
+pub struct Part {
+    pub id: String,
+    pub payload: Bytes,
+    pub invalid: Option<String>,
+    pub filter_view: Option<serde_json::Value>,
+}
+
+/// What the events of one source are labelled with.
+pub struct Labels {
+    /// The source's name.
+    pub source: String,
+    /// The queue's ARN (`eventSourceARN`).
+    pub queue_arn: String,
+    pub region: String,
+    /// Stands in where an alarm message names no account.
+    pub account: String,
+}
+
+/// What an SQS message becomes.
+pub enum Intake {
+    Events(Vec<Part>),
+    /// Nothing to deliver; the message is acknowledged and counted.
+    Skip(&'static str),
+    /// An SNS subscription confirmation for the source's own topic (a topic in another account
+    /// asks the queue's owner to confirm): confirm it, then acknowledge the message.
+    Confirm { topic_arn: String, token: String },
+}
+
+/// The events `message` becomes, by the source's type: Lambda's SQS event (or the body), or
+/// the event the AWS service behind the queue would hand its own Lambda trigger.
+pub fn intake(message: &Message, settings: &SqsSettings, labels: &Labels) -> Intake {
+    let id = message.message_id().unwrap_or_default().to_string();
+    let body = message.body().unwrap_or_default();
+    let decoded = match &settings.origin {
+        None => {
+            let (payload, invalid) = sqs::payload(message, settings.shape, &labels.queue_arn, &labels.region);
+            return Intake::Events(vec![Part { id, payload, invalid, filter_view: None }]);
+        }
+        // The Id `fanin setup` gives the source's own bucket notification.
+        Some(Origin::S3(o)) => s3::decode(body, o.shape == S3Shape::Eventbridge, &format!("fanin-{}", labels.source)),
+        Some(Origin::Sns(o)) => sns::decode(body, &sns::context(message, o.topic_arn.clone(), o.subscription_arn.clone())),
+        Some(Origin::EventBridge(_)) => eventbridge::decode(body),
+        Some(Origin::CloudWatchAlarm(_)) => cloudwatch_alarm::decode(body, &labels.account),
+    };
+    match decoded {
+        Decoded::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match (&settings.origin, sns::confirmation(body)) {
+            (Some(Origin::Sns(o)), Some((topic_arn, token)))
+                if o.own_topics().any(|t| t == topic_arn) =>
+            {
+                Intake::Confirm { topic_arn, token }
+            }
+            _ => Intake::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION),
+        },
+        Decoded::Skip(reason) => Intake::Skip(reason),
+        Decoded::Invalid(reason) => {
+            Intake::Events(vec![Part { id, payload: Bytes::copy_from_slice(body.as_bytes()), invalid: Some(reason), filter_view: None }])
+        }
+        Decoded::Events(events) => {
+            let parts: Vec<Part> = events
+                .into_iter()
+                .filter(|e| wanted(settings.origin.as_ref(), &e.meta))
+                .map(|e| Part {
+                    id: e.id,
+                    payload: Bytes::from(serde_json::to_vec(&e.payload).expect("JSON values serialize").into_boxed_slice()),
+                    invalid: None,
+                    filter_view: e.filter_view,
+                })
+                .collect();
+            if parts.is_empty() {
+                Intake::Skip("filtered out by the source")
+            } else {
+                Intake::Events(parts)
+            }
+        }
+    }
+}
+
+/// The source's own filters (S3 bucket, key and event name; alarm name and new state).
+fn wanted(origin: Option<&Origin>, meta: &Meta) -> bool {
+    match origin {
+        Some(Origin::S3(o)) => o.wants(meta),
+        Some(Origin::CloudWatchAlarm(o)) => o.wants(meta),
+        _ => true,
+    }
+}
+
+/// When the message was sent (`SentTimestamp`), or now if SQS did not say.
+pub fn sent_at(message: &Message) -> SystemTime {
+    message
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+        .and_then(|ms| ms.parse::<u64>().ok())
+        // No later than chrono can represent: an SNS raw delivery's `Timestamp` is made of it.
+        .filter(|&ms| i64::try_from(ms).is_ok_and(|ms| ms <= chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis()))
+        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+        .unwrap_or_else(SystemTime::now)
+}
+
+/// The FIFO message group, if any.
+pub fn group(message: &Message) -> Option<String> {
+    message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId)).cloned()
+}
+
+/// `arn:aws:sqs:REGION:ACCOUNT:NAME` from a queue URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`).
+pub fn queue_arn(queue_url: &str, region: &str) -> String {
+    let mut parts = queue_url.trim_end_matches('/').rsplit('/');
+    let name = parts.next().unwrap_or_default();
+    let account = parts.next().unwrap_or_default();
+    let region = queue_url
+        .split("://")
+        .nth(1)
+        .and_then(|host| host.split('/').next())
+        .and_then(|host| host.strip_prefix("sqs."))
+        .and_then(|rest| rest.split('.').next())
+        .unwrap_or(region);
+    format!("arn:aws:sqs:{region}:{account}:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::sqs::test_message as message;
+
+    #[test]
+    fn arn_from_url() {
+        assert_eq!(queue_arn("https://sqs.eu-west-1.amazonaws.com/123456789012/orders", "us-east-1"), "arn:aws:sqs:eu-west-1:123456789012:orders");
+        assert_eq!(queue_arn("http://127.0.0.1:5000/123456789012/orders.fifo", "us-east-1"), "arn:aws:sqs:us-east-1:123456789012:orders.fifo");
+    }
+
+    #[test]
+    fn sent_timestamp_is_the_birth() {
+        assert_eq!(sent_at(&message("x")), UNIX_EPOCH + Duration::from_millis(1_700_000_000_000));
+    }
+}
