@@ -45,20 +45,28 @@
 //! own destination record) or `legacy`. `location` is `PATH:LINE` for a file, `s3://BUCKET/KEY`
 //! for S3, null for SQS. `source` is fanin's source name, `lambda` for the others.
 
-use std::collections::BTreeMap;
+mod list;
+mod render;
+mod show;
+mod stats;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::settings::Config;
 use crate::pattern::Pattern;
 use crate::replay::parse_time;
 use crate::replay::store::{Item, Store};
+
+use list::list;
+use show::show_one;
+use stats::stats;
 
 /// How long an SQS message read by `fanin dlq` stays invisible to others if `dlq` dies
 /// before handing it back.
@@ -296,281 +304,5 @@ fn row(from: &str, item: Item) -> Row {
     }
 }
 
-fn time(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true)))
-}
-
-fn time_text(t: Option<DateTime<Utc>>) -> String {
-    t.map_or_else(|| "-".to_string(), |t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-fn header_json(read: &Read) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("from".into(), json!(read.from));
-    m.insert("read".into(), json!(read.read));
-    m.insert("selected".into(), json!(read.rows.len()));
-    m.insert("unreadable".into(), json!(read.unreadable));
-    m.insert("complete".into(), json!(read.complete));
-    m
-}
-
-fn header_text(read: &Read) -> String {
-    format!(
-        "read {} dead letters from {} ({} unreadable); {} selected\n",
-        read.read,
-        read.from,
-        read.unreadable.len(),
-        read.rows.len()
-    )
-}
-
-fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).expect("JSON values print") + "\n"
-}
-
-/// Left-aligned columns two spaces apart; the last column is not padded. `right` columns are
-/// right-aligned.
-fn table(rows: &[Vec<String>], right: &[usize]) -> Vec<String> {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..columns).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
-    rows.iter()
-        .map(|r| {
-            let mut line = String::new();
-            for (c, cell) in r.iter().enumerate() {
-                let pad = widths[c] - cell.chars().count();
-                if c > 0 {
-                    line.push_str("  ");
-                }
-                if right.contains(&c) {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(cell);
-                } else {
-                    line.push_str(cell);
-                    if c + 1 < r.len() {
-                        line.push_str(&" ".repeat(pad));
-                    }
-                }
-            }
-            line
-        })
-        .collect()
-}
-
-struct Group<'a> {
-    count: usize,
-    oldest: Option<DateTime<Utc>>,
-    newest: Option<DateTime<Utc>>,
-    first: &'a str,
-    last: &'a str,
-}
-
-fn stats(read: &Read, format: Format) -> String {
-    type Key<'a> = (Option<&'a str>, &'a str, Option<&'a str>);
-    let mut groups: BTreeMap<Key, Group> = BTreeMap::new();
-    for row in &read.rows {
-        let key = (row.target.as_deref(), row.condition.as_str(), row.error_type.as_deref());
-        let g = groups.entry(key).or_insert(Group { count: 0, oldest: None, newest: None, first: &row.event_id, last: "" });
-        g.count += 1;
-        g.oldest = min_time(g.oldest, row.timestamp);
-        g.newest = g.newest.max(row.timestamp);
-        g.last = &row.event_id;
-    }
-    let oldest = read.rows.iter().filter_map(|r| r.timestamp).min();
-    let newest = read.rows.iter().filter_map(|r| r.timestamp).max();
-    if format == Format::Json {
-        let mut doc = header_json(read);
-        doc.insert("total".into(), json!({"count": read.rows.len(), "oldest": time(oldest), "newest": time(newest)}));
-        let groups: Vec<Value> = groups
-            .iter()
-            .map(|((target, condition, error_type), g)| {
-                json!({"target": target, "condition": condition, "errorType": error_type, "count": g.count,
-                       "oldest": time(g.oldest), "newest": time(g.newest), "firstEventId": g.first, "lastEventId": g.last})
-            })
-            .collect();
-        doc.insert("groups".into(), Value::Array(groups));
-        return pretty(&Value::Object(doc));
-    }
-    let mut out = header_text(read);
-    if read.rows.is_empty() {
-        out.push_str("no dead letters\n");
-    } else {
-        let mut cells = vec![["TARGET", "CONDITION", "ERROR TYPE", "COUNT", "OLDEST", "NEWEST"].map(String::from).to_vec()];
-        for ((target, condition, error_type), g) in &groups {
-            cells.push(vec![
-                target.unwrap_or("-").to_string(),
-                condition.to_string(),
-                error_type.unwrap_or("-").to_string(),
-                g.count.to_string(),
-                time_text(g.oldest),
-                time_text(g.newest),
-            ]);
-        }
-        cells.push(vec!["total".into(), String::new(), String::new(), read.rows.len().to_string(), time_text(oldest), time_text(newest)]);
-        let lines = table(&cells, &[3]);
-        let last = lines.len() - 1;
-        for (n, line) in lines.iter().enumerate() {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            if n > 0 && n < last {
-                let g = groups.values().nth(n - 1).expect("one line per group");
-                out.push_str(&format!("    first {}  last {}\n", g.first, g.last));
-            }
-        }
-    }
-    if !read.unreadable.is_empty() {
-        out.push_str(&format!("unreadable, skipped: {}\n", read.unreadable.len()));
-        for e in &read.unreadable {
-            out.push_str(&format!("  {e}\n"));
-        }
-    }
-    out
-}
-
-/// The earlier of two times, where there is one.
-fn min_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn entry(row: &Row) -> serde_json::Map<String, Value> {
-    let v = json!({
-        "index": row.index, "timestamp": time(row.timestamp), "target": row.target, "function": row.function,
-        "condition": row.condition, "errorType": row.error_type, "eventId": row.event_id, "source": row.source,
-        "format": row.format, "replayCount": row.replay_count, "location": row.location,
-    });
-    let Value::Object(m) = v else { unreachable!("an object") };
-    m
-}
-
-fn list(read: &Read, format: Format) -> String {
-    if format == Format::Json {
-        let mut doc = header_json(read);
-        doc.insert("records".into(), Value::Array(read.rows.iter().map(|r| Value::Object(entry(r))).collect()));
-        return pretty(&Value::Object(doc));
-    }
-    let mut out = header_text(read);
-    if read.rows.is_empty() {
-        out.push_str("no dead letters\n");
-        return out;
-    }
-    let mut cells = vec![["#", "TIMESTAMP", "TARGET", "CONDITION", "ERROR TYPE", "EVENT ID", "SOURCE"].map(String::from).to_vec()];
-    for r in &read.rows {
-        cells.push(vec![
-            r.index.to_string(),
-            time_text(r.timestamp),
-            r.target.clone().unwrap_or_else(|| "-".into()),
-            r.condition.clone(),
-            r.error_type.clone().unwrap_or_else(|| "-".into()),
-            r.event_id.clone(),
-            r.source.clone(),
-        ]);
-    }
-    for line in table(&cells, &[0]) {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
-}
-
-fn show_one(read: &Read, args: &ShowArgs, format: Format) -> Result<String, String> {
-    let with_id: Vec<&Row> = read.rows.iter().filter(|r| args.id.as_ref().is_none_or(|id| &r.event_id == id)).collect();
-    let row = match args.index {
-        Some(n) => with_id.iter().find(|r| r.index as u64 == n).copied(),
-        None => with_id.first().copied(),
-    };
-    let Some(row) = row else {
-        let which = match (&args.id, args.index) {
-            (Some(id), Some(n)) => format!("record {n} with event id {id:?}"),
-            (Some(id), None) => format!("record with event id {id:?}"),
-            (None, n) => format!("record {}", n.unwrap_or_default()),
-        };
-        return Err(format!("no {which} among the {} selected from {}", read.rows.len(), read.from));
-    };
-    if args.index.is_none() && with_id.len() > 1 {
-        let others: Vec<String> = with_id[1..].iter().map(|r| r.index.to_string()).collect();
-        eprintln!(
-            "fanin: {} records have event id {:?}; showing number {}; the others are number {}",
-            with_id.len(),
-            row.event_id,
-            row.index,
-            others.join(", ")
-        );
-    }
-    if format == Format::Json {
-        let mut doc = header_json(read);
-        doc.extend(entry(row));
-        doc.insert("record".into(), row.record.clone());
-        return Ok(pretty(&Value::Object(doc)));
-    }
-    let mut out = format!("record {} of {} selected from {}\n", row.index, read.rows.len(), read.from);
-    let fields = [
-        ("event id", Some(row.event_id.clone())),
-        ("timestamp", Some(time_text(row.timestamp))),
-        ("target", row.target.clone()),
-        ("function", row.function.clone()),
-        ("condition", Some(row.condition.clone())),
-        ("error type", row.error_type.clone()),
-        ("source", Some(row.source.clone())),
-        ("format", Some(row.format.to_string())),
-        ("replay count", Some(row.replay_count.to_string())),
-        ("location", row.location.clone()),
-    ];
-    for (name, value) in fields {
-        out.push_str(&format!("  {:<13} {}\n", format!("{name}:"), value.as_deref().unwrap_or("-")));
-    }
-    out.push_str(if row.format == "legacy" { "message body (the event as sent):\n" } else { "record:\n" });
-    out.push_str(&pretty_record(&row.record));
-    Ok(out)
-}
-
-/// A record pretty-printed with its parts in the order Lambda writes them, not alphabetical.
-fn pretty_record(record: &Value) -> String {
-    const ORDER: [&str; 7] = ["version", "timestamp", "requestContext", "requestPayload", "responseContext", "responsePayload", "fanin"];
-    let Value::Object(m) = record else { return pretty(record) };
-    let keys: Vec<&str> =
-        ORDER.iter().copied().filter(|k| m.contains_key(*k)).chain(m.keys().map(String::as_str).filter(|k| !ORDER.contains(k))).collect();
-    if keys.is_empty() {
-        return pretty(record);
-    }
-    let mut out = String::from("{\n");
-    for (n, key) in keys.iter().enumerate() {
-        let value = serde_json::to_string_pretty(&m[*key]).expect("JSON values print").replace('\n', "\n  ");
-        let comma = if n + 1 < keys.len() { "," } else { "" };
-        out.push_str(&format!("  {}: {value}{comma}\n", Value::String(key.to_string())));
-    }
-    out.push_str("}\n");
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align_and_do_not_pad_the_last_column() {
-        let rows = vec![vec!["#".into(), "NAME".into(), "X".into()], vec!["10".into(), "a".into(), "long".into()]];
-        assert_eq!(table(&rows, &[0]), vec![" #  NAME  X", "10  a     long"]);
-    }
-
-    #[test]
-    fn a_shown_record_is_json_in_lambdas_order() {
-        let record = json!({"fanin": {"b": 1, "a": [1, 2]}, "version": "1.0", "other": null, "requestPayload": {"x": "y\nz"}});
-        let text = pretty_record(&record);
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), record);
-        let at = |k: &str| text.find(&format!("\n  \"{k}\"")).unwrap();
-        assert!(at("version") < at("requestPayload") && at("requestPayload") < at("fanin") && at("fanin") < at("other"), "{text}");
-        assert_eq!(pretty_record(&json!({})), "{}\n");
-        assert_eq!(pretty_record(&json!([1])), "[\n  1\n]\n");
-    }
-
-    #[test]
-    fn the_earliest_time_ignores_missing_ones() {
-        let t = DateTime::parse_from_rfc3339("2026-11-26T01:02:03Z").unwrap().with_timezone(&Utc);
-        assert_eq!(min_time(None, Some(t)), Some(t));
-        assert_eq!(min_time(Some(t), None), Some(t));
-        assert_eq!(min_time(None, None), None);
-    }
-}
+mod tests;

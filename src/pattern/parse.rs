@@ -1,0 +1,270 @@
+//! Parsing a pattern into its compiled form: objects, leaves and match operators, and the
+//! expansion of `$or` clauses into `$or`-free alternatives.
+
+use serde_json::{Map, Value};
+
+use super::anything_but::parse_anything_but;
+use super::cidr::Cidr;
+use super::matcher::{Matcher, Node};
+use super::numeric::parse_numeric;
+use super::wildcard::Wildcard;
+use super::PatternError;
+
+/// Upper bound on the number of alternatives the `$or` clauses of one pattern expand into.
+const MAX_BRANCHES: usize = 1024;
+
+/// Operator names that cannot be used as field names inside an `$or` entry.
+const RESERVED_IN_OR: &[&str] = &[
+    "exactly",
+    "equals-ignore-case",
+    "prefix",
+    "suffix",
+    "anything-but",
+    "exists",
+    "wildcard",
+    "numeric",
+    "cidr",
+    "=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+];
+
+/// A pattern object as written, `$or` clauses still in place.
+pub(super) struct RawNode {
+    /// Where this object sits in the pattern (for errors).
+    path: String,
+    leaves: Vec<(String, Vec<Matcher>)>,
+    children: Vec<(String, RawNode)>,
+    /// Each `$or` clause: its path (for errors) and its entries.
+    ors: Vec<(String, Vec<RawNode>)>,
+}
+
+pub(super) fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+pub(super) fn index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+pub(super) fn parse_object(
+    obj: &Map<String, Value>,
+    path: &str,
+    in_or: bool,
+) -> Result<RawNode, PatternError> {
+    if obj.is_empty() {
+        return Err(PatternError::new(path, "empty objects are not allowed"));
+    }
+    let mut node = RawNode {
+        path: path.to_string(),
+        leaves: Vec::new(),
+        children: Vec::new(),
+        ors: Vec::new(),
+    };
+    for (key, value) in obj {
+        let here = join(path, key);
+        if key == "$or" {
+            let entries = value.as_array().ok_or_else(|| {
+                PatternError::new(&here, "$or must be an array of pattern objects")
+            })?;
+            if entries.len() < 2 {
+                return Err(PatternError::new(
+                    &here,
+                    "$or must contain at least 2 pattern objects",
+                ));
+            }
+            let mut parsed = Vec::with_capacity(entries.len());
+            for (i, entry) in entries.iter().enumerate() {
+                let at = index(&here, i);
+                let entry = entry.as_object().ok_or_else(|| {
+                    PatternError::new(&at, "each entry of $or must be a pattern object")
+                })?;
+                parsed.push(parse_object(entry, &at, true)?);
+            }
+            node.ors.push((here, parsed));
+            continue;
+        }
+        if in_or && RESERVED_IN_OR.contains(&key.as_str()) {
+            return Err(PatternError::new(
+                &here,
+                format!("\"{key}\" is a reserved keyword and cannot be a field name inside $or"),
+            ));
+        }
+        match value {
+            Value::Object(inner) => node
+                .children
+                .push((key.clone(), parse_object(inner, &here, in_or)?)),
+            Value::Array(values) => node.leaves.push((key.clone(), parse_leaf(values, &here)?)),
+            _ => {
+                return Err(PatternError::new(
+                    &here,
+                    "must be an object or an array (values to match are always given in an array)",
+                ))
+            }
+        }
+    }
+    Ok(node)
+}
+
+fn parse_leaf(values: &[Value], path: &str) -> Result<Vec<Matcher>, PatternError> {
+    if values.is_empty() {
+        return Err(PatternError::new(path, "empty arrays are not allowed"));
+    }
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let at = index(path, i);
+            Ok(match value {
+                Value::String(s) => Matcher::ExactString {
+                    value: s.clone(),
+                    ip: s.parse().ok(),
+                },
+                Value::Number(n) => Matcher::ExactNumber(n.clone()),
+                Value::Bool(b) => Matcher::ExactBool(*b),
+                Value::Null => Matcher::ExactNull,
+                Value::Object(op) => parse_operator(op, &at)?,
+                Value::Array(_) => {
+                    return Err(PatternError::new(
+                        &at,
+                        "a match value must be a string, number, true, false, null or an operator object",
+                    ))
+                }
+            })
+        })
+        .collect()
+}
+
+pub(super) fn single_entry<'a>(
+    obj: &'a Map<String, Value>,
+    path: &str,
+    what: &str,
+) -> Result<(&'a String, &'a Value), PatternError> {
+    let mut entries = obj.iter();
+    match (entries.next(), entries.next()) {
+        (Some(entry), None) => Ok(entry),
+        (None, _) => Err(PatternError::new(path, format!("empty {what}"))),
+        (Some(_), Some(_)) => Err(PatternError::new(
+            path,
+            format!("only one key is allowed in {what}"),
+        )),
+    }
+}
+
+pub(super) fn expect_string(value: &Value, path: &str, op: &str) -> Result<String, PatternError> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| PatternError::new(path, format!("the value of {op} must be a string")))
+}
+
+fn parse_operator(obj: &Map<String, Value>, path: &str) -> Result<Matcher, PatternError> {
+    let (op, arg) = single_entry(obj, path, "a match expression")?;
+    let here = join(path, op);
+    Ok(match op.as_str() {
+        "prefix" | "suffix" => {
+            let (value, ignore_case) = match arg {
+                Value::String(s) => (s.clone(), false),
+                Value::Object(inner) => {
+                    let (inner_op, inner_arg) = single_entry(inner, &here, "a match expression")?;
+                    let inner_path = join(&here, inner_op);
+                    if inner_op != "equals-ignore-case" {
+                        return Err(PatternError::new(
+                            &inner_path,
+                            format!("unsupported {op} operator \"{inner_op}\" (only equals-ignore-case)"),
+                        ));
+                    }
+                    (expect_string(inner_arg, &inner_path, inner_op)?, true)
+                }
+                _ => {
+                    return Err(PatternError::new(
+                        &here,
+                        format!(
+                        "the value of {op} must be a string or {{\"equals-ignore-case\": string}}"
+                    ),
+                    ))
+                }
+            };
+            if op == "prefix" {
+                Matcher::Prefix { value, ignore_case }
+            } else {
+                Matcher::Suffix { value, ignore_case }
+            }
+        }
+        "equals-ignore-case" => Matcher::EqualsIgnoreCase(expect_string(arg, &here, op)?),
+        "wildcard" => {
+            let s = expect_string(arg, &here, op)?;
+            Matcher::Wildcard(Wildcard::parse(&s).map_err(|m| PatternError::new(&here, m))?)
+        }
+        "exists" => Matcher::Exists(arg.as_bool().ok_or_else(|| {
+            PatternError::new(&here, "the value of exists must be true or false")
+        })?),
+        "cidr" => {
+            let s = expect_string(arg, &here, op)?;
+            Matcher::Cidr(Cidr::parse(&s).map_err(|m| PatternError::new(&here, m))?)
+        }
+        "numeric" => Matcher::Numeric(parse_numeric(arg, &here)?),
+        "anything-but" => Matcher::AnythingBut(parse_anything_but(arg, &here)?),
+        _ => {
+            return Err(PatternError::new(
+                path,
+                format!("unknown match operator \"{op}\""),
+            ))
+        }
+    })
+}
+
+/// Expands the `$or` clauses of a pattern object into `$or`-free alternatives.
+pub(super) fn expand(raw: &RawNode) -> Result<Vec<Node>, PatternError> {
+    let mut acc = vec![Node {
+        leaves: raw.leaves.clone(),
+        children: Vec::new(),
+    }];
+    for (key, child) in &raw.children {
+        let alternatives = expand(child)?;
+        acc = product(acc, &alternatives, |base, alt| {
+            base.add_child(key.clone(), alt)
+        })
+        .ok_or_else(|| too_many_branches(&child.path))?;
+    }
+    for (path, entries) in &raw.ors {
+        let mut alternatives = Vec::new();
+        for entry in entries {
+            alternatives.extend(expand(entry)?);
+        }
+        acc = product(acc, &alternatives, Node::merge).ok_or_else(|| too_many_branches(path))?;
+    }
+    Ok(acc)
+}
+
+fn too_many_branches(path: &str) -> PatternError {
+    PatternError::new(
+        path,
+        format!("the $or clauses of this pattern expand to more than {MAX_BRANCHES} combinations"),
+    )
+}
+
+fn product(
+    acc: Vec<Node>,
+    alternatives: &[Node],
+    combine: impl Fn(&mut Node, Node),
+) -> Option<Vec<Node>> {
+    if acc.len().saturating_mul(alternatives.len()) > MAX_BRANCHES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(acc.len() * alternatives.len());
+    for base in &acc {
+        for alt in alternatives {
+            let mut combined = base.clone();
+            combine(&mut combined, alt.clone());
+            out.push(combined);
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,62 @@
+//! `wildcard`: a string with `*` standing for any run of characters, its parsing and matching.
+
+use std::fmt;
+
+/// A `wildcard` value: literal pieces separated by `*`.
+#[derive(Clone)]
+pub(super) struct Wildcard {
+    source: String,
+    pieces: Vec<String>,
+}
+
+impl fmt::Debug for Wildcard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Wildcard({:?})", self.source)
+    }
+}
+
+impl Wildcard {
+    /// `*` matches any run of characters (including none); `\*` is a literal star and `\\` a
+    /// literal backslash. Consecutive stars and any other escape are refused, as EventBridge does.
+    pub(super) fn parse(source: &str) -> Result<Wildcard, String> {
+        let mut pieces = vec![String::new()];
+        let mut chars = source.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' => {
+                    if chars.peek() == Some(&'*') {
+                        return Err("consecutive wildcard characters are not allowed".into());
+                    }
+                    pieces.push(String::new());
+                }
+                '\\' => match chars.next() {
+                    Some(e @ ('*' | '\\')) => pieces.last_mut().expect("non-empty").push(e),
+                    _ => return Err("a backslash may only escape '*' or '\\' in a wildcard".into()),
+                },
+                other => pieces.last_mut().expect("non-empty").push(other),
+            }
+        }
+        Ok(Wildcard {
+            source: source.to_string(),
+            pieces,
+        })
+    }
+
+    pub(super) fn matches(&self, s: &str) -> bool {
+        let (first, rest) = self.pieces.split_first().expect("non-empty");
+        if rest.is_empty() {
+            return s == first;
+        }
+        let Some(mut remaining) = s.strip_prefix(first.as_str()) else {
+            return false;
+        };
+        let (last, middle) = rest.split_last().expect("non-empty");
+        for piece in middle {
+            match remaining.find(piece.as_str()) {
+                Some(at) => remaining = &remaining[at + piece.len()..],
+                None => return false,
+            }
+        }
+        remaining.ends_with(last.as_str())
+    }
+}
