@@ -70,72 +70,67 @@ fn custom_endpoint(sdk: &SdkConfig, service: &str) -> bool {
     sdk.endpoint_url().is_some() || service_endpoint(service).is_some()
 }
 
+/// A client of the SDK crate `$krate` for `service` (the `AWS_ENDPOINT_URL_<SERVICE>` suffix):
+/// the shared configuration, that service's endpoint variable, then what `|b| …` adds to the
+/// builder. One constructor for every client; the SDK crates share no builder trait.
+macro_rules! client {
+    ($krate:ident, $service:literal, $sdk:expr $(, |$b:ident| $extra:expr)?) => {{
+        let b = $krate::config::Builder::from($sdk);
+        let b = match service_endpoint($service) {
+            Some(url) => b.endpoint_url(url),
+            None => b,
+        };
+        $(let $b = b; let b = $extra;)?
+        $krate::Client::from_conf(b.build())
+    }};
+}
+
+/// Exactly one attempt per call (the dispatcher retries), given up after `attempt_timeout`.
+fn one_attempt(attempt_timeout: Duration) -> (RetryConfig, TimeoutConfig) {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3).min(attempt_timeout))
+        .operation_attempt_timeout(attempt_timeout)
+        .build();
+    (RetryConfig::standard().with_max_attempts(1), timeouts)
+}
+
 /// An SQS client.
 pub fn sqs(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
-    let mut b = aws_sdk_sqs::config::Builder::from(sdk);
-    if let Some(url) = service_endpoint("SQS") {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_sqs::Client::from_conf(b.build())
+    client!(aws_sdk_sqs, "SQS", sdk)
 }
 
 /// An S3 client; path-style addressing when the endpoint is not AWS's.
 pub fn s3(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let mut b = aws_sdk_s3::config::Builder::from(sdk);
-    if let Some(url) = service_endpoint("S3") {
-        b = b.endpoint_url(url);
-    }
-    if custom_endpoint(sdk, "S3") {
-        b = b.force_path_style(true);
-    }
-    aws_sdk_s3::Client::from_conf(b.build())
+    client!(aws_sdk_s3, "S3", sdk, |b| b.force_path_style(custom_endpoint(sdk, "S3")))
 }
 
 /// A Lambda client that makes exactly one attempt per call (fanin's dispatcher retries)
 /// and gives up on a call after `attempt_timeout`.
 pub fn lambda(sdk: &SdkConfig, attempt_timeout: Duration) -> aws_sdk_lambda::Client {
-    let mut b = aws_sdk_lambda::config::Builder::from(sdk)
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3).min(attempt_timeout))
-                .operation_attempt_timeout(attempt_timeout)
-                .build(),
-        );
-    if let Some(url) = service_endpoint("LAMBDA") {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_lambda::Client::from_conf(b.build())
+    let (retry, timeouts) = one_attempt(attempt_timeout);
+    client!(aws_sdk_lambda, "LAMBDA", sdk, |b| b.retry_config(retry).timeout_config(timeouts))
 }
 
 /// A Step Functions client that makes exactly one attempt per call (the dispatcher retries)
 /// and gives up on a call after `attempt_timeout`.
 pub fn sfn(sdk: &SdkConfig, attempt_timeout: Duration) -> aws_sdk_sfn::Client {
-    let mut b = aws_sdk_sfn::config::Builder::from(sdk)
-        .retry_config(RetryConfig::standard().with_max_attempts(1))
-        .timeout_config(TimeoutConfig::builder().connect_timeout(Duration::from_secs(3).min(attempt_timeout)).operation_attempt_timeout(attempt_timeout).build());
-    if let Some(url) = service_endpoint("SFN") {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_sfn::Client::from_conf(b.build())
+    let (retry, timeouts) = one_attempt(attempt_timeout);
+    client!(aws_sdk_sfn, "SFN", sdk, |b| b.retry_config(retry).timeout_config(timeouts))
 }
 
 /// A CloudWatch client (alarm polling).
 pub fn cloudwatch(sdk: &SdkConfig) -> aws_sdk_cloudwatch::Client {
-    let mut b = aws_sdk_cloudwatch::config::Builder::from(sdk);
-    if let Some(url) = service_endpoint("CLOUDWATCH") {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_cloudwatch::Client::from_conf(b.build())
+    client!(aws_sdk_cloudwatch, "CLOUDWATCH", sdk)
 }
 
 /// An SNS client (`fanin setup`).
 pub fn sns(sdk: &SdkConfig) -> aws_sdk_sns::Client {
-    let mut b = aws_sdk_sns::config::Builder::from(sdk);
-    if let Some(url) = service_endpoint("SNS") {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_sns::Client::from_conf(b.build())
+    client!(aws_sdk_sns, "SNS", sdk)
+}
+
+/// An EventBridge client (`fanin setup`).
+pub fn eventbridge(sdk: &SdkConfig) -> aws_sdk_eventbridge::Client {
+    client!(aws_sdk_eventbridge, "EVENTBRIDGE", sdk)
 }
 
 /// The account fanin runs in: `[aws] account_id`, else the caller's own, asked of
@@ -154,21 +149,9 @@ pub async fn account_id(sdk: &SdkConfig, settings: &AwsSettings) -> anyhow::Resu
 
 /// The account of the credentials in use, from `sts:GetCallerIdentity`; why not, as text.
 pub async fn caller_account(sdk: &SdkConfig) -> Result<String, String> {
-    let mut b = aws_sdk_sts::config::Builder::from(sdk);
-    if let Some(url) = service_endpoint("STS") {
-        b = b.endpoint_url(url);
-    }
-    match aws_sdk_sts::Client::from_conf(b.build()).get_caller_identity().send().await {
+    let sts: aws_sdk_sts::Client = client!(aws_sdk_sts, "STS", sdk);
+    match sts.get_caller_identity().send().await {
         Ok(identity) => identity.account().map(str::to_string).ok_or_else(|| "no account in the answer".into()),
         Err(e) => Err(aws_sdk_sts::error::DisplayErrorContext(e).to_string()),
     }
-}
-
-/// An EventBridge client (`fanin setup`).
-pub fn eventbridge(sdk: &SdkConfig) -> aws_sdk_eventbridge::Client {
-    let mut b = aws_sdk_eventbridge::config::Builder::from(sdk);
-    if let Some(url) = service_endpoint("EVENTBRIDGE") {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_eventbridge::Client::from_conf(b.build())
 }

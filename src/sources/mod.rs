@@ -29,9 +29,11 @@ use cron::claim::FleetSettings;
 use cron::CronSettings;
 use sqs_reader::{Origin, SqsSettings};
 
-/// The source types, by the name a source file's `type` gives, each with the reader of its
-/// settings (the file's table, its `type`, `target` and `routes` taken out).
-pub const TYPES: &[(&str, fn(&Path, toml::Table) -> Result<SourceKind, ConfigError>)] = &[
+/// Reads a source type's settings from its file's table (`type`, `target` and `routes` taken out).
+pub type ReadSettings = fn(&Path, toml::Table) -> Result<SourceKind, ConfigError>;
+
+/// The source types, by the name a source file's `type` gives.
+pub const TYPES: &[(&str, ReadSettings)] = &[
     ("sqs", sqs::settings),
     ("s3", s3::settings),
     ("sns", sns::settings),
