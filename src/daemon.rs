@@ -157,7 +157,7 @@ impl Running {
     /// pulling and finish what they handed out.
     fn apply(&mut self, config: Config) {
         crate::telemetry::log_limit::set_log_payloads(config.daemon.log_payloads);
-        let sinks = crate::dlq::build_all(&config, &self.sdk);
+        let sinks = crate::dlq::build_all(&config.dlq, &config.default_dlq_path(), &self.sdk);
         let mut targets = HashMap::new();
         for (name, settings) in &config.targets {
             let unchanged = self

@@ -102,7 +102,7 @@ impl Invoker {
     /// dead-letter records carry, as Lambda's own do; without it they name it as configured.
     pub fn new(sdk: &SdkConfig, settings: &TargetSettings, scope: Option<(&str, &str)>) -> Self {
         let function_arn = match scope {
-            Some((region, account)) => crate::iam::function_arn(&settings.function, settings.qualifier.as_deref(), region, account),
+            Some((region, account)) => super::function_name::function_arn(&settings.function, settings.qualifier.as_deref(), region, account),
             None => match &settings.qualifier {
                 Some(q) => format!("{}:{q}", settings.function),
                 None => settings.function.clone(),

@@ -5,6 +5,7 @@
 mod call;
 pub mod claim_check;
 mod classify;
+pub mod function_name;
 pub mod function_url;
 mod invoker;
 mod limits;

@@ -11,6 +11,7 @@ pub mod settings;
 mod sqs;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
@@ -21,7 +22,6 @@ pub use s3::S3Sink;
 pub use sqs::SqsSink;
 
 use crate::dlq::settings::{DlqSettings, DEFAULT_DLQ};
-use crate::settings::Config;
 use crate::BoxFuture;
 
 /// A write to a sink that did not land.
@@ -38,14 +38,15 @@ pub trait DeadLetterSink: Send + Sync {
     fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>>;
 }
 
-/// Builds every configured sink, plus the default file sink under the state directory.
-pub fn build_all(config: &Config, sdk: &SdkConfig) -> BTreeMap<String, Arc<dyn DeadLetterSink>> {
+/// Builds every configured sink, plus the default file sink at `default_path` (also where a
+/// file sink without a `path` writes).
+pub fn build_all(configured: &BTreeMap<String, DlqSettings>, default_path: &Path, sdk: &SdkConfig) -> BTreeMap<String, Arc<dyn DeadLetterSink>> {
     let mut sinks: BTreeMap<String, Arc<dyn DeadLetterSink>> = BTreeMap::new();
-    sinks.insert(DEFAULT_DLQ.into(), Arc::new(FileSink::new(DEFAULT_DLQ, config.default_dlq_path())));
-    for (name, settings) in &config.dlq {
+    sinks.insert(DEFAULT_DLQ.into(), Arc::new(FileSink::new(DEFAULT_DLQ, default_path.to_path_buf())));
+    for (name, settings) in configured {
         let sink: Arc<dyn DeadLetterSink> = match settings {
             DlqSettings::File { path } => {
-                Arc::new(FileSink::new(name, path.clone().unwrap_or_else(|| config.default_dlq_path())))
+                Arc::new(FileSink::new(name, path.clone().unwrap_or_else(|| default_path.to_path_buf())))
             }
             DlqSettings::Sqs { queue_url, large_records } => {
                 let large = large_records

@@ -37,7 +37,7 @@ impl FunctionRef {
     /// Splits a record's `functionArn` (full ARN, partial ARN or name, each with an optional
     /// `:qualifier`) into function and qualifier.
     pub fn parse(arn: &str) -> FunctionRef {
-        let (function, qualifier) = crate::iam::split_qualifier(arn);
+        let (function, qualifier) = crate::dispatch::function_name::split_qualifier(arn);
         FunctionRef { function: function.to_string(), qualifier: qualifier.map(str::to_string) }
     }
 

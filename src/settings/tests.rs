@@ -1,3 +1,5 @@
+//! Loading a daemon file and source files, and the file and key every refusal names.
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

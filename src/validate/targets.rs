@@ -8,7 +8,8 @@ use super::{Check, Status, World};
 use crate::dispatch::settings::TargetSettings;
 use crate::dispatch::{classify, Class};
 use crate::dlq::Condition;
-use crate::iam::{self, Subject};
+use crate::dispatch::function_name::split_qualifier;
+use crate::iam::Subject;
 
 const KIND: &str = "target";
 
@@ -77,7 +78,7 @@ async fn explain(world: &World, name: &str, target: &TargetSettings, client: &aw
 /// 404: with a qualifier, a second, unqualified DryRun tells a missing alias or version from a
 /// missing function.
 async fn not_found(world: &World, name: &str, target: &TargetSettings, client: &aws_sdk_lambda::Client) -> Check {
-    let (function, suffix) = iam::split_qualifier(&target.function);
+    let (function, suffix) = split_qualifier(&target.function);
     let Some(qualifier) = target.qualifier.as_deref().or(suffix) else {
         return function_missing(world, name, function);
     };

@@ -5,6 +5,7 @@
 
 pub mod settings;
 pub(crate) mod intake;
+mod settle;
 mod upkeep;
 mod wire;
 
@@ -31,6 +32,7 @@ use crate::queue::{QueueSender, Reserved, Room};
 use crate::sources::sns;
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use intake::Intake;
+use settle::{settle, settled};
 use wire::SqsWire;
 
 /// Reads one SQS queue.
@@ -349,60 +351,4 @@ async fn send(shared: &Shared, mut room: Option<&mut Room>, events: Vec<Event>) 
         }
     }
     true
-}
-
-/// Waits for a FIFO message's disposition, settles it, then hands the next message of its
-/// group to the dispatcher.
-fn settle(shared: Arc<Shared>, id: String, settled: oneshot::Receiver<Disposition>, group: String) -> crate::BoxFuture<'static, ()> {
-    // Boxed: a FIFO group's waiter spawns the next one's.
-    Box::pin(settle_one(shared, id, settled, group))
-}
-
-/// One message's disposition: delete it, or leave it for SQS to redeliver.
-fn settled(shared: &Shared, id: &str, disposition: Disposition) {
-    match disposition {
-        Disposition::Settled => delete(shared, id),
-        Disposition::Failed => {
-            forget(shared, id);
-            debug!(source = %shared.name, message_id = %id, "message left in the queue for redelivery");
-        }
-    }
-}
-
-async fn settle_one(shared: Arc<Shared>, id: String, settled_rx: oneshot::Receiver<Disposition>, group: String) {
-    let disposition = settled_rx.await.unwrap_or(Disposition::Failed);
-    settled(&shared, &id, disposition);
-    let next = {
-        let mut groups = shared.groups.lock().unwrap();
-        if disposition == Disposition::Failed {
-            // Order within the group: what came after a failed message must not overtake it.
-            leave_group(&shared, &mut groups, &group, None);
-            None
-        } else {
-            match groups.get_mut(&group).and_then(VecDeque::pop_front) {
-                Some(next) => Some(next),
-                None => {
-                    groups.remove(&group);
-                    None
-                }
-            }
-        }
-    };
-    if let Some(Waiting { events, settled, id }) = next {
-        if send(&shared, None, events).await {
-            shared.waiters.spawn(settle(shared.clone(), id, settled, group));
-        } else {
-            // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
-            leave_group(&shared, &mut shared.groups.lock().unwrap(), &group, Some(&id));
-        }
-    }
-}
-
-/// Leaves `group`'s waiting messages (and `also`) in SQS: forgets them, so they get no more
-/// visibility heartbeats and come back, in order, when their timeout runs out.
-fn leave_group(shared: &Shared, groups: &mut HashMap<String, VecDeque<Waiting>>, group: &str, also: Option<&str>) {
-    let waiting = groups.remove(group).unwrap_or_default();
-    for id in waiting.iter().map(|w| w.id.as_str()).chain(also) {
-        forget(shared, id);
-    }
 }

@@ -1,3 +1,6 @@
+//! Alarm state changes from every path (EventBridge, SNS, alarm actions) against the alarm
+//! action's own event, and what is refused.
+
 use serde_json::{json, Value};
 
 use super::*;

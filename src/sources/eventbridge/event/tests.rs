@@ -1,3 +1,5 @@
+//! EventBridge events handed on as they are, their ids, and what is refused.
+
 use serde_json::json;
 
 use super::*;

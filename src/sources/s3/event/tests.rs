@@ -1,3 +1,6 @@
+//! S3 keys, and notifications from every path (direct, SNS, EventBridge) against Lambda's own
+//! S3 event, and what is refused.
+
 use serde_json::{json, Value};
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Enveloped and raw SNS deliveries against Lambda's own SNS event, and what is skipped or refused.
+
 use chrono::TimeZone;
 use serde_json::{json, Value};
 

@@ -11,6 +11,8 @@
 //! The policy covers `fanin run`; `fanin validate`'s own extra look-ups (a dead-letter queue's
 //! attributes, deleting its S3 marker) are deliberately not in it.
 
+mod scope;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
@@ -22,6 +24,8 @@ use crate::sources::{SourceKind, SourceSettings};
 use crate::sources::cloudwatch_alarm::AlarmOptions;
 use crate::sources::eventbridge::EventBridgeOptions;
 use crate::sources::sqs_reader::{Origin, SqsSettings};
+use crate::dispatch::function_name::function_arn;
+use scope::{queue_arn, Scope, ANY};
 
 /// The policy document for `config` (`include_setup`: also what `fanin setup --apply` needs).
 pub fn policy(config: &Config, include_setup: bool) -> Value {
@@ -64,18 +68,6 @@ pub fn statements_for(config: &Config, subject: Subject<'_>, region: Option<&str
     };
     statements(grants)
 }
-
-/// `function` (as configured) without its qualifier suffix, and that suffix: `resize:live` is
-/// (`resize`, `live`), and so are the partial and full ARN forms.
-pub fn split_qualifier(function: &str) -> (&str, Option<&str>) {
-    match FunctionRef::parse(function).qualifier {
-        Some(q) => (&function[..function.len() - q.len() - 1], Some(&function[function.len() - q.len()..])),
-        None => (function, None),
-    }
-}
-
-/// The wildcard used for a region or account nothing in the configuration gives.
-const ANY: &str = "*";
 
 /// A set of actions that always go together, one statement each in the policy. The order of
 /// the variants is the order of the statements.
@@ -177,108 +169,6 @@ fn identity_grant(config: &Config) -> Option<Grant> {
     config.aws.account_id.is_none().then(|| Grant { group: Group::IdentifyAccount, resource: ANY.into() })
 }
 
-/// Region and account for names given without them (a bare function name, a queue URL whose
-/// host names no region).
-///
-/// Region: `[aws] region` (or `FANIN__AWS__REGION`); else the one region every ARN and queue
-/// URL in the configuration names (the clients reach one region, so they must agree); else `*`.
-/// Account: `[aws] account_id`; else that of `[aws] assume_role_arn` (fanin acts as that role,
-/// and a bare function name resolves in the caller's account); else the one account every function ARN and queue URL
-/// names; else (none, or several) `*`. The process environment is not read, so the policy is a
-/// function of the configuration alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Scope {
-    region: String,
-    account: String,
-}
-
-impl Scope {
-    fn of(config: &Config) -> Scope {
-        let named = named_locations(config);
-        let region = config.aws.region.clone().or_else(|| only(named.iter().filter_map(|(r, _)| r.clone())));
-        let role_account = config.aws.assume_role_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| is_account(a));
-        let account = config.aws.account_id.clone().or_else(|| role_account.map(str::to_string)).or_else(|| only(named.into_iter().filter_map(|(_, a)| a)));
-        Scope { region: region.unwrap_or_else(|| ANY.into()), account: account.unwrap_or_else(|| ANY.into()) }
-    }
-}
-
-/// The (region, account) each function and queue of the configuration names, where it does.
-fn named_locations(config: &Config) -> Vec<(Option<String>, Option<String>)> {
-    let functions = config.targets.values().map(|t| match &t.state_machine {
-        Some(arn) => {
-            let field = |i: usize| arn.split(':').nth(i).filter(|f| !f.is_empty()).map(str::to_string);
-            (field(3), field(4))
-        }
-        None => {
-            let f = FunctionRef::parse(&t.function);
-            (f.region, f.account)
-        }
-    });
-    let queues = queue_urls(config).map(|url| {
-        let (region, account, _) = queue_parts(url);
-        (region, account)
-    });
-    functions.chain(queues).collect()
-}
-
-/// Every SQS queue URL in the configuration: sources and dead-letter queues.
-fn queue_urls(config: &Config) -> impl Iterator<Item = &str> {
-    let sources = config.sources.iter().filter_map(|s| match &s.kind {
-        SourceKind::Sqs(q) => Some(q.queue_url.as_str()),
-        SourceKind::Cron(_) | SourceKind::AlarmPoll(_) => None,
-    });
-    let sinks = config.dlq.values().filter_map(|d| match d {
-        DlqSettings::Sqs { queue_url, .. } => Some(queue_url.as_str()),
-        DlqSettings::File { .. } | DlqSettings::S3 { .. } => None,
-    });
-    sources.chain(sinks)
-}
-
-/// The single distinct value, if there is exactly one.
-fn only(values: impl Iterator<Item = String>) -> Option<String> {
-    let distinct: BTreeSet<String> = values.collect();
-    (distinct.len() == 1).then(|| distinct.into_iter().next().expect("one value"))
-}
-
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A queue URL's region (when its host names one), account and name, read through the same
-/// parser the SQS source labels events with.
-fn queue_parts(url: &str) -> (Option<String>, Option<String>, String) {
-    let arn = crate::sources::sqs_reader::queue_arn(url, "");
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let field = |i: usize| parts.get(i).copied().unwrap_or_default();
-    let region = Some(field(3)).filter(|r| !r.is_empty()).map(str::to_string);
-    let account = Some(field(4)).filter(|a| is_account(a)).map(str::to_string);
-    (region, account, field(5).to_string())
-}
-
-/// A function as Lambda accepts it: `NAME[:Q]`, `ACCOUNT:function:NAME[:Q]` or a full ARN.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FunctionRef {
-    region: Option<String>,
-    account: Option<String>,
-    name: String,
-    qualifier: Option<String>,
-}
-
-impl FunctionRef {
-    fn parse(function: &str) -> FunctionRef {
-        let own = |s: &str| Some(s.to_string());
-        let (region, account, name, qualifier) = match function.split(':').collect::<Vec<_>>().as_slice() {
-            ["arn", _, "lambda", region, account, "function", name] => (own(region), own(account), *name, None),
-            ["arn", _, "lambda", region, account, "function", name, q] => (own(region), own(account), *name, own(q)),
-            [account, "function", name] => (None, own(account), *name, None),
-            [account, "function", name, q] => (None, own(account), *name, own(q)),
-            [name, q] => (None, None, *name, own(q)),
-            _ => (None, None, function, None),
-        };
-        FunctionRef { region, account, name: name.to_string(), qualifier }
-    }
-}
-
 /// What a target needs: invoking it, and writing its large payloads if it takes pointer events.
 fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
     let claim_check = target.large_payloads.as_ref().map(|l| Grant {
@@ -301,19 +191,6 @@ fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
 /// against the qualified ARN only, an unqualified one against the bare function ARN only.
 fn invoke_grant(scope: &Scope, target: &TargetSettings) -> Grant {
     Grant { group: Group::InvokeTargets, resource: function_arn(&target.function, target.qualifier.as_deref(), &scope.region, &scope.account) }
-}
-
-/// The full ARN of `function` (name, partial or full ARN), with `qualifier` (or the one
-/// the function names) appended; `region` and `account` complete what it leaves out.
-pub fn function_arn(function: &str, qualifier: Option<&str>, region: &str, account: &str) -> String {
-    let f = FunctionRef::parse(function);
-    let region = f.region.as_deref().unwrap_or(region);
-    let account = f.account.as_deref().unwrap_or(account);
-    let arn = format!("arn:aws:lambda:{region}:{account}:function:{}", f.name);
-    match qualifier.or(f.qualifier.as_deref()) {
-        Some(q) => format!("{arn}:{q}"),
-        None => arn,
-    }
 }
 
 /// What the daemon calls on a source's upstream.
@@ -377,14 +254,6 @@ fn sink_grants(scope: &Scope, sink: &DlqSettings) -> Vec<Grant> {
     }
 }
 
-/// A queue's ARN, with the scope's region and account where the URL names none.
-fn queue_arn(scope: &Scope, url: &str) -> String {
-    let (region, account, name) = queue_parts(url);
-    let region = region.as_deref().unwrap_or(&scope.region);
-    let account = account.as_deref().unwrap_or(&scope.account);
-    format!("arn:aws:sqs:{region}:{account}:{name}")
-}
-
 /// The policy document: one statement per group present.
 fn document(grants: Vec<Grant>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements(grants) })
@@ -417,52 +286,6 @@ fn statements(grants: Vec<Grant>) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn function(region: Option<&str>, account: Option<&str>, name: &str, qualifier: Option<&str>) -> FunctionRef {
-        let own = |s: Option<&str>| s.map(str::to_string);
-        FunctionRef { region: own(region), account: own(account), name: name.into(), qualifier: own(qualifier) }
-    }
-
-    #[test]
-    fn function_forms_lambda_accepts() {
-        assert_eq!(FunctionRef::parse("resize"), function(None, None, "resize", None));
-        assert_eq!(FunctionRef::parse("resize:live"), function(None, None, "resize", Some("live")));
-        assert_eq!(
-            FunctionRef::parse("123456789012:function:resize"),
-            function(None, Some("123456789012"), "resize", None)
-        );
-        assert_eq!(
-            FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:resize:7"),
-            function(Some("eu-west-1"), Some("123456789012"), "resize", Some("7"))
-        );
-    }
-
-    #[test]
-    fn qualifier_suffixes_split_off() {
-        assert_eq!(split_qualifier("resize"), ("resize", None));
-        assert_eq!(split_qualifier("resize:live"), ("resize", Some("live")));
-        assert_eq!(
-            split_qualifier("arn:aws:lambda:eu-west-1:123456789012:function:resize:7"),
-            ("arn:aws:lambda:eu-west-1:123456789012:function:resize", Some("7"))
-        );
-    }
-
-    #[test]
-    fn queue_urls_give_region_and_account() {
-        assert_eq!(
-            queue_parts("https://sqs.eu-west-1.amazonaws.com/123456789012/orders"),
-            (Some("eu-west-1".into()), Some("123456789012".into()), "orders".into())
-        );
-        assert_eq!(queue_parts("http://127.0.0.1:5000/123456789012/q"), (None, Some("123456789012".into()), "q".into()));
-        assert_eq!(queue_parts("http://q"), (None, None, "q".into()));
-    }
-
-    #[test]
-    fn one_distinct_value_or_none() {
-        assert_eq!(only(["a".to_string(), "a".to_string()].into_iter()), Some("a".into()));
-        assert_eq!(only(["a".to_string(), "b".to_string()].into_iter()), None);
-        assert_eq!(only(std::iter::empty()), None);
-    }
 
     /// A configuration of one daemon file (`sources_dir` made empty) and one SQS source file.
     fn config(daemon: &str, queue_url: &str) -> Config {
