@@ -70,16 +70,22 @@ impl Default for DaemonSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DaemonFile {
+    /// `[daemon]`: where things live and the global limits.
     #[serde(default)]
     daemon: DaemonSettings,
+    /// `[aws]`: region, profile, role, endpoint, account.
     #[serde(default)]
     aws: AwsSettings,
+    /// `[metrics]`: where the operator's endpoints listen.
     #[serde(default)]
     metrics: MetricsSettings,
+    /// `[fleet]`: where cron fires are claimed when several hosts run this configuration.
     #[serde(default)]
     fleet: FleetSettings,
+    /// `[dlq.NAME]`: dead-letter sinks.
     #[serde(default)]
     dlq: BTreeMap<String, DlqSettings>,
+    /// `[targets.NAME]`: what events are sent to.
     #[serde(default)]
     targets: BTreeMap<String, TargetSettings>,
 }

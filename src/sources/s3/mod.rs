@@ -55,8 +55,10 @@ pub struct BucketWiring {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum S3Shape {
+    /// Lambda's S3 event, `{"Records":[record]}` (EventBridge's S3 events converted into a record).
     #[default]
     S3,
+    /// EventBridge's S3 events as they are (S3 notifications still become Lambda's S3 event).
     Eventbridge,
 }
 

@@ -43,9 +43,13 @@ pub struct SqsSettings {
 /// The AWS service behind an SQS-backed source, with its type's own keys.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Origin {
+    /// `type = "s3"`: S3 event notifications.
     S3(S3Options),
+    /// `type = "sns"`: a topic's notifications.
     Sns(SnsOptions),
+    /// `type = "eventbridge"`: a rule's events.
     EventBridge(EventBridgeOptions),
+    /// `type = "cloudwatch_alarm"` with `queue_url`: alarm state changes.
     CloudWatchAlarm(AlarmOptions),
 }
 
