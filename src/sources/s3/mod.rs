@@ -39,6 +39,15 @@ impl S3Options {
     pub fn setup_bucket(&self) -> Option<&str> {
         self.setup.as_ref().and_then(|w| w.bucket.as_ref().or(self.bucket.as_ref())).map(String::as_str)
     }
+
+    /// Whether the source's filters take the event: bucket, key prefix and suffix (decoded),
+    /// event names.
+    pub fn wants(&self, meta: &Meta) -> bool {
+        self.bucket.as_ref().is_none_or(|b| meta.bucket.as_ref() == Some(b))
+            && starts_with(&meta.key, &self.prefix)
+            && self.suffix.as_ref().is_none_or(|s| meta.key.as_ref().is_some_and(|k| k.ends_with(s.as_str())))
+            && (self.events.is_empty() || self.events.iter().any(|p| event_name_matches(p, meta.event_name.as_deref())))
+    }
 }
 
 /// `setup = { … }` of an `s3` source.
@@ -70,17 +79,6 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
         return Err(ConfigError::new(path, "setup.bucket", "missing: name the bucket (here or as the source's `bucket`)"));
     }
     SqsSettings::fed_by(path, table, Origin::S3(options))
-}
-
-impl S3Options {
-    /// Whether the source's filters take the event: bucket, key prefix and suffix (decoded),
-    /// event names.
-    pub fn wants(&self, meta: &Meta) -> bool {
-        self.bucket.as_ref().is_none_or(|b| meta.bucket.as_ref() == Some(b))
-            && starts_with(&meta.key, &self.prefix)
-            && self.suffix.as_ref().is_none_or(|s| meta.key.as_ref().is_some_and(|k| k.ends_with(s.as_str())))
-            && (self.events.is_empty() || self.events.iter().any(|p| event_name_matches(p, meta.event_name.as_deref())))
-    }
 }
 
 /// `ObjectCreated:*` matches the family, anything else the exact name; S3's own `s3:` prefix is optional.
