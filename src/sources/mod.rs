@@ -42,6 +42,13 @@ pub const TYPES: &[(&str, ReadSettings)] = &[
     ("cron", cron::settings::settings),
 ];
 
+/// The names in [`TYPES`], for people: `sqs, s3, … or cron`.
+fn type_names() -> String {
+    let names: Vec<&str> = TYPES.iter().map(|(name, _)| *name).collect();
+    let (last, rest) = names.split_last().expect("there are source types");
+    format!("{} or {last}", rest.join(", "))
+}
+
 /// One source file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SourceSettings {
@@ -72,14 +79,11 @@ pub enum SourceKind {
 impl SourceKind {
     /// The type-specific settings of the source file `path`, by its `type`.
     pub fn from_table(path: &Path, mut table: toml::Table) -> Result<SourceKind, ConfigError> {
-        let names: Vec<&str> = TYPES.iter().map(|(name, _)| *name).collect();
-        let (last, rest) = names.split_last().expect("there are source types");
-        let expected = format!("{} or {last}", rest.join(", "));
         match table.remove("type") {
-            None => Err(ConfigError::new(path, "type", format!("missing: one of {expected}"))),
+            None => Err(ConfigError::new(path, "type", format!("missing: one of {}", type_names()))),
             Some(toml::Value::String(t)) => match TYPES.iter().find(|(name, _)| *name == t) {
                 Some((_, settings)) => settings(path, table),
-                None => Err(ConfigError::new(path, "type", format!("unknown source type \"{t}\"; expected {expected}"))),
+                None => Err(ConfigError::new(path, "type", format!("unknown source type \"{t}\"; expected {}", type_names()))),
             },
             Some(_) => Err(ConfigError::new(path, "type", "must be a string")),
         }
