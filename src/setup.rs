@@ -22,7 +22,7 @@ use aws_config::SdkConfig;
 
 use crate::settings::Config;
 use crate::sources::{SourceKind, SourceSettings};
-use crate::sources::sqs_reader::{Origin, SqsSettings};
+use crate::sources::sqs_reader::{SqsSettings, Wiring};
 use queue_policy::{QueuePolicy, Statement};
 pub use rule::rule_arn;
 
@@ -101,14 +101,14 @@ async fn plan(sources: &[&SourceSettings], clients: &Clients) -> anyhow::Result<
     let mut policies: BTreeMap<String, (QueuePolicy, Vec<(String, Statement)>)> = BTreeMap::new();
     let mut wiring = Vec::new();
     for source in sources {
-        let Some((settings, origin)) = wired(source) else { continue };
+        let Some((settings, what)) = wired(source) else { continue };
         let context = || format!("source {} ({})", source.name, source.file.display());
         if !policies.contains_key(&settings.queue_url) {
             let policy = QueuePolicy::read(&clients.sqs, &settings.queue_url).await.with_context(context)?;
             policies.insert(settings.queue_url.clone(), (policy, Vec::new()));
         }
         let (policy, statements) = policies.get_mut(&settings.queue_url).expect("read above");
-        let (statement, changes) = wire(source, settings, origin, &policy.queue_arn, clients).await.with_context(context)?;
+        let (statement, changes) = wire(source, settings, what, &policy.queue_arn, clients).await.with_context(context)?;
         statements.push((source.name.clone(), statement));
         wiring.extend(changes);
     }
@@ -120,16 +120,10 @@ async fn plan(sources: &[&SourceSettings], clients: &Clients) -> anyhow::Result<
     Ok(changes)
 }
 
-/// The queue and the service behind it, for a source with a `setup` table.
-fn wired(source: &SourceSettings) -> Option<(&SqsSettings, &Origin)> {
+/// The queue and what to wire for it, for a source with a `setup` table.
+fn wired(source: &SourceSettings) -> Option<(&SqsSettings, Wiring<'_>)> {
     let SourceKind::Sqs(settings @ SqsSettings { origin: Some(origin), .. }) = &source.kind else { return None };
-    let has_setup = match origin {
-        Origin::S3(o) => o.setup.is_some(),
-        Origin::Sns(o) => o.setup.is_some(),
-        Origin::EventBridge(o) => o.setup.is_some(),
-        Origin::CloudWatchAlarm(o) => o.setup.is_some(),
-    };
-    has_setup.then_some((settings, origin))
+    origin.wiring().map(|wiring| (settings, wiring))
 }
 
 /// What one source needs: the statement its queue's policy must hold, and the changes to the
@@ -137,40 +131,32 @@ fn wired(source: &SourceSettings) -> Option<(&SqsSettings, &Origin)> {
 async fn wire(
     source: &SourceSettings,
     settings: &SqsSettings,
-    origin: &Origin,
+    wiring: Wiring<'_>,
     queue_arn: &str,
     clients: &Clients,
 ) -> anyhow::Result<(Statement, Vec<Change>)> {
     let name = &source.name;
     let sent_by = |service: &str, arn: &str| Statement::new(name, service, queue_arn, arn);
-    let (wiring, pattern) = match origin {
-        Origin::S3(o) => {
-            let bucket = o.setup_bucket().expect("config checks a wired source names a bucket");
-            let change = bucket::diff(&clients.s3, name, bucket, bucket::Wanted::new(name, queue_arn, o)).await?;
-            return Ok((sent_by("s3.amazonaws.com", &format!("arn:aws:s3:::{bucket}")), change.into_iter().collect()));
+    match wiring {
+        Wiring::Bucket { bucket, options } => {
+            let change = bucket::diff(&clients.s3, name, bucket, bucket::Wanted::new(name, queue_arn, options)).await?;
+            Ok((sent_by("s3.amazonaws.com", &format!("arn:aws:s3:::{bucket}")), change.into_iter().collect()))
         }
-        Origin::Sns(o) => {
-            let topic = o.setup_topic().expect("config checks a wired source names a topic");
+        Wiring::Topic { topic } => {
             let change = topic::diff(&clients.sns, name, topic, queue_arn).await?;
-            return Ok((sent_by("sns.amazonaws.com", topic), change.into_iter().collect()));
+            Ok((sent_by("sns.amazonaws.com", topic), change.into_iter().collect()))
         }
-        Origin::EventBridge(o) => {
-            let wiring = o.setup.as_ref().expect("wired");
-            (wiring, wiring.pattern.clone().expect("config checks an eventbridge rule has a pattern"))
+        Wiring::Rule { rule, pattern } => {
+            let wanted = rule::Wanted {
+                source: name.clone(),
+                rule: rule.rule.clone(),
+                bus: rule.event_bus.clone(),
+                pattern,
+                queue_arn: queue_arn.to_string(),
+                message_group: settings.queue_url.ends_with(".fifo").then(|| name.clone()),
+            };
+            let (rule_arn, changes) = rule::diff(&clients.events, wanted).await?;
+            Ok((sent_by("events.amazonaws.com", &rule_arn), changes))
         }
-        Origin::CloudWatchAlarm(o) => {
-            let wiring = o.setup.as_ref().expect("wired");
-            (wiring, wiring.pattern.clone().unwrap_or_else(|| rule::alarm_pattern(o)))
-        }
-    };
-    let wanted = rule::Wanted {
-        source: name.clone(),
-        rule: wiring.rule.clone(),
-        bus: wiring.event_bus.clone(),
-        pattern,
-        queue_arn: queue_arn.to_string(),
-        message_group: settings.queue_url.ends_with(".fifo").then(|| name.clone()),
-    };
-    let (rule_arn, changes) = rule::diff(&clients.events, wanted).await?;
-    Ok((sent_by("events.amazonaws.com", &rule_arn), changes))
+    }
 }

@@ -4,7 +4,8 @@
 //! the targets (invoke), the sources (what the daemon calls on them, and with `--include-setup`
 //! what `fanin setup --apply` would call) and the dead-letter sinks; the policy merges them into
 //! one statement per action group, in a fixed order, resources sorted, so the output is stable.
-//! A new source type is one arm in `source_grants` and one in `setup_grants`.
+//! A source type with an upstream of its own is one arm in `source_grants`; a queue-fed type
+//! needs none (its queue, its own topics and its `Wiring` say what to grant).
 //!
 //! Names that are not ARNs need a region and an account; where the configuration does not tell
 //! them (see `Scope`), the field is `*` rather than a guess that would make the policy deny.
@@ -21,9 +22,7 @@ use crate::dispatch::settings::{TargetSettings, UrlAuth};
 use crate::dlq::settings::DlqSettings;
 use crate::settings::Config;
 use crate::sources::{SourceKind, SourceSettings};
-use crate::sources::cloudwatch_alarm::AlarmOptions;
-use crate::sources::eventbridge::EventBridgeOptions;
-use crate::sources::sqs_reader::{Origin, SqsSettings};
+use crate::sources::sqs_reader::{SqsSettings, Wiring};
 use crate::dispatch::function_name::function_arn;
 use scope::{queue_arn, Scope, ANY};
 
@@ -199,10 +198,7 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
         SourceKind::Sqs(s) => {
             let consume = Grant { group: Group::ConsumeSourceQueues, resource: queue_arn(scope, &s.queue_url) };
             // An `sns` source confirms its own topics' subscriptions when asked to.
-            let topics: BTreeSet<&str> = match &s.origin {
-                Some(Origin::Sns(o)) => o.own_topics().collect(),
-                _ => BTreeSet::new(),
-            };
+            let topics: BTreeSet<&str> = s.origin.iter().flat_map(|o| o.own_topics()).collect();
             std::iter::once(consume)
                 .chain(topics.into_iter().map(|t| Grant { group: Group::ConfirmSubscriptions, resource: t.to_string() }))
                 .collect()
@@ -221,13 +217,11 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
 fn setup_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
     let SourceKind::Sqs(SqsSettings { queue_url, origin: Some(origin), .. }) = &source.kind else { return vec![] };
     let queue = queue_arn(scope, queue_url);
-    let wired = match origin {
-        Origin::S3(o) => o.setup_bucket().map(|bucket| Grant { group: Group::WireBucketNotifications, resource: format!("arn:aws:s3:::{bucket}") }),
-        Origin::Sns(o) => o.setup_topic().map(|topic| Grant { group: Group::WireTopicSubscriptions, resource: topic.to_string() }),
-        Origin::EventBridge(EventBridgeOptions { setup }) | Origin::CloudWatchAlarm(AlarmOptions { setup, .. }) => {
-            setup.as_ref().map(|w| Grant { group: Group::WireRules, resource: crate::setup::rule_arn(&queue, &w.event_bus, &w.rule) })
-        }
-    };
+    let wired = origin.wiring().map(|wiring| match wiring {
+        Wiring::Bucket { bucket, .. } => Grant { group: Group::WireBucketNotifications, resource: format!("arn:aws:s3:::{bucket}") },
+        Wiring::Topic { topic } => Grant { group: Group::WireTopicSubscriptions, resource: topic.to_string() },
+        Wiring::Rule { rule, .. } => Grant { group: Group::WireRules, resource: crate::setup::rule_arn(&queue, &rule.event_bus, &rule.rule) },
+    });
     match wired {
         Some(grant) => vec![grant, Grant { group: Group::WireQueuePolicies, resource: queue }],
         None => vec![],

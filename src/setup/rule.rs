@@ -2,10 +2,9 @@
 //! enabled, and the queue as one of its targets (Id `fanin-<source>`).
 
 use aws_sdk_eventbridge::types::{RuleState, SqsParameters, Target};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Action, Change};
-use crate::sources::cloudwatch_alarm::AlarmOptions;
 
 /// What a source needs of its rule.
 pub struct Wanted {
@@ -39,19 +38,6 @@ impl Update {
         }
         Ok(())
     }
-}
-
-/// The default pattern of a queue-fed `cloudwatch_alarm` source: state changes of its alarms
-/// into its states.
-pub fn alarm_pattern(options: &AlarmOptions) -> Value {
-    let mut pattern = json!({ "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"] });
-    if let Some(prefix) = &options.alarm_name_prefix {
-        pattern["detail"]["alarmName"] = json!([{ "prefix": prefix }]);
-    }
-    if !options.states.is_empty() {
-        pattern["detail"]["state"]["value"] = json!(options.states);
-    }
-    pattern
 }
 
 /// The rule's ARN (as it is, or as it will be) and the changes the rule needs.
@@ -144,16 +130,4 @@ mod tests {
         assert_eq!(target_id(&"x".repeat(100)).len(), 64);
     }
 
-    #[test]
-    fn the_alarm_pattern_narrows_to_the_source_filters() {
-        let options = AlarmOptions { alarm_name_prefix: Some("prod-".into()), states: vec!["ALARM".into()], setup: None };
-        let pattern = alarm_pattern(&options);
-        assert_eq!(pattern["detail"]["alarmName"], json!([{ "prefix": "prod-" }]));
-        assert_eq!(pattern["detail"]["state"]["value"], json!(["ALARM"]));
-        // It is a pattern fanin's own matcher accepts, and it matches what it should.
-        let matcher = crate::pattern::Pattern::parse(&pattern).unwrap();
-        let event = json!({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
-                           "detail": {"alarmName": "prod-cpu", "state": {"value": "ALARM"}}});
-        assert!(matcher.matches(&event));
-    }
 }

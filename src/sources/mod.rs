@@ -27,7 +27,7 @@ use crate::queue::QueueSender;
 use cloudwatch_alarm::AlarmPollSettings;
 use cron::claim::FleetSettings;
 use cron::CronSettings;
-use sqs_reader::{Origin, SqsSettings};
+use sqs_reader::SqsSettings;
 
 /// Reads a source type's settings from its file's table (`type`, `target` and `routes` taken out).
 pub type ReadSettings = fn(&Path, toml::Table) -> Result<SourceKind, ConfigError>;
@@ -129,7 +129,8 @@ pub trait Source: Send {
 pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings, instance: &str) -> Box<dyn Source> {
     match &settings.kind {
         SourceKind::Sqs(s) => {
-            let sns = matches!(s.origin, Some(Origin::Sns(_))).then(|| crate::aws::sns(sdk));
+            // SNS is called only to confirm the subscriptions of the source's own topics.
+            let sns = s.origin.as_ref().is_some_and(|o| !o.own_topics().is_empty()).then(|| crate::aws::sns(sdk));
             Box::new(sqs_reader::SqsReader::new(s.clone(), sdk, sns))
         }
         SourceKind::Cron(c) => {

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 use crate::config::{deserialize_at, parse_duration, split_off, ConfigError};
 use crate::sources::decode::{starts_with, Meta};
@@ -79,5 +80,38 @@ impl AlarmOptions {
     /// Whether the source's filters take the event: alarm name prefix and new state.
     pub fn wants(&self, meta: &Meta) -> bool {
         starts_with(&meta.alarm_name, &self.alarm_name_prefix) && (self.states.is_empty() || meta.state.as_ref().is_some_and(|s| self.states.contains(s)))
+    }
+}
+
+/// The default pattern of a queue-fed `cloudwatch_alarm` source: state changes of its alarms
+/// into its states.
+pub fn alarm_pattern(options: &AlarmOptions) -> Value {
+    let mut pattern = json!({ "source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"] });
+    if let Some(prefix) = &options.alarm_name_prefix {
+        pattern["detail"]["alarmName"] = json!([{ "prefix": prefix }]);
+    }
+    if !options.states.is_empty() {
+        pattern["detail"]["state"]["value"] = json!(options.states);
+    }
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_alarm_pattern_narrows_to_the_source_filters() {
+        let options = AlarmOptions { alarm_name_prefix: Some("prod-".into()), states: vec!["ALARM".into()], setup: None };
+        let pattern = alarm_pattern(&options);
+        assert_eq!(pattern["detail"]["alarmName"], json!([{ "prefix": "prod-" }]));
+        assert_eq!(pattern["detail"]["state"]["value"], json!(["ALARM"]));
+        // It is a pattern fanin's own matcher accepts, and it matches what it should.
+        let matcher = crate::pattern::Pattern::parse(&pattern).unwrap();
+        let event = json!({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+                           "detail": {"alarmName": "prod-cpu", "state": {"value": "ALARM"}}});
+        assert!(matcher.matches(&event));
     }
 }

@@ -6,10 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use bytes::Bytes;
 
-use crate::sources::decode::{Decoded, Meta};
-use crate::sources::s3::S3Shape;
-use crate::sources::sqs_reader::{Origin, SqsSettings};
-use crate::sources::{cloudwatch_alarm, eventbridge, s3, sns, sqs};
+use crate::sources::decode::Decoded;
+use crate::sources::sqs_reader::SqsSettings;
+use crate::sources::{sns, sqs};
 
 /// One event an SQS message becomes.
 pub struct Part {
@@ -45,24 +44,14 @@ pub enum Intake {
 pub fn intake(message: &Message, settings: &SqsSettings, labels: &Labels) -> Intake {
     let id = message.message_id().unwrap_or_default().to_string();
     let body = message.body().unwrap_or_default();
-    let decoded = match &settings.origin {
-        None => {
-            let (payload, invalid) = sqs::payload(message, settings.shape, &labels.queue_arn, &labels.region);
-            return Intake::Events(vec![Part { id, payload, invalid, filter_view: None }]);
-        }
-        // The Id `fanin setup` gives the source's own bucket notification.
-        Some(Origin::S3(o)) => s3::decode(body, o.shape == S3Shape::Eventbridge, &format!("fanin-{}", labels.source)),
-        Some(Origin::Sns(o)) => sns::decode(body, &sns::context(message, o.topic_arn.clone(), o.subscription_arn.clone())),
-        Some(Origin::EventBridge(_)) => eventbridge::decode(body),
-        Some(Origin::CloudWatchAlarm(_)) => cloudwatch_alarm::decode(body, &labels.account),
+    let Some(origin) = &settings.origin else {
+        let (payload, invalid) = sqs::payload(message, settings.shape, &labels.queue_arn, &labels.region);
+        return Intake::Events(vec![Part { id, payload, invalid, filter_view: None }]);
     };
+    let decoded = origin.decode(message, labels);
     match decoded {
-        Decoded::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match (&settings.origin, sns::confirmation(body)) {
-            (Some(Origin::Sns(o)), Some((topic_arn, token)))
-                if o.own_topics().any(|t| t == topic_arn) =>
-            {
-                Intake::Confirm { topic_arn, token }
-            }
+        Decoded::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match sns::confirmation(body) {
+            Some((topic_arn, token)) if origin.own_topics().contains(&topic_arn.as_str()) => Intake::Confirm { topic_arn, token },
             _ => Intake::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION),
         },
         Decoded::Skip(reason) => Intake::Skip(reason),
@@ -72,7 +61,7 @@ pub fn intake(message: &Message, settings: &SqsSettings, labels: &Labels) -> Int
         Decoded::Events(events) => {
             let parts: Vec<Part> = events
                 .into_iter()
-                .filter(|e| wanted(settings.origin.as_ref(), &e.meta))
+                .filter(|e| origin.wants(&e.meta))
                 .map(|e| Part {
                     id: e.id,
                     payload: Bytes::from(serde_json::to_vec(&e.payload).expect("JSON values serialize").into_boxed_slice()),
@@ -86,15 +75,6 @@ pub fn intake(message: &Message, settings: &SqsSettings, labels: &Labels) -> Int
                 Intake::Events(parts)
             }
         }
-    }
-}
-
-/// The source's own filters (S3 bucket, key and event name; alarm name and new state).
-fn wanted(origin: Option<&Origin>, meta: &Meta) -> bool {
-    match origin {
-        Some(Origin::S3(o)) => o.wants(meta),
-        Some(Origin::CloudWatchAlarm(o)) => o.wants(meta),
-        _ => true,
     }
 }
 

@@ -3,8 +3,9 @@
 //! wait or retry, batched deletes once an event's every route has settled, FIFO order per
 //! message group.
 
-pub mod settings;
 pub(crate) mod intake;
+mod origin;
+pub mod settings;
 mod settle;
 mod upkeep;
 mod wire;
@@ -23,7 +24,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-pub use settings::{Origin, SqsSettings};
+pub use origin::{Origin, Wiring};
+pub use settings::SqsSettings;
 pub use intake::{queue_arn, sent_at};
 
 use super::{Source, SourceContext};

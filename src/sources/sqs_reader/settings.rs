@@ -6,12 +6,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{deserialize_at, ConfigError};
-use crate::sources::cloudwatch_alarm::AlarmOptions;
-use crate::sources::eventbridge::EventBridgeOptions;
-use crate::sources::s3::S3Options;
-use crate::sources::sns::SnsOptions;
 use crate::sources::sqs::SqsShape;
 use crate::sources::SourceKind;
+
+use super::Origin;
 
 /// `type = "sqs"`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -38,19 +36,6 @@ pub struct SqsSettings {
     /// delivers to the queue, so messages become the events its own Lambda trigger would give.
     #[serde(skip)]
     pub origin: Option<Origin>,
-}
-
-/// The AWS service behind an SQS-backed source, with its type's own keys.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Origin {
-    /// `type = "s3"`: S3 event notifications.
-    S3(S3Options),
-    /// `type = "sns"`: a topic's notifications.
-    Sns(SnsOptions),
-    /// `type = "eventbridge"`: a rule's events.
-    EventBridge(EventBridgeOptions),
-    /// `type = "cloudwatch_alarm"` with `queue_url`: alarm state changes.
-    CloudWatchAlarm(AlarmOptions),
 }
 
 fn default_pollers() -> usize {
