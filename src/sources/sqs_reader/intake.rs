@@ -48,8 +48,7 @@ pub fn intake(message: &Message, settings: &SqsSettings, labels: &Labels) -> Int
         let (payload, invalid) = sqs::payload(message, settings.shape, &labels.queue_arn, &labels.region);
         return Intake::Events(vec![Part { id, payload, invalid, filter_view: None }]);
     };
-    let decoded = origin.decode(message, labels);
-    match decoded {
+    match origin.decode(message, labels) {
         Decoded::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match sns::confirmation(body) {
             Some((topic_arn, token)) if origin.own_topics().contains(&topic_arn.as_str()) => Intake::Confirm { topic_arn, token },
             _ => Intake::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION),

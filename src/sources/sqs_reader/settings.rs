@@ -11,7 +11,7 @@ use crate::sources::SourceKind;
 
 use super::Origin;
 
-/// `type = "sqs"`.
+/// The queue settings of `type = "sqs"` and of every AWS type that reads a queue.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqsSettings {
