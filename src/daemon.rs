@@ -23,7 +23,7 @@ use crate::sources::SourceSettings;
 use crate::dispatch::claim_check::ClaimCheck;
 use crate::dispatch::{Call, Dispatcher, Routes, Target};
 use crate::dlq::DeadLetterSink;
-use crate::queue::QueueSender;
+use crate::queue::{QueueSender, Retired};
 use crate::sources::{self, SourceContext};
 use crate::telemetry::events::{self, ConfigReloaded};
 use crate::telemetry::health::Health;
@@ -93,6 +93,8 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
 struct RunningSource {
     settings: SourceSettings,
     stop: CancellationToken,
+    /// Releases its events still in the queue once it is removed or changed.
+    retired: Retired,
 }
 
 /// What runs now, and what a reload changes.
@@ -176,26 +178,24 @@ impl Running {
             targets.insert(name.clone(), (settings.clone(), target));
         }
         let resolved: HashMap<String, Arc<Target>> = targets.iter().map(|(n, (_, t))| (n.clone(), t.clone())).collect();
-        let mut routes: HashMap<String, Vec<Route>> = config.sources.iter().map(|s| (s.name.clone(), s.routes.clone())).collect();
-        // A removed source's events still in the queue keep their old route until it drains.
-        for (name, old) in &self.sources {
-            if !routes.contains_key(name) && old.settings.routes.iter().all(|r| resolved.contains_key(&r.target)) {
-                routes.insert(name.clone(), old.settings.routes.clone());
-            }
-        }
-        self.routes.set(&resolved, &routes);
-        self.targets = targets;
+        let routes: HashMap<String, Vec<Route>> = config.sources.iter().map(|s| (s.name.clone(), s.routes.clone())).collect();
 
+        // Retired before the routes change: the events a removed or changed source handed on
+        // and the dispatcher has not taken yet are released and stay upstream, instead of
+        // meeting routes that are no longer theirs (none at all: "unrouted", and deleted).
         let wanted: BTreeMap<&str, &SourceSettings> = config.sources.iter().map(|s| (s.name.as_str(), s)).collect();
         self.sources.retain(|name, running| {
             let keep = wanted.get(name.as_str()).is_some_and(|s| **s == running.settings);
             if !keep {
-                info!(source = %name, "stopping source (removed or changed)");
+                info!(source = %name, "stopping source (removed or changed); what it handed on and was not dispatched yet stays upstream");
+                running.retired.retire();
                 running.stop.cancel();
                 self.health.source_removed(name);
             }
             keep
         });
+        self.routes.set(&resolved, &routes);
+        self.targets = targets;
         let new: Vec<SourceSettings> = config.sources.iter().filter(|s| !self.sources.contains_key(&s.name)).cloned().collect();
         for settings in new {
             self.start(settings, &config);
@@ -207,9 +207,10 @@ impl Running {
         let stop = self.shutdown.child_token();
         let source = sources::build(&settings, &self.sdk, &config.fleet, &self.instance);
         self.health.source_starting(&settings.name);
+        let (queue, retired) = self.queue.for_source();
         let ctx = SourceContext {
             name: settings.name.as_str().into(),
-            queue: self.queue.clone(),
+            queue,
             shutdown: stop.clone(),
             state_dir: config.daemon.state_dir.clone(),
             region: self.region.clone(),
@@ -222,7 +223,7 @@ impl Running {
                 error!(source = %name, error = %e, "source stopped with an error");
             }
         });
-        self.sources.insert(settings.name.clone(), RunningSource { settings, stop });
+        self.sources.insert(settings.name.clone(), RunningSource { settings, stop, retired });
     }
 }
 

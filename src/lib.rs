@@ -3,6 +3,7 @@
 //! dead-letter sink.
 
 pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dispatch;

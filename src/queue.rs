@@ -6,6 +6,7 @@
 //! pull more from upstream: backpressure instead of loss, and memory that stays the same
 //! whatever the backlog. An SQS source reserves room for a whole batch before it receives one.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -18,6 +19,25 @@ pub struct QueueSender {
     tx: mpsc::UnboundedSender<Queued>,
     room: Arc<Semaphore>,
     capacity: usize,
+    /// Set when the source that sends through this end was removed or changed.
+    retired: Option<Retired>,
+}
+
+/// Whether a source's run was ended by a reload. Its events still in the queue are then
+/// released unsettled by the dispatcher, so their messages stay upstream: a removed or changed
+/// source's routes no longer say where they should go, and "no route" must not mean "delete".
+#[derive(Clone, Default)]
+pub struct Retired(Arc<AtomicBool>);
+
+impl Retired {
+    /// From now on, this source's events that were not dispatched yet are released.
+    pub fn retire(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// The dispatcher's end. Dropping it closes the queue: sources waiting for room are told.
@@ -31,6 +51,15 @@ pub struct QueueReceiver {
 pub struct Queued {
     pub event: Event,
     pub slot: Slot,
+    /// The run of the source that sent it.
+    pub retired: Option<Retired>,
+}
+
+impl Queued {
+    /// Whether its source was removed or changed since it sent this event.
+    pub fn source_retired(&self) -> bool {
+        self.retired.as_ref().is_some_and(Retired::is_retired)
+    }
 }
 
 /// One event's place in the queue's capacity.
@@ -56,14 +85,20 @@ pub struct Closed;
 pub fn bounded(capacity: usize) -> (QueueSender, QueueReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
     let room = Arc::new(Semaphore::new(capacity));
-    (QueueSender { tx, room: room.clone(), capacity }, QueueReceiver { rx, room, capacity })
+    (QueueSender { tx, room: room.clone(), capacity, retired: None }, QueueReceiver { rx, room, capacity })
 }
 
 impl QueueSender {
+    /// This queue's end for one run of a source, and the switch that retires that run.
+    pub fn for_source(&self) -> (QueueSender, Retired) {
+        let retired = Retired::default();
+        (QueueSender { retired: Some(retired.clone()), ..self.clone() }, retired)
+    }
+
     /// Hands `event` on once a slot is free.
     pub async fn send(&self, event: Event) -> Result<(), Closed> {
         let slot = self.room.clone().acquire_owned().await.map_err(|_| Closed)?;
-        self.tx.send(Queued { event, slot: Slot(slot) }).map_err(|_| Closed)
+        self.tx.send(Queued { event, slot: Slot(slot), retired: self.retired.clone() }).map_err(|_| Closed)
     }
 
     /// Waits until `n` slots are free (at most the capacity: a batch larger than the queue
@@ -76,7 +111,7 @@ impl QueueSender {
     /// Hands `event` on through room reserved before, or gives it back when none is left.
     pub fn send_reserved(&self, room: &mut Room, event: Event) -> Reserved {
         let Some(slot) = room.take_one() else { return Reserved::NoRoom(event) };
-        match self.tx.send(Queued { event, slot: Slot(slot) }) {
+        match self.tx.send(Queued { event, slot: Slot(slot), retired: self.retired.clone() }) {
             Ok(()) => Reserved::Sent,
             Err(_) => Reserved::Closed,
         }

@@ -19,7 +19,14 @@ pub enum Call {
     Lambda(Invoker),
     FunctionUrl(UrlCaller),
     StepFunctions(Starter),
+    /// A function played in memory by the simulation (`crate::simulation`).
+    #[cfg(test)]
+    Scripted(ScriptedCall),
 }
+
+/// The simulation's function: given the event id and payload, Lambda's answer.
+#[cfg(test)]
+pub type ScriptedCall = std::sync::Arc<dyn Fn(&str, &Bytes) -> crate::BoxFuture<'static, Result<Answer, InvokeFailure>> + Send + Sync>;
 
 impl Call {
     /// The call `settings` describe. `scope` (region, account) completes a function given by
@@ -38,6 +45,8 @@ impl Call {
             Call::Lambda(invoker) => invoker.invoke(payload).await,
             Call::FunctionUrl(caller) => caller.post(payload).await,
             Call::StepFunctions(starter) => starter.start(event_id, payload).await,
+            #[cfg(test)]
+            Call::Scripted(call) => call(event_id, payload).await,
         }
     }
 
@@ -47,6 +56,8 @@ impl Call {
             Call::Lambda(invoker) => invoker.function_arn(),
             Call::FunctionUrl(caller) => caller.url().to_string(),
             Call::StepFunctions(starter) => starter.arn().to_string(),
+            #[cfg(test)]
+            Call::Scripted(_) => "arn:aws:lambda:us-east-1:123456789012:function:simulated".into(),
         }
     }
 
@@ -57,6 +68,8 @@ impl Call {
             // A function URL runs the function synchronously: Invoke's 6 MB request limit.
             Call::FunctionUrl(_) => SYNC_PAYLOAD_LIMIT,
             Call::StepFunctions(_) => step_functions::INPUT_LIMIT,
+            #[cfg(test)]
+            Call::Scripted(_) => ASYNC_PAYLOAD_LIMIT,
         }
     }
 }

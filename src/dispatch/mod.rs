@@ -96,7 +96,7 @@ impl Dispatcher {
                     continue;
                 }
                 queued = queue.recv() => match queued {
-                    Some(Queued { event, slot }) => self.dispatch(event, slot, &shutdown),
+                    Some(queued) => self.dispatch(queued, &shutdown),
                     None => break,
                 },
             }
@@ -113,7 +113,7 @@ impl Dispatcher {
         if watchdog {
             systemd::watchdog();
         }
-        let now = SystemTime::now();
+        let now = crate::clock::now();
         let oldest = self.births.lock().unwrap().values().min().and_then(|b| now.duration_since(*b).ok());
         let in_flight = self.max_in_flight - self.in_flight.available_permits();
         DispatchLoad {
@@ -124,9 +124,17 @@ impl Dispatcher {
         .emit();
     }
 
-    fn dispatch(&self, event: Event, slot: Slot, shutdown: &CancellationToken) {
+    fn dispatch(&self, queued: Queued, shutdown: &CancellationToken) {
+        let retired = queued.source_retired();
+        let Queued { event, slot, .. } = queued;
         let Event { id, source, born, payload, invalid, filter_view, ack } = event;
         let targets = self.routes.matching(&source, &payload, filter_view, invalid.is_some());
+        // Checked after the routes were read: a reload retires a source before it replaces
+        // the routes, so routes without this source come with the source retired.
+        if retired {
+            debug!(%source, event_id = %id, "its source was removed or changed by a reload; released, the message stays upstream");
+            return;
+        }
         if targets.is_empty() {
             EventUnrouted { source: &source }.emit();
             debug!(%source, event_id = %id, "no route matched; event acknowledged");
@@ -226,7 +234,7 @@ impl Delivery {
     }
 
     fn age(&self) -> Duration {
-        SystemTime::now().duration_since(self.born).unwrap_or_default()
+        crate::clock::now().duration_since(self.born).unwrap_or_default()
     }
 }
 

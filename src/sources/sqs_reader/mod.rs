@@ -36,18 +36,26 @@ use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped}
 use intake::Intake;
 use settle::{settle, settled};
 use wire::SqsWire;
+#[allow(unused_imports)] // the simulation answers these calls
+pub(crate) use wire::{Failed, QueueWire, SqsError};
 
 /// Reads one SQS queue.
 pub struct SqsReader {
     settings: SqsSettings,
-    wire: SqsWire,
+    wire: Box<dyn QueueWire>,
     sns: Option<aws_sdk_sns::Client>,
 }
 
 impl SqsReader {
     /// `sns`: for an `sns` source, to confirm its topic's subscription when asked.
     pub fn new(settings: SqsSettings, sdk: &aws_config::SdkConfig, sns: Option<aws_sdk_sns::Client>) -> Self {
-        SqsReader { wire: SqsWire::new(sdk, &settings.queue_url), settings, sns }
+        SqsReader { wire: Box::new(SqsWire::new(sdk, &settings.queue_url)), settings, sns }
+    }
+
+    /// A reader whose calls go to `wire` instead of SQS (the simulation's queue).
+    #[cfg(test)]
+    pub(crate) fn with_wire(settings: SqsSettings, wire: Box<dyn QueueWire>) -> Self {
+        SqsReader { settings, wire, sns: None }
     }
 }
 
@@ -73,7 +81,7 @@ struct Waiting {
 struct Shared {
     name: Arc<str>,
     settings: SqsSettings,
-    wire: SqsWire,
+    wire: Box<dyn QueueWire>,
     sns: Option<aws_sdk_sns::Client>,
     queue: QueueSender,
     labels: intake::Labels,

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::signed_http::{self, Signer};
+use crate::BoxFuture;
 
 /// Time allowed beyond a long poll's wait for the answer to arrive.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -42,10 +43,42 @@ pub struct SqsWire {
 }
 
 /// A batch entry SQS did not carry out.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Failed {
+    /// The entry's id: its index in the batch.
+    #[serde(default)]
+    pub id: String,
     pub code: String,
+    /// True when the request itself was at fault (a stale receipt handle): trying again will
+    /// not help. False for SQS's own failures (`InternalError`), which are worth another try.
+    #[serde(default)]
+    pub sender_fault: bool,
+}
+
+/// The three calls the reader makes on its queue. [`SqsWire`] makes them over HTTP; the
+/// simulation (`crate::simulation`) answers them in memory.
+pub trait QueueWire: Send + Sync {
+    /// Up to `max` messages, waiting up to `wait` for the first, hidden for `visibility`.
+    fn receive(&self, max: i32, wait: Duration, visibility: Duration) -> BoxFuture<'_, Result<Vec<Message>, SqsError>>;
+    /// Deletes the messages of these receipt handles; the entries SQS did not delete (their
+    /// `id` is the index in `receipts`).
+    fn delete_batch<'a>(&'a self, receipts: &'a [&'a str]) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>>;
+    /// Hides the messages of these receipt handles for `visibility` more; the entries SQS did
+    /// not change (their `id` is the index in `receipts`).
+    fn change_visibility_batch<'a>(&'a self, receipts: &'a [String], visibility: Duration) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>>;
+}
+
+impl QueueWire for SqsWire {
+    fn receive(&self, max: i32, wait: Duration, visibility: Duration) -> BoxFuture<'_, Result<Vec<Message>, SqsError>> {
+        Box::pin(SqsWire::receive(self, max, wait, visibility))
+    }
+    fn delete_batch<'a>(&'a self, receipts: &'a [&'a str]) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
+        Box::pin(SqsWire::delete_batch(self, receipts))
+    }
+    fn change_visibility_batch<'a>(&'a self, receipts: &'a [String], visibility: Duration) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
+        Box::pin(SqsWire::change_visibility_batch(self, receipts, visibility))
+    }
 }
 
 impl SqsWire {
