@@ -12,8 +12,12 @@ use crate::dlq::Condition;
 pub enum Class {
     /// Lambda throttled (429): retry, lower the target's concurrency, honour `retry_after`.
     Throttled { reason: Option<String>, retry_after: Option<Duration> },
-    /// Transient (5xx, timeout, connection): retry with backoff.
+    /// Transient on the service's side (5xx from Lambda, a timeout, a connection error):
+    /// retry with backoff until `max_event_age`, as Lambda's own asynchronous queue does.
     Retry,
+    /// The function itself failed (a function error, or a function URL's 5xx, which is the
+    /// function's answer): retry, counting against `max_attempts`.
+    FunctionFailed,
     /// Will not get better by retrying: dead-letter at once.
     Terminal(Condition),
 }
@@ -61,10 +65,12 @@ pub fn classify(code: Option<&str>, status: Option<u16>, retry_kms: bool) -> Cla
 }
 
 /// A function URL's answer, which carries no error code: 429 throttled, 403, 404 and 413 as
-/// for Invoke, any other 4xx rejected, 5xx transient.
+/// for Invoke, any other 4xx rejected, 5xx the function's own failure (the URL answers what
+/// the function answered, 502 when it threw).
 pub fn classify_status(status: u16) -> Class {
     match status {
         400 => Class::Terminal(Condition::Rejected),
+        s if (500..600).contains(&s) => Class::FunctionFailed,
         s => classify_status_and_400(s),
     }
 }

@@ -141,7 +141,7 @@ impl Invoker {
         let text = |field: &str| answer.payload.as_ref().and_then(|p| p.get(field)).and_then(|v| v.as_str()).map(str::to_string);
         Err(InvokeFailure {
             // Lambda's own asynchronous retries give up as RetriesExhausted too.
-            class: if self.retry_function_errors { Class::Retry } else { Class::Terminal(crate::dlq::Condition::RetriesExhausted) },
+            class: if self.retry_function_errors { Class::FunctionFailed } else { Class::Terminal(crate::dlq::Condition::RetriesExhausted) },
             code: Some(text("errorType").unwrap_or_else(|| "FunctionError".into())),
             status: Some(answer.status),
             message: text("errorMessage").unwrap_or_else(|| format!("the function failed ({kind})")),

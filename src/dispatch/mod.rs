@@ -252,7 +252,7 @@ struct Attempts {
 }
 
 /// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it.
-async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_flight: &Semaphore, shutdown: &CancellationToken) -> Outcome {
+async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_flight: &Arc<Semaphore>, shutdown: &CancellationToken) -> Outcome {
     let mut attempts = Attempts::default();
     if let Some(why) = &event.invalid {
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
@@ -279,19 +279,17 @@ async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_fli
     }
     // What is sent: the payload, or the pointer to where it was stored.
     let payload = attempts.pointer.clone().unwrap_or_else(|| event.payload.clone());
+    // Backoff grows with every failed attempt; only the function's own failures count
+    // against `max_attempts`.
+    let mut function_failures = 0;
     loop {
         if event.age() > target.retry.max_event_age {
             return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
         }
-        // Waiting for the rate limit and for permits gives way to shutdown; the call itself does not.
-        let permits = tokio::select! {
+        // Waiting for the limits gives way to shutdown; the call itself does not.
+        let admitted = tokio::select! {
             _ = shutdown.cancelled() => return Outcome::Failed,
-            permits = async {
-                target.ready().await;
-                let local = target.concurrency.acquire().await;
-                let global = in_flight.acquire().await.expect("never closed");
-                (local, global)
-            } => permits,
+            admitted = target.admit(in_flight) => admitted,
         };
         let now = Utc::now();
         attempts.count += 1;
@@ -300,10 +298,10 @@ async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_fli
         let started = Instant::now();
         // Boxed: the call's future is large, and thousands of deliveries wait with room for it.
         let result = Box::pin(target.call.send(&event.id, &payload)).await.map(Box::new).map_err(Box::new);
-        drop(permits);
         target.invoke_duration.record(started.elapsed().as_secs_f64());
         let failure = match result {
             Ok(answer) => {
+                drop(admitted);
                 target.concurrency.on_success();
                 dispatched.increment(1);
                 debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = answer.request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
@@ -314,6 +312,11 @@ async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_fli
             }
             Err(failure) => failure,
         };
+        if matches!(failure.class, Class::Throttled { .. }) {
+            // Before the permit goes: it says whether the limit was cut since this call went.
+            admitted.local.throttled();
+        }
+        drop(admitted);
         let class = failure.class.clone();
         let reason = match &class {
             Class::Throttled { reason, .. } => reason.as_deref().unwrap_or("unknown"),
@@ -332,17 +335,20 @@ async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_fli
             Class::Terminal(condition) => return records::dead_letter(event, target, condition, &attempts, None).await,
             Class::Throttled { retry_after, .. } => {
                 InvokeThrottled { target: &target.name, reason }.emit();
-                target.concurrency.on_throttle();
-                debug!(target = %target.name, limit = target.concurrency.current(), "throttled: concurrency lowered");
+                debug!(target = %target.name, limit = target.concurrency.current(), "throttled");
                 if let Some(after) = retry_after {
                     target.pause(after);
                     delay = delay.max(after);
                 }
             }
+            // Lambda's side, not the function's: retried until the event is too old.
             Class::Retry => {}
-        }
-        if attempts.count >= target.retry.max_attempts {
-            return records::dead_letter(event, target, Condition::RetriesExhausted, &attempts, None).await;
+            Class::FunctionFailed => {
+                function_failures += 1;
+                if function_failures >= target.retry.max_attempts {
+                    return records::dead_letter(event, target, Condition::RetriesExhausted, &attempts, None).await;
+                }
+            }
         }
         if event.age() + delay > target.retry.max_event_age {
             return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
@@ -387,7 +393,7 @@ mod tests {
         let sink = Arc::new(crate::dlq::FileSink::new("local", std::env::temp_dir().join("fanin-never-written.jsonl")));
         let target = Target::new("work", &settings, Call::of(&sdk, &settings, "work", None), sink);
         let event = Delivery { id: "e".into(), source: "s".into(), born: SystemTime::now(), payload: bytes::Bytes::new(), invalid: None };
-        let (dispatched, in_flight, shutdown) = (metrics::Counter::noop(), Semaphore::new(1), CancellationToken::new());
+        let (dispatched, in_flight, shutdown) = (metrics::Counter::noop(), Arc::new(Semaphore::new(1)), CancellationToken::new());
         let waiting = deliver(&event, &target, &dispatched, &in_flight, &shutdown);
         assert!(std::mem::size_of_val(&waiting) <= 1024, "a delivery's future is {} bytes", std::mem::size_of_val(&waiting));
     }

@@ -4,12 +4,16 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::claim_check::ClaimCheck;
 use super::call::Call;
-use super::limits::AdaptiveLimit;
+use super::limits::{AdaptiveLimit, LimitPermit};
 use crate::dispatch::settings::{RetrySettings, TargetSettings};
 use crate::dlq::DeadLetterSink;
 
@@ -19,7 +23,7 @@ pub struct Target {
     /// What it calls: a Lambda function or a state machine.
     pub call: Call,
     pub concurrency: Arc<AdaptiveLimit>,
-    pub rate: Option<DefaultDirectRateLimiter>,
+    pub rate: Option<Rate>,
     pub retry: RetrySettings,
     pub dlq: Arc<dyn DeadLetterSink>,
     /// Where Lambda's on-success record of each accepted event goes (`on_success`).
@@ -35,9 +39,9 @@ pub struct Target {
 impl Target {
     pub fn new(name: &str, settings: &TargetSettings, call: Call, dlq: Arc<dyn DeadLetterSink>) -> Self {
         let rate = settings.rate.map(|r| {
-            let count = NonZeroU32::new(r.count).expect("validated: at least 1");
-            let quota = Quota::with_period(r.per / r.count).expect("non-zero period").allow_burst(count);
-            RateLimiter::direct(quota)
+            let period = r.per / r.count;
+            let quota = Quota::with_period(period).expect("validated: a non-zero period").allow_burst(burst(period));
+            RateLimiter::direct_with_clock(quota, TokioClock)
         });
         Target {
             name: name.to_string(),
@@ -74,17 +78,83 @@ impl Target {
         }
     }
 
-    /// Waits out a pause and the rate limit.
-    pub async fn ready(&self) {
+    /// Until when a pause holds this target, if one does now.
+    fn paused(&self) -> Option<Instant> {
+        self.paused_until.lock().unwrap().filter(|t| *t > Instant::now())
+    }
+
+    /// Waits until a call to this target can go, and holds what lets it go: the limits are
+    /// layers in one order, each ready only when the next one is. A pause (a 429's
+    /// `Retry-After`) holds every delivery to the target, those already waiting for a permit
+    /// included; concurrency (the target's, then the global in-flight cap) is taken next; the
+    /// rate token last, only once the call can go, so no token is spent while a delivery
+    /// waits on something else and none is saved up for a burst after a stall.
+    pub async fn admit(&self, in_flight: &Arc<Semaphore>) -> Admitted {
         loop {
-            let until = *self.paused_until.lock().unwrap();
-            match until {
-                Some(t) if t > Instant::now() => tokio::time::sleep_until(t).await,
-                _ => break,
+            if let Some(until) = self.paused() {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            let local = self.concurrency.acquire().await;
+            let global = in_flight.clone().acquire_owned().await.expect("never closed");
+            if self.paused().is_some() {
+                // Paused while this delivery waited: give the permits back and wait it out.
+                continue;
+            }
+            let Some(rate) = &self.rate else { return Admitted { local, _global: global } };
+            match rate.check() {
+                Ok(()) => return Admitted { local, _global: global },
+                // Holding the permits: the next token is this delivery's.
+                Err(not_until) => {
+                    tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
+                    if self.paused().is_none() && rate.check().is_ok() {
+                        return Admitted { local, _global: global };
+                    }
+                }
             }
         }
-        if let Some(rate) = &self.rate {
-            rate.until_ready().await;
-        }
+    }
+}
+
+/// What a call holds while it is in flight: a place in the target's and in the global limit.
+pub struct Admitted {
+    pub local: LimitPermit,
+    _global: OwnedSemaphorePermit,
+}
+
+/// A target's rate limit, on tokio's clock (which a simulation can pause).
+pub type Rate = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+
+/// Tokens a rate limit may hold unspent: enough for 10 ms of calls, so a timer firing a
+/// little late costs no capacity, and at least one. A rate holds over any window of its
+/// period within those 10 ms: a bucket of a whole period's tokens let a stall be followed by
+/// a burst of twice the rate.
+fn burst(period: Duration) -> NonZeroU32 {
+    let tokens = Duration::from_millis(10).as_nanos() / period.as_nanos().max(1);
+    NonZeroU32::new(u32::try_from(tokens).unwrap_or(u32::MAX).max(1)).expect("at least one")
+}
+
+/// governor's clock, read from tokio's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> std::time::Instant {
+        Instant::now().into_std()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_holds_ten_milliseconds_of_tokens_at_least_one() {
+        assert_eq!(burst(Duration::from_millis(1)).get(), 10, "1000/s");
+        assert_eq!(burst(Duration::from_millis(10)).get(), 1, "100/s");
+        assert_eq!(burst(Duration::from_secs(12)).get(), 1, "5/m");
+        assert_eq!(burst(Duration::from_nanos(1)).get(), 10_000_000, "10⁹/s");
     }
 }

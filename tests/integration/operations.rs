@@ -211,14 +211,15 @@ fn the_install_script_lays_out_binary_unit_and_configuration() {
 async fn json_logs_leave_payloads_out_unless_asked_and_rate_limit_repeated_errors() {
     let moto = Moto::from_env();
     let lambda = LambdaEndpoint::start();
-    lambda.set_behavior("down", Behavior::always(Reply::service_error()));
+    // The function fails every time: each event uses up its 3 attempts.
+    lambda.set_behavior("down", Behavior::always(Reply::FunctionError { kind: "Unhandled".into(), error_type: "Boom".into(), message: "down".into() }));
     for log_payloads in [false, true] {
         let queue = moto.queue(&unique("secret")).await;
         let bodies: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n},\"card\":\"tok-4242\"}}")).collect();
         moto.send_all(&queue, &bodies).await;
         let setup = Setup::new(
             &format!("log_payloads = {log_payloads}"),
-            "[targets.down]\nfunction = \"down\"\nretry = { max_attempts = 3, base_delay = \"10ms\", max_delay = \"20ms\", max_event_age = \"1h\" }\n",
+            "[targets.down]\nfunction = \"down\"\ninvocation_type = \"RequestResponse\"\nretry = { max_attempts = 3, base_delay = \"10ms\", max_delay = \"20ms\", max_event_age = \"1h\" }\n",
         );
         setup.source("secret", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"down\"\n"));
         let config = setup.config();

@@ -2,6 +2,7 @@
 //! in-flight events, changed targets apply, and a bad configuration is refused while the old
 //! one keeps running.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::support::harness::{eventually, http_get, unique, Daemon, Moto, Setup};
@@ -111,4 +112,68 @@ async fn a_bad_configuration_is_refused_and_the_old_one_keeps_running() {
     eventually(PATIENCE, "the old configuration still delivering", || async { lambda.accepted_count() >= 3 }).await;
     assert!(daemon.running());
     assert!(daemon.terminate(Duration::from_secs(30)).success());
+}
+
+/// Removes source `name` (whose file also defines its target) after the function's second
+/// call, then waits until nothing moves: every message must have reached Lambda or still be
+/// in the queue. `daemon_extra` goes into the daemon file's `[daemon]` table.
+async fn remove_mid_stream(queue: &str, fifo: bool, daemon_extra: &str) {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("work", Behavior::always(Reply::slow(Duration::from_secs(1), Reply::Accept)));
+    let sqs = moto.sqs();
+    for n in 0..20u64 {
+        let send = sqs.send_message().queue_url(queue).message_body(format!("{{\"n\":{n}}}"));
+        let send = if fifo { send.message_group_id("one").message_deduplication_id(format!("m{n}")) } else { send };
+        send.send().await.unwrap();
+    }
+    let setup = Setup::new(daemon_extra, "");
+    // A long visibility timeout: what is left in flight stays counted as in the queue.
+    setup.source(
+        "orders",
+        &format!(
+            "type = \"sqs\"\nqueue_url = \"{queue}\"\ntarget = \"work\"\nwait_time = \"1s\"\npollers = 1\nvisibility_timeout = \"120s\"\n\
+             [targets.work]\nfunction = \"work\"\nmax_concurrency = 1\n"
+        ),
+    );
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    started(&daemon).await;
+    eventually(PATIENCE, "the second call", || async { lambda.invocations().len() >= 2 }).await;
+    std::fs::remove_file(setup.dir.path().join("sources/orders.toml")).unwrap();
+    hangup(&daemon);
+    reloaded(&daemon, 1).await;
+
+    // Settled when the calls stop coming and the queue's count stops changing.
+    let mut last = (usize::MAX, (usize::MAX, usize::MAX));
+    loop {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let now = (lambda.invocations().len(), moto.depth(queue).await);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let delivered: HashSet<u64> = lambda.accepted().iter().map(|i| body_n(&i.payload_json())).collect();
+    let (visible, in_flight) = moto.depth(queue).await;
+    assert!(setup.dead_letters().is_empty(), "{:?}", setup.dead_letters());
+    assert_eq!(
+        delivered.len() + visible + in_flight,
+        20,
+        "deleted from SQS without reaching Lambda: {} delivered, {visible} visible, {in_flight} in flight",
+        delivered.len()
+    );
+    assert!(daemon.log().contains("stopping source (removed or changed)"));
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+}
+
+/// A FIFO group's messages waiting behind the one in flight, and a standard queue's batch
+/// waiting for room in fanin's queue, are released when their source goes away with its
+/// target: they stay in SQS rather than being deleted as "unrouted".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_removed_with_its_target_leaves_what_it_had_not_delivered_in_the_queue() {
+    let moto = Moto::from_env();
+    let fifo = moto.queue(&format!("{}.fifo", unique("orders"))).await;
+    remove_mid_stream(&fifo, true, "").await;
+    let standard = moto.queue(&unique("orders")).await;
+    remove_mid_stream(&standard, false, "queue_capacity = 2").await;
 }

@@ -68,7 +68,7 @@ fn flaky_reply(payload: &[u8], seen: u32) -> Reply {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_and_retry_after() {
+async fn throttles_and_server_errors_lose_nothing_do_not_use_up_the_attempts_and_respect_retry_after() {
     let moto = Moto::from_env();
     let lambda = LambdaEndpoint::start();
     lambda.set_behavior("work", Behavior::from_fn(|inv, seen| flaky_reply(&inv.payload, seen)));
@@ -76,7 +76,7 @@ async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_
     moto.send_all(&queue, &numbered(300)).await;
     let setup = Setup::new(
         "",
-        "[targets.work]\nfunction = \"work\"\nmax_concurrency = 16\nretry = { max_attempts = 6, base_delay = \"50ms\", max_delay = \"400ms\", max_event_age = \"1h\" }\n",
+        "[targets.work]\nfunction = \"work\"\nmax_concurrency = 16\nretry = { max_attempts = 2, base_delay = \"50ms\", max_delay = \"400ms\", max_event_age = \"1h\" }\n",
     );
     // One poller: moto can hand one message to two concurrent receives (SQS does not), which
     // would double a message's attempts here.
@@ -96,12 +96,11 @@ async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
+    // As in Lambda's own asynchronous queue, throttles and the service's 500s are retried until
+    // max_event_age: none of them uses up max_attempts (2 here), so nothing is dead-lettered.
     let (delivered, dead) = settled();
-    for record in setup.dead_letters() {
-        assert_eq!(record["requestContext"]["condition"], "RetriesExhausted", "{record}");
-        assert_eq!(record["requestContext"]["approximateInvokeCount"], 6);
-    }
-    assert!(delivered.is_disjoint(&dead), "a message both delivered and dead-lettered");
+    assert!(dead.is_empty(), "dead-lettered although only throttles and 500s happened: {:?}", setup.dead_letters());
+    assert_eq!(delivered.len(), 300);
 
     // Attempts per message, in arrival order.
     let mut attempts: HashMap<u64, Vec<_>> = HashMap::new();
@@ -110,8 +109,11 @@ async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_
     }
     let mut throttled = 0;
     let mut waited_out = 0;
+    let mut past_max_attempts = 0;
     for (n, tries) in &attempts {
-        assert!(tries.len() <= 6, "message {n} was tried {} times, more than max_attempts", tries.len());
+        if tries.len() > 2 {
+            past_max_attempts += 1;
+        }
         for (seen, pair) in tries.windows(2).enumerate() {
             if pair[0].status == Some(429) {
                 throttled += 1;
@@ -126,6 +128,7 @@ async fn throttles_and_server_errors_lose_nothing_and_respect_the_attempt_limit_
         }
     }
     assert!(throttled > 50 && waited_out > 10, "the plan throttled too little to prove anything ({throttled}, {waited_out})");
+    assert!(past_max_attempts > 10, "too few messages needed more than max_attempts tries to prove anything ({past_max_attempts})");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

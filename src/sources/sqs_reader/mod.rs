@@ -159,6 +159,8 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 Err(_) => return,
             },
         };
+        // A deadline counts from before the request: SQS starts the timeout when it answers.
+        let asked = Instant::now();
         let receive = shared.wire.receive(s.batch_size, s.wait_time, s.visibility_timeout);
         // A receive abandoned at shutdown may have taken messages: they come back after the visibility timeout.
         let result = tokio::select! {
@@ -187,15 +189,19 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 }
             }
         };
-        let now = Instant::now();
-        for message in messages {
-            let (Some(id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
-                warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
-                continue;
-            };
-            if !hold(&shared, &id, receipt, now + s.visibility_timeout) {
-                continue;
-            }
+        // Every message of the batch is held (and so heartbeated) before any is handed on:
+        // handing one on may wait for room, and the rest must not run out of visibility meanwhile.
+        let messages: Vec<(Message, String)> = messages
+            .into_iter()
+            .filter_map(|message| {
+                let (Some(id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
+                    warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
+                    return None;
+                };
+                hold(&shared, &id, receipt, asked + s.visibility_timeout).then_some((message, id))
+            })
+            .collect();
+        for (message, id) in messages {
             let group = intake::group(&message).filter(|_| shared.fifo);
             let Some((events, settled)) = events(&shared, &message, &id, group.is_some()) else { continue };
             let Some(group) = group else {

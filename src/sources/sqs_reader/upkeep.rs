@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::Shared;
 
@@ -66,35 +66,81 @@ pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedRece
 /// Deletes one batch of (message id, receipt), then stops holding each message whose newest
 /// receipt this was (a copy received meanwhile queued a delete of its own).
 async fn delete_batch(shared: &Shared, receipts: Vec<(String, String)>) {
-    send_deletes(shared, &receipts).await;
+    let undeleted = send_deletes(shared, receipts.clone()).await;
     let mut held = shared.held.lock().unwrap();
     for (id, receipt) in &receipts {
+        if undeleted.iter().any(|(u, _)| u == id) {
+            continue;
+        }
+        if held.get(id).is_some_and(|h| &h.receipt == receipt) {
+            held.remove(id);
+        }
+    }
+    // Given up on: forgotten, so the message comes back when its visibility runs out.
+    for (id, receipt) in &undeleted {
         if held.get(id).is_some_and(|h| &h.receipt == receipt) {
             held.remove(id);
         }
     }
 }
 
-async fn send_deletes(shared: &Shared, receipts: &[(String, String)]) {
-    let handles: Vec<&str> = receipts.iter().map(|(_, r)| r.as_str()).collect();
-    for attempt in 1..=3 {
-        match shared.wire.delete_batch(&handles).await {
-            Ok(failed) => {
-                for f in failed {
-                    warn!(source = %shared.name, code = f.code, "delete failed; the message will be delivered again");
-                }
-                return;
-            }
+/// First wait before a batch call's failed entries are tried again; it doubles each time.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// The longest wait between two tries.
+const RETRY_MOST: Duration = Duration::from_secs(5);
+
+/// Deletes `receipts`; entries SQS failed through no fault of the request (`InternalError`)
+/// and calls that got no answer are tried again with backoff while the message is still held
+/// here under that receipt and before its visibility runs out (after that the handle is stale
+/// and the message may be another consumer's). Returns what was not deleted.
+async fn send_deletes(shared: &Shared, mut pending: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut wait = RETRY_FIRST;
+    let mut undeleted = Vec::new();
+    loop {
+        let handles: Vec<&str> = pending.iter().map(|(_, r)| r.as_str()).collect();
+        let retry: Vec<(String, String)> = match shared.wire.delete_batch(&handles).await {
+            Ok(failed) => failed
+                .into_iter()
+                .filter_map(|f| {
+                    let entry = f.id.parse::<usize>().ok().and_then(|i| pending.get(i)).cloned()?;
+                    if f.sender_fault {
+                        warn!(source = %shared.name, message_id = %entry.0, code = f.code, "delete refused; the message will be delivered again");
+                        undeleted.push(entry);
+                        return None;
+                    }
+                    Some(entry)
+                })
+                .collect(),
             Err(e) => {
-                warn!(source = %shared.name, attempt, error = %e, "delete batch failed");
-                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                warn!(source = %shared.name, error = %e, count = pending.len(), "delete batch failed; trying again");
+                pending.clone()
             }
+        };
+        let (still_valid, stale) = still_held(shared, retry);
+        if !stale.is_empty() {
+            warn!(source = %shared.name, count = stale.len(), "gave up deleting: the visibility ran out; these messages will be delivered again (at-least-once)");
+            undeleted.extend(stale);
         }
+        if still_valid.is_empty() {
+            return undeleted;
+        }
+        debug!(source = %shared.name, count = still_valid.len(), retry_in = ?wait, "delete entries failed on SQS's side; trying again");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MOST);
+        pending = still_valid;
     }
-    warn!(source = %shared.name, count = receipts.len(), "gave up deleting; these messages will be delivered again (at-least-once)");
 }
 
-/// Extends the visibility of every held message whose timeout is within half of running out.
+/// Splits `entries` into those still held under that receipt with visibility left, and the rest.
+fn still_held(shared: &Shared, entries: Vec<(String, String)>) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let now = Instant::now();
+    let held = shared.held.lock().unwrap();
+    entries.into_iter().partition(|(id, receipt)| held.get(id).is_some_and(|h| &h.receipt == receipt && h.visible_at > now))
+}
+
+/// Extends the visibility of every held message whose timeout is within half of running out,
+/// deleting ones included until their delete is confirmed. A deadline moves only for the
+/// entries SQS confirmed; entries it failed on its side are tried again at once, with backoff.
 pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
     let vt = shared.settings.visibility_timeout;
     let tick = (vt / 4).max(Duration::from_millis(500));
@@ -104,25 +150,62 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
             _ = tokio::time::sleep(tick) => {}
         }
         let now = Instant::now();
-        let due: Vec<String> = {
-            let mut held = shared.held.lock().unwrap();
-            held.values_mut()
-                .filter(|h| !h.deleting && h.visible_at.saturating_duration_since(now) < vt / 2)
-                .map(|h| {
-                    h.visible_at = now + vt;
-                    h.receipt.clone()
-                })
+        let due: Vec<(String, String)> = {
+            let held = shared.held.lock().unwrap();
+            held.iter()
+                .filter(|(_, h)| h.visible_at.saturating_duration_since(now) < vt / 2)
+                .map(|(id, h)| (id.clone(), h.receipt.clone()))
                 .collect()
         };
+        // Side by side: one chunk's retries must not hold the others back until their
+        // visibility runs out.
+        let mut chunks = tokio::task::JoinSet::new();
         for chunk in due.chunks(10) {
-            match shared.wire.change_visibility_batch(chunk, vt).await {
-                Ok(failed) => {
-                    for f in failed {
-                        warn!(source = %shared.name, code = f.code, "visibility not extended; the message may be delivered twice");
+            let (shared, chunk) = (shared.clone(), chunk.to_vec());
+            chunks.spawn(async move { extend(&shared, chunk, vt).await });
+        }
+        while chunks.join_next().await.is_some() {}
+    }
+}
+
+/// Extends the visibility of `entries` by `vt`, trying SQS's own failures again while there
+/// is visibility left.
+async fn extend(shared: &Shared, mut pending: Vec<(String, String)>, vt: Duration) {
+    let mut wait = RETRY_FIRST;
+    loop {
+        // The new deadline counts from before the request: SQS may carry it out at any moment after.
+        let sent = Instant::now();
+        let receipts: Vec<String> = pending.iter().map(|(_, r)| r.clone()).collect();
+        let failed = match shared.wire.change_visibility_batch(&receipts, vt).await {
+            Ok(failed) => failed,
+            Err(e) => {
+                warn!(source = %shared.name, error = %e, "visibility heartbeat failed; trying again");
+                (0..pending.len()).map(|i| super::Failed { id: i.to_string(), code: "NoAnswer".into(), sender_fault: false }).collect()
+            }
+        };
+        let mut retry = Vec::new();
+        {
+            let mut held = shared.held.lock().unwrap();
+            for (i, (id, receipt)) in pending.iter().enumerate() {
+                match failed.iter().find(|f| f.id == i.to_string()) {
+                    None => {
+                        if let Some(h) = held.get_mut(id).filter(|h| &h.receipt == receipt) {
+                            h.visible_at = h.visible_at.max(sent + vt);
+                        }
                     }
+                    Some(f) if f.sender_fault => {
+                        warn!(source = %shared.name, message_id = %id, code = f.code, "visibility not extended; the message may be delivered twice")
+                    }
+                    Some(_) => retry.push((id.clone(), receipt.clone())),
                 }
-                Err(e) => warn!(source = %shared.name, error = %e, "visibility heartbeat failed; messages may be delivered twice"),
             }
         }
+        let (still_valid, _) = still_held(shared, retry);
+        if still_valid.is_empty() {
+            return;
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MOST);
+        pending = still_valid;
     }
 }
