@@ -8,12 +8,15 @@
 //! 2. fanin's peak RSS draining a 100,000 and a 1,000,000 message backlog;
 //! 3. 1,000 every-second cron schedules for 30 s: lateness, misses and CPU per fire, beside
 //!    `tokio-cron-scheduler`;
-//! 4. `fanin replay` of 100,000 dead-letter records.
+//! 4. `fanin replay` of 100,000 dead-letter records;
+//! 5. a throttle storm: a function with reserved concurrency 8 behind a target allowed 64,
+//!    against the function's capacity.
 //!
 //! Every contender runs as a child process measured from outside (`wait4`).
 //! Knobs: FANIN_BENCH_MESSAGES (50000), FANIN_BENCH_PEER_MESSAGES (10000, for the Python and
 //! Node peers), FANIN_BENCH_BACKLOG (1000000), FANIN_BENCH_CRON_SECONDS (30),
-//! FANIN_BENCH_ONLY (a comma list of throughput, memory, cron, replay).
+//! FANIN_BENCH_THROTTLE_MESSAGES (2000), FANIN_BENCH_ONLY (a comma list of throughput, memory,
+//! cron, replay, throttles).
 
 #[path = "../tests/support/serve.rs"]
 mod serve;
@@ -31,6 +34,8 @@ mod measure;
 mod replay_speed;
 #[path = "bench/sdk_consumer.rs"]
 mod sdk_consumer;
+#[path = "bench/throttle_storm.rs"]
+mod throttle_storm;
 
 use std::path::Path;
 use std::process::Command;
@@ -74,6 +79,9 @@ fn main() {
     }
     if wanted("replay") {
         replay_speed::run(100_000, CONCURRENCY);
+    }
+    if wanted("throttles") {
+        throttle_storm::run(knob("FANIN_BENCH_THROTTLE_MESSAGES", 2_000));
     }
 }
 
@@ -204,9 +212,9 @@ fn run_contender(contender: Contender, messages: usize) -> Result<Row, String> {
             c.args(["bare-client", &lambda.url(), &messages.to_string()]);
             c
         }
-        Contender::Fanin => fanin_command(dir.path(), &sqs),
+        Contender::Fanin => fanin_command(dir.path(), &sqs, CONCURRENCY),
         Contender::FaninOneWorker => {
-            let mut c = fanin_command(dir.path(), &sqs);
+            let mut c = fanin_command(dir.path(), &sqs, CONCURRENCY);
             c.env("TOKIO_WORKER_THREADS", "1");
             c
         }
@@ -243,16 +251,16 @@ fn run_contender(contender: Contender, messages: usize) -> Result<Row, String> {
     })
 }
 
-/// fanin reading the fake queue into the `work` target, `max_concurrency = CONCURRENCY`,
+/// fanin reading the fake queue into the `work` target with `max_concurrency`,
 /// `queue_capacity = 10000`; configuration written under `dir`.
-fn fanin_command(dir: &Path, sqs: &FakeSqs) -> Command {
+fn fanin_command(dir: &Path, sqs: &FakeSqs, max_concurrency: usize) -> Command {
     std::fs::create_dir_all(dir.join("sources")).unwrap();
     std::fs::write(
         dir.join("fanin.toml"),
         format!(
             "[daemon]\nstate_dir = \"state\"\nqueue_capacity = 10000\nmax_in_flight = 256\nshutdown_grace = \"5s\"\n\
              [aws]\nregion = \"us-east-1\"\naccount_id = \"123456789012\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n\
-             [targets.work]\nfunction = \"work\"\nmax_concurrency = {CONCURRENCY}\n"
+             [targets.work]\nfunction = \"work\"\nmax_concurrency = {max_concurrency}\n"
         ),
     )
     .unwrap();
@@ -285,7 +293,7 @@ fn memory(large: usize) {
         let sqs = FakeSqs::start(backlog, body);
         let lambda = LambdaEndpoint::start_counting();
         let dir = tempfile::tempdir().unwrap();
-        let mut cmd = fanin_command(dir.path(), &sqs);
+        let mut cmd = fanin_command(dir.path(), &sqs, CONCURRENCY);
         aws_env(&mut cmd, &sqs, &lambda);
         match measure::run(cmd, Done::When(&|| sqs.deleted() >= backlog), LIMIT) {
             Ok(u) => {

@@ -149,6 +149,56 @@ impl Clock for TokioClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Rate as RateSetting;
+    use crate::dispatch::settings::TargetSettings;
+
+    fn target(max_concurrency: usize, rate: Option<RateSetting>) -> Target {
+        let settings: TargetSettings = toml::from_str(&format!("function = \"work\"\nmax_concurrency = {max_concurrency}")).unwrap();
+        let settings = TargetSettings { rate, ..settings };
+        let sdk = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
+        let sink = Arc::new(crate::dlq::FileSink::new("local", std::env::temp_dir().join("fanin-never-written.jsonl")));
+        Target::new("work", &settings, Call::of(&sdk, &settings, "work", None), sink)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_deliveries_already_waiting_for_a_permit() {
+        let target = Arc::new(target(1, None));
+        let in_flight = Arc::new(Semaphore::new(10));
+        let first = target.admit(&in_flight).await;
+        let waiting = tokio::spawn({
+            let (target, in_flight) = (target.clone(), in_flight.clone());
+            async move {
+                let _admitted = target.admit(&in_flight).await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // A 429 with Retry-After: 2 s, while the second delivery waits for the permit.
+        let paused_at = Instant::now();
+        target.pause(Duration::from_secs(2));
+        drop(first);
+        let admitted_at = waiting.await.unwrap();
+        assert!(admitted_at >= paused_at + Duration::from_secs(2), "admitted {:?} into a 2 s pause", admitted_at - paused_at);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rate_tokens_are_not_saved_up_while_deliveries_wait_or_stall() {
+        // 10/s: one call per 100 ms, a bucket of one.
+        let target = target(1, Some(RateSetting { count: 10, per: Duration::from_secs(1) }));
+        let in_flight = Arc::new(Semaphore::new(10));
+        // A stall of 3 s (a pause, a slow call): no burst after it.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let start = Instant::now();
+        let mut admitted = Vec::new();
+        for _ in 0..5 {
+            drop(target.admit(&in_flight).await);
+            admitted.push(Instant::now() - start);
+        }
+        for pair in admitted.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(99), "calls {admitted:?} closer than the rate allows");
+        }
+        assert!(admitted[4] <= Duration::from_millis(450), "the rate was not kept up: {admitted:?}");
+    }
 
     #[test]
     fn a_rate_holds_ten_milliseconds_of_tokens_at_least_one() {

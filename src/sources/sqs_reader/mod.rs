@@ -100,6 +100,28 @@ struct Shared {
     received: metrics::Counter,
 }
 
+#[cfg(test)]
+impl Shared {
+    /// A reader's shared state around `wire`, for tests of its parts.
+    fn for_test(settings: SqsSettings, wire: Box<dyn QueueWire>) -> Shared {
+        Shared {
+            name: "test".into(),
+            labels: intake::Labels { source: "test".into(), queue_arn: String::new(), region: "us-east-1".into(), account: "123456789012".into() },
+            fifo: false,
+            settings,
+            wire,
+            sns: None,
+            queue: crate::queue::bounded(10).0,
+            held: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+            deletes: mpsc::unbounded_channel().0,
+            waiters: TaskTracker::new(),
+            health: Arc::new(crate::telemetry::health::Health::new(["test"])),
+            received: metrics::Counter::noop(),
+        }
+    }
+}
+
 impl Source for SqsReader {
     fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> {
         Box::pin(async move {

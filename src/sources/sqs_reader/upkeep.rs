@@ -209,3 +209,130 @@ async fn extend(shared: &Shared, mut pending: Vec<(String, String)>, vt: Duratio
         pending = still_valid;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use aws_sdk_sqs::types::Message;
+
+    use super::*;
+    use crate::sources::sqs_reader::{Failed, Held, QueueWire, SqsError, SqsSettings};
+    use crate::BoxFuture;
+
+    /// SQS that fails, on its side, the first `failures` tries of every entry, and records the
+    /// receipts of each call.
+    struct Flaky {
+        failures: usize,
+        sender_fault: bool,
+        tries: Mutex<HashMap<String, usize>>,
+        calls: Mutex<Vec<Vec<String>>>,
+    }
+
+    use std::collections::HashMap;
+
+    impl Flaky {
+        fn new(failures: usize, sender_fault: bool) -> Flaky {
+            Flaky { failures, sender_fault, tries: Mutex::default(), calls: Mutex::default() }
+        }
+
+        fn answer(&self, receipts: Vec<String>) -> Vec<Failed> {
+            self.calls.lock().unwrap().push(receipts.clone());
+            let mut tries = self.tries.lock().unwrap();
+            receipts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let n = tries.entry(r.clone()).or_default();
+                    *n += 1;
+                    (*n <= self.failures).then(|| Failed { id: i.to_string(), code: "InternalError".into(), sender_fault: self.sender_fault })
+                })
+                .collect()
+        }
+    }
+
+    impl QueueWire for Flaky {
+        fn receive(&self, _: i32, _: Duration, _: Duration) -> BoxFuture<'_, Result<Vec<Message>, SqsError>> {
+            Box::pin(async { Ok(vec![]) })
+        }
+        fn delete_batch<'a>(&'a self, receipts: &'a [&'a str]) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
+            let answer = self.answer(receipts.iter().map(|r| r.to_string()).collect());
+            Box::pin(async move { Ok(answer) })
+        }
+        fn change_visibility_batch<'a>(&'a self, receipts: &'a [String], _: Duration) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
+            let answer = self.answer(receipts.to_vec());
+            Box::pin(async move { Ok(answer) })
+        }
+    }
+
+    fn shared(wire: Arc<Flaky>, visibility: Duration) -> Arc<Shared> {
+        struct Forward(Arc<Flaky>);
+        impl QueueWire for Forward {
+            fn receive(&self, m: i32, w: Duration, v: Duration) -> BoxFuture<'_, Result<Vec<Message>, SqsError>> {
+                self.0.receive(m, w, v)
+            }
+            fn delete_batch<'a>(&'a self, r: &'a [&'a str]) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
+                self.0.delete_batch(r)
+            }
+            fn change_visibility_batch<'a>(&'a self, r: &'a [String], v: Duration) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
+                self.0.change_visibility_batch(r, v)
+            }
+        }
+        let settings: SqsSettings = toml::from_str(&format!("queue_url = \"http://q/1/q\"\nvisibility_timeout = \"{}ms\"", visibility.as_millis())).unwrap();
+        Arc::new(super::super::Shared::for_test(settings, Box::new(Forward(wire))))
+    }
+
+    fn hold(shared: &Shared, id: &str, visible_for: Duration) {
+        shared.held.lock().unwrap().insert(id.into(), Held { receipt: format!("r-{id}"), visible_at: Instant::now() + visible_for, deleting: false });
+    }
+
+    #[tokio::test]
+    async fn delete_entries_sqs_failed_on_its_side_are_tried_again_until_deleted() {
+        let wire = Arc::new(Flaky::new(2, false));
+        let shared = shared(wire.clone(), Duration::from_secs(30));
+        hold(&shared, "a", Duration::from_secs(30));
+        hold(&shared, "b", Duration::from_secs(30));
+        delete_batch(&shared, vec![("a".into(), "r-a".into()), ("b".into(), "r-b".into())]).await;
+        assert_eq!(wire.calls.lock().unwrap().len(), 3, "two failed tries, then the delete");
+        assert!(shared.held.lock().unwrap().is_empty(), "both deleted, no longer held");
+    }
+
+    #[tokio::test]
+    async fn a_delete_the_request_was_at_fault_for_is_not_tried_again() {
+        let wire = Arc::new(Flaky::new(1, true));
+        let shared = shared(wire.clone(), Duration::from_secs(30));
+        hold(&shared, "a", Duration::from_secs(30));
+        delete_batch(&shared, vec![("a".into(), "r-a".into())]).await;
+        assert_eq!(wire.calls.lock().unwrap().len(), 1);
+        assert!(shared.held.lock().unwrap().is_empty(), "forgotten: SQS brings it back");
+    }
+
+    #[tokio::test]
+    async fn a_delete_is_not_tried_past_the_message_visibility() {
+        let wire = Arc::new(Flaky::new(usize::MAX, false));
+        let shared = shared(wire.clone(), Duration::from_secs(30));
+        hold(&shared, "a", Duration::from_millis(250));
+        delete_batch(&shared, vec![("a".into(), "r-a".into())]).await;
+        let calls = wire.calls.lock().unwrap().len();
+        assert!((2..=4).contains(&calls), "tried while the receipt was valid, then given up: {calls} calls");
+    }
+
+    #[tokio::test]
+    async fn a_deadline_moves_only_when_sqs_confirmed_the_extension() {
+        let wire = Arc::new(Flaky::new(1, false));
+        let shared = shared(wire.clone(), Duration::from_secs(10));
+        hold(&shared, "a", Duration::from_secs(2));
+        let before = shared.held.lock().unwrap()["a"].visible_at;
+        let sent = Instant::now();
+        let extending = tokio::spawn({
+            let shared = shared.clone();
+            async move { extend(&shared, vec![("a".into(), "r-a".into())], Duration::from_secs(10)).await }
+        });
+        // The first try failed: the deadline has not moved while the second waits its turn.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(shared.held.lock().unwrap()["a"].visible_at, before, "moved although SQS failed the extension");
+        extending.await.unwrap();
+        assert_eq!(wire.calls.lock().unwrap().len(), 2);
+        assert!(shared.held.lock().unwrap()["a"].visible_at >= sent + Duration::from_secs(10), "confirmed: moved");
+    }
+}
