@@ -2,7 +2,13 @@
 //! for every full window of successes (additive increase, multiplicative decrease).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(not(test))]
+use std::time::Instant;
+// Under test the cut window follows tokio's clock, so the simulation's paused time decides it
+// rather than how fast the machine runs.
+#[cfg(test)]
+use tokio::time::Instant;
 
 use tokio::sync::Notify;
 
