@@ -8,6 +8,7 @@
 //! lost, deleted early, or delivered twice without a cause.
 
 mod config;
+mod directed;
 mod instance;
 mod jitter;
 mod lambda;
