@@ -22,6 +22,8 @@ pub mod samples;
 pub mod settings;
 pub mod setup;
 pub mod signed_http;
+#[cfg(test)]
+mod simulation;
 pub mod sources;
 pub mod telemetry;
 pub mod validate;

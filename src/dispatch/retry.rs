@@ -11,7 +11,13 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     if ceiling.is_zero() {
         return ceiling;
     }
-    Duration::from_nanos(rand::rng().random_range(0..=ceiling.as_nanos().min(u64::MAX as u128) as u64))
+    let ceiling = ceiling.as_nanos().min(u64::MAX as u128) as u64;
+    // The simulation draws from its seed, so a seed replays the same backoffs.
+    #[cfg(test)]
+    if let Some(nanos) = crate::simulation::jitter(ceiling) {
+        return Duration::from_nanos(nanos);
+    }
+    Duration::from_nanos(rand::rng().random_range(0..=ceiling))
 }
 
 #[cfg(test)]
