@@ -9,19 +9,19 @@ use super::{run, DuplicateCause, Plan, Rules, Tally};
 /// Throttles count against `retry.max_attempts`, so a throttle storm dead-letters events
 /// `RetriesExhausted` that a patient retry would have delivered. While set, such dead letters
 /// pass; set it to false once throttles no longer use up attempts.
-const KNOWN_DEFECT_THROTTLES_COUNT_AS_ATTEMPTS: bool = true;
+const KNOWN_DEFECT_THROTTLES_COUNT_AS_ATTEMPTS: bool = false;
 
 /// SQS's failed entries of `DeleteMessageBatch` and `ChangeMessageVisibilityBatch` (and failed
 /// whole calls) are only logged: the message comes back and is delivered again. While set,
 /// duplicates of messages whose delete or heartbeat SQS failed count as explained; set it to
 /// false once the reader retries them.
-const KNOWN_DEFECT_SQS_UPKEEP_FAILURES_NOT_RETRIED: bool = true;
+const KNOWN_DEFECT_SQS_UPKEEP_FAILURES_NOT_RETRIED: bool = false;
 
 /// Heartbeats move the reader's deadline before SQS confirmed the change, and messages beyond
 /// a batch's reserved room get none: a message can come back while it still waits or retries.
 /// While set, this share of duplicate invokes per message may stay unexplained; once fixed,
 /// none may.
-const KNOWN_DEFECT_HEARTBEATS: bool = true;
+const KNOWN_DEFECT_HEARTBEATS: bool = false;
 
 /// Loss is never allowed: only the duplicate and dead-letter rules bend for known defects.
 pub fn rules() -> Rules {
