@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::limits::{at_most, duration_between};
 use crate::config::{ConfigError, Rate};
 
 /// `[targets.NAME]`: a Lambda function events are sent to.
@@ -148,13 +149,69 @@ impl Default for RetrySettings {
     }
 }
 
+/// The most invocations of one target in flight: each is an open connection, and Lambda's own
+/// concurrency quotas are in the tens of thousands (the bound `daemon.max_in_flight` has too).
+pub const MAX_CONCURRENCY: u64 = 100_000;
+/// `invoke_timeout`: shorter than 100 ms no call gets through; a synchronous call waits for
+/// a function that may run 15 minutes, and an hour is past any answer.
+pub const MIN_INVOKE_TIMEOUT: Duration = Duration::from_millis(100);
+pub const MAX_INVOKE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Lambda's limit on `ClientContext`, counted in base64.
+pub const MAX_CLIENT_CONTEXT: usize = 3583;
+/// `retry.max_attempts`: attempts the function itself fails (throttles and service errors do
+/// not count); past a thousand the event's age is the real bound.
+pub const MAX_ATTEMPTS: u64 = 1000;
+/// `retry.base_delay`, `retry.max_delay`: a zero backoff retries throttles and service errors
+/// in a hot loop until `max_event_age`; a backoff past 12 hours outlives any SQS visibility.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(1);
+pub const MAX_BASE_DELAY: Duration = Duration::from_secs(3600);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(12 * 3600);
+/// `retry.max_event_age`: at least a second, and no longer than SQS keeps a message (14 days).
+pub const MIN_EVENT_AGE: Duration = Duration::from_secs(1);
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The length of `context` as the `X-Amz-Client-Context` header carries it: base64 of its JSON.
+pub fn client_context_len(context: &serde_json::Map<String, serde_json::Value>) -> usize {
+    serde_json::Value::Object(context.clone()).to_string().len().div_ceil(3) * 4
+}
+
+impl RetrySettings {
+    /// Refuses a retry policy that loops hot or overflows the time it counts, naming the keys
+    /// under `key` (`targets.NAME.retry`) of `file`.
+    pub fn check(&self, file: &Path, key: &str) -> Result<(), ConfigError> {
+        at_most(file, format!("{key}.max_attempts"), u64::from(self.max_attempts), MAX_ATTEMPTS)?;
+        duration_between(file, format!("{key}.base_delay"), self.base_delay, MIN_BACKOFF, MAX_BASE_DELAY)?;
+        duration_between(file, format!("{key}.max_delay"), self.max_delay, MIN_BACKOFF, MAX_BACKOFF)?;
+        duration_between(file, format!("{key}.max_event_age"), self.max_event_age, MIN_EVENT_AGE, MAX_EVENT_AGE)
+    }
+}
+
 impl TargetSettings {
     /// Refuses settings that cannot work: `name` is the target's, `at` the file it is defined
     /// in and `sinks` the dead-letter sinks there are.
     pub fn check<S>(&self, name: &str, at: &Path, sinks: &BTreeMap<String, S>) -> Result<(), ConfigError> {
         let target = self;
+        let key = |k: &str| format!("targets.{name}.{k}");
         if target.max_concurrency == 0 {
             return Err(ConfigError::new(at, format!("targets.{name}.max_concurrency"), "must be at least 1"));
+        }
+        at_most(at, key("max_concurrency"), target.max_concurrency as u64, MAX_CONCURRENCY)?;
+        duration_between(at, key("invoke_timeout"), target.invoke_timeout, MIN_INVOKE_TIMEOUT, MAX_INVOKE_TIMEOUT)?;
+        if let Some(q) = &target.qualifier {
+            // Invoke's Qualifier: 1 to 128 characters.
+            if q.is_empty() || q.len() > 128 {
+                return Err(ConfigError::new(at, key("qualifier"), format!("must be 1 to 128 characters (it is {})", q.len())));
+            }
+        }
+        if let Some(context) = &target.client_context {
+            let encoded = client_context_len(context);
+            if encoded > MAX_CLIENT_CONTEXT {
+                let message = format!("is {encoded} bytes in base64; Lambda takes at most {MAX_CLIENT_CONTEXT}");
+                return Err(ConfigError::new(at, key("client_context"), message));
+            }
+        }
+        if let Some(large) = &target.large_payloads {
+            crate::dlq::settings::s3_place(at, &key("large_payloads"), &large.bucket, &large.prefix)?;
         }
         // A function (Lambda), a function URL (`function` may then name it) or a state machine.
         let others = usize::from(target.url.is_some()) + usize::from(target.state_machine.is_some());
@@ -178,6 +235,7 @@ impl TargetSettings {
         if target.retry.max_attempts == 0 {
             return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));
         }
+        target.retry.check(at, &key("retry"))?;
         for (key, sink) in [("dlq", &target.dlq), ("on_success", &target.on_success)] {
             if let Some(sink) = sink.as_ref().filter(|s| !sinks.contains_key(*s)) {
                 let message = format!("no sink named \"{sink}\" (define it as [dlq.{sink}])");

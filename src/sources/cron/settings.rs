@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::schedule::{Schedule, ScheduleError};
+use crate::config::limits::duration_between;
 use crate::config::{deserialize_at, ConfigError};
 use crate::sources::SourceKind;
 
@@ -35,6 +36,12 @@ impl PartialEq for CronSettings {
     }
 }
 
+/// Lambda's asynchronous payload limit (1 MB): a larger payload could never be delivered.
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+/// The furthest back `catch_up` reaches: a month covers a monthly schedule, and every missed
+/// fire of the window is listed at start.
+pub const MAX_CATCH_UP: Duration = Duration::from_secs(31 * 24 * 3600);
+
 fn default_timezone() -> String {
     "UTC".into()
 }
@@ -54,6 +61,16 @@ impl CronSettings {
             };
             ConfigError::new(file, key, e.to_string())
         })?;
+        if let Some(window) = self.catch_up {
+            duration_between(file, "catch_up", window, Duration::ZERO, MAX_CATCH_UP)?;
+        }
+        if let Some(payload) = &self.payload {
+            let size = payload.to_string().len();
+            if size > MAX_PAYLOAD {
+                let message = format!("is {size} bytes as JSON; an asynchronous invocation takes at most {MAX_PAYLOAD}");
+                return Err(ConfigError::new(file, "payload", message));
+            }
+        }
         self.parsed = Some(parsed);
         Ok(())
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::limits::{at_most, http_url};
 use crate::config::{deserialize_at, ConfigError};
 use crate::sources::sqs::SqsShape;
 use crate::sources::SourceKind;
@@ -38,6 +39,10 @@ pub struct SqsSettings {
     pub origin: Option<Origin>,
 }
 
+/// The most long-polling receivers one source may run: each holds a connection and a task,
+/// and a thousand receive far more than any one queue delivers.
+pub const MAX_POLLERS: u64 = 1000;
+
 fn default_pollers() -> usize {
     2
 }
@@ -65,6 +70,7 @@ impl SqsSettings {
 
     /// Refuses what SQS would refuse, naming the key of the source file `file`.
     pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        http_url(file, "queue_url", &self.queue_url, "a queue URL")?;
         if !(1..=10).contains(&self.batch_size) {
             return Err(ConfigError::new(file, "batch_size", "must be between 1 and 10"));
         }
@@ -74,6 +80,7 @@ impl SqsSettings {
         if self.pollers == 0 {
             return Err(ConfigError::new(file, "pollers", "must be at least 1"));
         }
+        at_most(file, "pollers", self.pollers as u64, MAX_POLLERS)?;
         if self.visibility_timeout < Duration::from_secs(3) || self.visibility_timeout > Duration::from_secs(12 * 3600) {
             return Err(ConfigError::new(file, "visibility_timeout", "must be between 3s and 12h"));
         }
