@@ -59,12 +59,23 @@ pub fn http_url(file: &Path, key: impl Into<String>, value: &str, what: &str) ->
     Ok(())
 }
 
-/// A duration as people write it in configuration (`"12h"`, `"100ms"`, `"0s"`).
+/// A duration as people write it in configuration, in units that do not vary (`"31d"`,
+/// `"12h 1s"`, `"100ms"`, `"0s"`): the text parses back to the same duration.
 pub fn human(d: Duration) -> String {
-    if d.is_zero() {
+    let secs = d.as_secs();
+    let parts = [
+        (secs / 86_400, "d"),
+        (secs / 3600 % 24, "h"),
+        (secs / 60 % 60, "m"),
+        (secs % 60, "s"),
+        (u64::from(d.subsec_millis()), "ms"),
+        (u64::from(d.subsec_nanos() % 1_000_000), "ns"),
+    ];
+    let text: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, unit)| format!("{n}{unit}")).collect();
+    if text.is_empty() {
         "0s".into()
     } else {
-        humantime::format_duration(d).to_string()
+        text.join(" ")
     }
 }
 
@@ -86,6 +97,14 @@ mod tests {
         assert!(duration_between(f, "k", h, s, h).is_ok());
         assert_eq!(message(duration_between(f, "k", Duration::ZERO, s, h)), "fanin.toml: k: must be between 1s and 1h (it is 0s)");
         assert_eq!(message(duration_between(f, "k", Duration::from_secs(3601), s, h)), "fanin.toml: k: must be between 1s and 1h (it is 1h 1s)");
+    }
+
+    #[test]
+    fn durations_read_back_as_written() {
+        for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_millis(100), Duration::from_secs(31 * 86_400 + 1), Duration::MAX] {
+            assert_eq!(crate::config::parse_duration(&human(d)).unwrap(), d, "{}", human(d));
+        }
+        assert_eq!(human(Duration::from_secs(14 * 86_400)), "14d");
     }
 
     #[test]
