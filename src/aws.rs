@@ -195,3 +195,22 @@ pub async fn caller_account(sdk: &SdkConfig) -> Result<String, String> {
         Err(e) => Err(aws_sdk_sts::error::DisplayErrorContext(e).to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<(), ConfigError> {
+        let aws: AwsSettings = toml::from_str(text).unwrap();
+        aws.check(Path::new("fanin.toml"))
+    }
+
+    #[test]
+    fn aws_settings_are_checked_before_the_sdk_sees_them() {
+        assert!(check("region = \"eu-central-2\"\nendpoint_url = \"http://127.0.0.1:4566\"\nassume_role_arn = \"arn:aws:iam::123456789012:role/fanin\"").is_ok());
+        // The SDK panics when it resolves an endpoint that is not a URL.
+        assert_eq!(check("endpoint_url = \"\"").unwrap_err().key, "aws.endpoint_url");
+        assert_eq!(check("region = \"us-east-1/..\"").unwrap_err().key, "aws.region");
+        assert_eq!(check("assume_role_arn = \"arn:aws:iam::123456789012:user/fanin\"").unwrap_err().key, "aws.assume_role_arn");
+    }
+}

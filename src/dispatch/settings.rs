@@ -248,3 +248,56 @@ impl TargetSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(extra: &str) -> ConfigError {
+        let target: TargetSettings = toml::from_str(&format!("function = \"f\"\n{extra}")).unwrap();
+        target.check("t", Path::new("fanin.toml"), &BTreeMap::<String, ()>::new()).unwrap_err()
+    }
+
+    fn accepted(extra: &str) -> bool {
+        let target: TargetSettings = toml::from_str(&format!("function = \"f\"\n{extra}")).unwrap();
+        target.check("t", Path::new("fanin.toml"), &BTreeMap::<String, ()>::new()).is_ok()
+    }
+
+    #[test]
+    fn limits_and_timeouts_keep_to_their_ranges() {
+        assert!(accepted("max_concurrency = 100000") && accepted("invoke_timeout = \"100ms\"") && accepted("invoke_timeout = \"1h\""));
+        assert_eq!(refusal("max_concurrency = 100001").message, "must be at most 100000 (it is 100001)");
+        assert_eq!(refusal("max_concurrency = 0").message, "must be at least 1");
+        let e = refusal("invoke_timeout = \"0s\"");
+        assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.invoke_timeout", "must be between 100ms and 1h (it is 0s)"));
+        assert_eq!(refusal("qualifier = \"\"").key, "targets.t.qualifier");
+        assert_eq!(refusal(&format!("qualifier = \"{}\"", "q".repeat(129))).key, "targets.t.qualifier");
+    }
+
+    #[test]
+    fn a_retry_policy_that_loops_hot_or_overflows_is_refused() {
+        assert!(accepted("retry = { max_attempts = 1000, base_delay = \"1ms\", max_delay = \"12h\", max_event_age = \"14d\" }"));
+        assert_eq!(refusal("retry = { max_attempts = 1001 }").key, "targets.t.retry.max_attempts");
+        assert_eq!(refusal("retry = { max_attempts = 0 }").message, "must be at least 1");
+        assert_eq!(refusal("retry = { base_delay = \"0s\" }").key, "targets.t.retry.base_delay");
+        assert_eq!(refusal("retry = { max_delay = \"1000000000y\" }").key, "targets.t.retry.max_delay");
+        assert_eq!(refusal("retry = { max_event_age = \"15d\" }").message, "must be between 1s and 14d (it is 15d)");
+    }
+
+    #[test]
+    fn a_client_context_is_held_to_lambdas_3583_bytes_of_base64() {
+        // `{"k":"…"}`: 8 bytes around the string; 2,685 bytes of JSON are 3,580 of base64.
+        let context = |n: usize| format!("client_context = {{ k = \"{}\" }}", "x".repeat(n));
+        assert!(accepted(&context(2677)));
+        let e = refusal(&context(2678));
+        assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.client_context", "is 3584 bytes in base64; Lambda takes at most 3583"));
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(r#"{"k":"xx"}"#).unwrap();
+        assert_eq!(client_context_len(&map), base64::Engine::encode(&base64::engine::general_purpose::STANDARD, r#"{"k":"xx"}"#).len());
+    }
+
+    #[test]
+    fn a_claim_check_needs_a_bucket_and_room_for_its_keys() {
+        assert_eq!(refusal("large_payloads = { bucket = \"\" }").key, "targets.t.large_payloads.bucket");
+        assert_eq!(refusal(&format!("large_payloads = {{ bucket = \"b\", prefix = \"{}\" }}", "p".repeat(513))).key, "targets.t.large_payloads.prefix");
+    }
+}

@@ -92,3 +92,23 @@ pub fn s3_place(file: &Path, key: &str, bucket: &str, prefix: &str) -> Result<()
 
 /// The name of the dead-letter sink used by targets that name none.
 pub const DEFAULT_DLQ: &str = "default";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<(), ConfigError> {
+        let sink: DlqSettings = toml::from_str(text).unwrap();
+        sink.check("x", Path::new("fanin.toml"))
+    }
+
+    #[test]
+    fn a_sink_needs_somewhere_to_write() {
+        assert!(check("type = \"file\"\npath = \"/var/lib/fanin/x.jsonl\"").is_ok());
+        assert_eq!(check("type = \"file\"\npath = \"/\"").unwrap_err().key, "dlq.x.path");
+        assert_eq!(check("type = \"sqs\"\nqueue_url = \"q\"").unwrap_err().key, "dlq.x.queue_url");
+        assert_eq!(check("type = \"s3\"\nbucket = \"a/b\"").unwrap_err().key, "dlq.x.bucket");
+        assert!(check(&format!("type = \"s3\"\nbucket = \"b\"\nprefix = \"{}\"", "p".repeat(512))).is_ok());
+        assert_eq!(check(&format!("type = \"s3\"\nbucket = \"b\"\nprefix = \"{}\"", "p".repeat(513))).unwrap_err().key, "dlq.x.prefix");
+    }
+}

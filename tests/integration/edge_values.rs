@@ -140,15 +140,15 @@ const ROWS: &[Row] = &[
     row(src(&["s3"]), "setup", &["{ bucket = \"edge\" }", "{}", "\"edge\""]),
     row(src(&["s3"]), "setup.bucket", &["\"edge\""]),
     // type = "sns"
-    row(src(&["sns"]), "topic_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge\"", "\"\""]),
+    row(src(&["sns"]), "topic_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge\"", "\"\"", "\"edge\""]),
     row(src(&["sns"]), "subscription_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge:fanin\"", "\"\""]),
     row(src(&["sns"]), "setup", &["{ topic_arn = \"arn:aws:sns:us-east-1:123456789012:edge\" }", "{}", "\"edge\""]),
-    row(src(&["sns"]), "setup.topic_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge\""]),
+    row(src(&["sns"]), "setup.topic_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge\"", "\"\"", "\"arn:aws:sqs:us-east-1:123456789012:edge\""]),
     // type = "eventbridge", and a queue-fed cloudwatch_alarm's `setup`
     row(src(&["eventbridge"]), "setup", &["{ rule = \"edge\", pattern = { source = [\"shop\"] } }", "{ rule = \"edge\" }", "{}", "\"edge\""]),
-    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.rule", &[("setup.pattern", "{ source = [\"shop\"] }")], &["\"edge\"", "1"]),
-    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.event_bus", &[("setup.rule", "\"edge\""), ("setup.pattern", "{ source = [\"shop\"] }")], &["\"default\"", "\"\"", "1"]),
-    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.pattern", &[("setup.rule", "\"edge\"")], &["{ source = [\"shop\"] }", "\"shop\""]),
+    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.rule", &[("setup.pattern", "{ source = [\"shop\"] }")], &["\"edge\"", "@long(64)", "\"\"", "@long(65)", "\"edge rule\"", "1"]),
+    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.event_bus", &[("setup.rule", "\"edge\""), ("setup.pattern", "{ source = [\"shop\"] }")], &["\"default\"", "\"arn:aws:events:us-east-1:123456789012:event-bus/edge\"", "\"\"", "@long(1601)", "1"]),
+    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.pattern", &[("setup.rule", "\"edge\"")], &["{ source = [\"shop\"] }", "\"shop\"", "{}", "{ source = \"shop\" }"]),
     // type = "cloudwatch_alarm", by queue and by polling
     row(src(&["cloudwatch_alarm", "cloudwatch_alarm_poll"]), "alarm_name_prefix", &["\"prod-\"", "@long(255)", "\"\"", "@long(256)"]),
     row(src(&["cloudwatch_alarm", "cloudwatch_alarm_poll"]), "states", &["[]", "[\"OK\", \"ALARM\", \"INSUFFICIENT_DATA\"]", "[\"\"]", "[\"alarm\"]", "\"ALARM\""]),

@@ -67,6 +67,9 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
                 "missing: give queue_url (alarm changes delivered to a queue) or poll_interval (poll DescribeAlarms)",
             ));
         }
+        if let Some(wiring) = &options.setup {
+            wiring.check(path)?;
+        }
         return SqsSettings::fed_by(path, table, Origin::CloudWatchAlarm(options));
     };
     if table.contains_key("queue_url") {

@@ -75,3 +75,28 @@ impl CronSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(extra: &str) -> Result<(), ConfigError> {
+        let mut s: CronSettings = toml::from_str(&format!("schedule = \"0 0 2 * * *\"\n{extra}")).unwrap();
+        s.check(Path::new("c.toml"))
+    }
+
+    #[test]
+    fn catch_up_reaches_back_a_month_at_most() {
+        assert!(check("catch_up = \"0s\"").is_ok() && check("catch_up = \"31d\"").is_ok());
+        let e = check("catch_up = \"1000000000y\"").unwrap_err();
+        assert_eq!(e.key, "catch_up");
+        assert!(e.message.starts_with("must be between 0s and 31d"), "{e}");
+    }
+
+    #[test]
+    fn a_payload_over_lambdas_asynchronous_limit_is_refused() {
+        // `{"k":"…"}`: 8 bytes around the string.
+        assert!(check(&format!("payload = {{ k = \"{}\" }}", "x".repeat(MAX_PAYLOAD - 8))).is_ok());
+        assert_eq!(check(&format!("payload = {{ k = \"{}\" }}", "x".repeat(MAX_PAYLOAD - 7))).unwrap_err().key, "payload");
+    }
+}

@@ -87,3 +87,25 @@ impl SqsSettings {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(extra: &str) -> Result<(), ConfigError> {
+        let s: SqsSettings = toml::from_str(&format!("queue_url = \"https://sqs.us-east-1.amazonaws.com/1/q\"\n{extra}")).unwrap();
+        s.check(Path::new("q.toml"))
+    }
+
+    #[test]
+    fn queue_settings_keep_to_what_sqs_and_the_reader_take() {
+        assert!(check("pollers = 1000\nbatch_size = 10\nwait_time = \"20s\"\nvisibility_timeout = \"12h\"").is_ok());
+        assert_eq!(check("pollers = 1001").unwrap_err().message, "must be at most 1000 (it is 1001)");
+        // The messages tests and operators already know stay as they were.
+        assert_eq!(check("batch_size = 11").unwrap_err().message, "must be between 1 and 10");
+        assert_eq!(check("wait_time = \"21s\"").unwrap_err().message, "SQS long polling waits at most 20s");
+        assert_eq!(check("visibility_timeout = \"12h 1s\"").unwrap_err().message, "must be between 3s and 12h");
+        let s: SqsSettings = toml::from_str("queue_url = \"\"").unwrap();
+        assert_eq!(s.check(Path::new("q.toml")).unwrap_err().key, "queue_url");
+    }
+}
