@@ -219,7 +219,8 @@ impl TargetSettings {
             let message = "give one of `function` (Lambda), `url` (a function URL) or `state_machine` (Step Functions)";
             return Err(ConfigError::new(at, format!("targets.{name}"), message));
         }
-        if target.url.as_ref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+        // A URL that does not parse would fail every call, dead-lettering every event.
+        if target.url.as_ref().is_some_and(|u| crate::config::limits::http_url(at, "", u, "").is_err()) {
             return Err(ConfigError::new(at, format!("targets.{name}.url"), "must be a function URL: https://<id>.lambda-url.<region>.on.aws/"));
         }
         if let Some(arn) = &target.state_machine {
@@ -271,6 +272,11 @@ mod tests {
         let e = refusal("invoke_timeout = \"0s\"");
         assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.invoke_timeout", "must be between 100ms and 1h (it is 0s)"));
         assert_eq!(refusal("qualifier = \"\"").key, "targets.t.qualifier");
+        let url = |u: &str| TargetSettings { url: Some(u.into()), ..toml::from_str("").unwrap() }.check("t", Path::new("f"), &BTreeMap::<String, ()>::new());
+        assert!(url("https://abc.lambda-url.us-east-1.on.aws/").is_ok());
+        for bad in ["http://", "http://a b/", "https://[::1", "ftp://host/"] {
+            assert_eq!(url(bad).unwrap_err().message, "must be a function URL: https://<id>.lambda-url.<region>.on.aws/", "{bad}");
+        }
         assert_eq!(refusal(&format!("qualifier = \"{}\"", "q".repeat(129))).key, "targets.t.qualifier");
     }
 

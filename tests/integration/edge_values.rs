@@ -90,7 +90,7 @@ const ROWS: &[Row] = &[
     // `sync` is RequestResponse
     row(D, "targets.edge.function", &["\"edge\"", "\"arn:aws:lambda:us-east-1:123456789012:function:edge:live\"", "@long(170)", "\"\"", "@long(171)"]),
     row(D, "targets.flow.state_machine", &["\"arn:aws:states:us-east-1:123456789012:stateMachine:flow\"", "\"\"", "\"flow\""]),
-    row(D, "targets.url.url", &["\"http://127.0.0.1:1/\"", "\"\"", "\"ftp://127.0.0.1/\""]),
+    row(D, "targets.url.url", &["\"http://127.0.0.1:1/\"", "\"\"", "\"ftp://127.0.0.1/\"", "\"http://\"", "\"http://a b/\""]),
     row(D, "targets.url.auth", &["\"AWS_IAM\"", "\"NONE\"", "\"\"", "\"SOMETIMES\""]),
     row(D, "targets.edge.qualifier", &["\"live\"", "@long(128)", "\"\"", "@long(129)"]),
     row(D, "targets.edge.max_concurrency", &["1", "100000", "0", "-1", "100001", "2305843009213693952", I64_MAX]),
