@@ -165,6 +165,11 @@ impl Config {
         let entries = std::fs::read_dir(&dir).map_err(|e| {
             ConfigError::new(&self.file, "daemon.sources_dir", format!("cannot read {}: {e}", dir.display()))
         })?;
+        // The daemon file's own directory would make it a source file too.
+        let own = self.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if dir.canonicalize().ok().is_some_and(|d| Some(d) == own.canonicalize().ok()) && self.file.extension().is_some_and(|x| x == "toml") {
+            return Err(ConfigError::new(&self.file, "daemon.sources_dir", format!("{} holds this daemon file: give the source files a directory of their own", dir.display())));
+        }
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))

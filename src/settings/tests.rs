@@ -164,6 +164,9 @@ fn daemon_limits_past_what_the_daemon_holds_are_refused_with_their_range() {
     // An empty directory would be the daemon file's own: it would read itself as a source.
     let e = error_of("[daemon]\nsources_dir = \"\"\n", &[]);
     assert_eq!((e.key.as_str(), e.message.as_str()), ("daemon.sources_dir", "must not be empty"));
+    let e = error_of("[daemon]\nsources_dir = \".\"\n", &[]);
+    assert_eq!(e.key, "daemon.sources_dir");
+    assert!(e.message.ends_with("holds this daemon file: give the source files a directory of their own"), "{e}");
 }
 
 #[test]

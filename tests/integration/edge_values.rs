@@ -60,7 +60,7 @@ const I64_MAX: &str = "9223372036854775807";
 /// One row per key of the schema.
 const ROWS: &[Row] = &[
     // [daemon]
-    row(D, "daemon.sources_dir", &["\"\"", "\"../sources\"", "\"../nowhere\""]),
+    row(D, "daemon.sources_dir", &["\"\"", "\"../sources\"", "\"../nowhere\"", "\".\"", "\"../config\""]),
     row(D, "daemon.state_dir", &["\"\"", "\"../state\"", "\".\""]),
     row(D, "daemon.queue_capacity", &["0", "-1", "1", "1000000", "1000001", "4611686018427387904", I64_MAX]),
     row(D, "daemon.max_in_flight", &["0", "-1", "1", "100000", "100001", "2305843009213693952", I64_MAX]),
