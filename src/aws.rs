@@ -1,6 +1,7 @@
 //! AWS configuration and clients: region, profile, assumed role and endpoints from `[aws]`,
 //! with the SDK's own retries capped where fanin retries by itself.
 
+use std::path::Path;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -8,6 +9,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use serde::Deserialize;
+
+use crate::config::limits::{http_url, not_empty};
+use crate::config::ConfigError;
 
 /// `[aws]`: all optional; the standard credential chain and region apply.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -24,6 +28,42 @@ pub struct AwsSettings {
     /// The account fanin runs in (12 digits), for the fields AWS always fills with it (cron's
     /// Scheduled Event, ARNs fanin builds); else asked of `sts:GetCallerIdentity` at start.
     pub account_id: Option<String>,
+}
+
+impl AwsSettings {
+    /// Refuses what no AWS call could be made with (the SDK panics on an endpoint that is no
+    /// URL), naming the key of the daemon file `file`.
+    pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        if let Some(region) = &self.region {
+            // Region names go into endpoint host names: `us-east-1`, `eu-central-2`, a local
+            // emulator's own name.
+            let ok = !region.is_empty() && region.len() <= 50 && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                let message = format!("\"{region}\" is not a region name (lowercase letters, digits and `-`, like \"us-east-1\")");
+                return Err(ConfigError::new(file, "aws.region", message));
+            }
+        }
+        if let Some(profile) = &self.profile {
+            not_empty(file, "aws.profile", profile)?;
+        }
+        if let Some(role) = &self.assume_role_arn {
+            // STS's RoleArn: 20 to 2048 characters, `arn:PARTITION:iam::ACCOUNT:role/NAME`.
+            let parts: Vec<&str> = role.splitn(6, ':').collect();
+            let ok = role.len() <= 2048 && parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].starts_with("role/") && parts[5].len() > 5;
+            if !ok {
+                return Err(ConfigError::new(file, "aws.assume_role_arn", "must be a role ARN: arn:aws:iam::ACCOUNT:role/NAME"));
+            }
+        }
+        if let Some(url) = &self.endpoint_url {
+            http_url(file, "aws.endpoint_url", url, "an endpoint")?;
+        }
+        if let Some(account) = &self.account_id {
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError::new(file, "aws.account_id", format!("\"{account}\" is not an AWS account id (12 digits)")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Loads the shared SDK configuration: the standard chain, then what `[aws]` says.
@@ -153,5 +193,24 @@ pub async fn caller_account(sdk: &SdkConfig) -> Result<String, String> {
     match sts.get_caller_identity().send().await {
         Ok(identity) => identity.account().map(str::to_string).ok_or_else(|| "no account in the answer".into()),
         Err(e) => Err(aws_sdk_sts::error::DisplayErrorContext(e).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<(), ConfigError> {
+        let aws: AwsSettings = toml::from_str(text).unwrap();
+        aws.check(Path::new("fanin.toml"))
+    }
+
+    #[test]
+    fn aws_settings_are_checked_before_the_sdk_sees_them() {
+        assert!(check("region = \"eu-central-2\"\nendpoint_url = \"http://127.0.0.1:4566\"\nassume_role_arn = \"arn:aws:iam::123456789012:role/fanin\"").is_ok());
+        // The SDK panics when it resolves an endpoint that is not a URL.
+        assert_eq!(check("endpoint_url = \"\"").unwrap_err().key, "aws.endpoint_url");
+        assert_eq!(check("region = \"us-east-1/..\"").unwrap_err().key, "aws.region");
+        assert_eq!(check("assume_role_arn = \"arn:aws:iam::123456789012:user/fanin\"").unwrap_err().key, "aws.assume_role_arn");
     }
 }

@@ -5,6 +5,7 @@
 //! the line; the CLI turns a [`ConfigError`] into exit code 2. What the keys mean lives with
 //! the part that uses them; [`crate::settings`] puts the whole together.
 
+pub mod limits;
 mod values;
 
 use std::path::{Path, PathBuf};

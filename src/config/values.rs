@@ -29,6 +29,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{s}` is not a duration ({e}); write it like \"30s\", \"5m\" or \"6h\""))
 }
 
+/// The highest rate a target or `fanin replay --rate` may ask for, per second.
+pub const MAX_RATE_PER_SECOND: u128 = 1_000_000;
+
 /// A rate: `count` per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -49,6 +52,13 @@ impl std::str::FromStr for Rate {
         };
         if count == 0 {
             return Err(format!("`{s}`: the rate must be at least 1"));
+        }
+        // The limiter spaces calls `per / count` apart in whole nanoseconds: past a billion a
+        // second that is 0 and the limiter cannot be built. A million a second (one call per
+        // microsecond) is far beyond what one host sends to Lambda.
+        if Duration::from_secs(1).as_nanos() * u128::from(count) > MAX_RATE_PER_SECOND * per.as_nanos() {
+            let per_minute = MAX_RATE_PER_SECOND * 60;
+            return Err(format!("`{s}`: the rate must be at most {MAX_RATE_PER_SECOND}/s (or {per_minute}/m)"));
         }
         Ok(Rate { count, per })
     }
@@ -98,5 +108,27 @@ mod tests {
         assert_eq!("6/m".parse::<Rate>().unwrap().per, Duration::from_secs(60));
         assert!("0/s".parse::<Rate>().is_err());
         assert!("10".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn rates_past_a_million_a_second_are_refused() {
+        assert!("1000000/s".parse::<Rate>().is_ok());
+        assert!("60000000/m".parse::<Rate>().is_ok());
+        for too_fast in ["1000001/s", "1000000001/s", "4294967295/s", "60000001/m", "4294967295/m"] {
+            let e = too_fast.parse::<Rate>().unwrap_err();
+            assert!(e.ends_with("the rate must be at most 1000000/s (or 60000000/m)"), "{too_fast}: {e}");
+        }
+        assert!("4294967296/s".parse::<Rate>().is_err());
+        assert!("-1/s".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn durations_past_what_a_duration_holds_are_refused_not_wrapped() {
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("18446744073709551616s").is_err());
+        assert!(parse_duration("").is_err());
+        // Huge but representable: the settings' own ranges refuse these.
+        assert!(parse_duration("99999999999999999s").is_ok());
+        assert!(parse_duration("1000000000y").is_ok());
     }
 }

@@ -48,8 +48,13 @@ impl Route {
             (Some(_), Some(_)) => Err(ConfigError::new(path, "routes", "give either `target` or `[[routes]]`, not both")),
             (Some(t), None) => Ok(vec![Route::to(&deserialize_at::<String>(path, "target", t)?)]),
             (None, Some(r)) => {
+                let r: Vec<RouteSettings> = deserialize_at(path, "routes", r)?;
+                // A source without a route would settle every event it reads as delivered nowhere.
+                if r.is_empty() {
+                    return Err(ConfigError::new(path, "routes", "give at least one route (or `target`)"));
+                }
                 let mut routes = Vec::new();
-                for (i, r) in deserialize_at::<Vec<RouteSettings>>(path, "routes", r)?.into_iter().enumerate() {
+                for (i, r) in r.into_iter().enumerate() {
                     let filter = r.filter.as_ref().map(Pattern::parse).transpose().map_err(|e| {
                         let at = if e.path.is_empty() { String::new() } else { format!(".{}", e.path) };
                         ConfigError::new(path, format!("routes[{i}].filter{at}"), e.message)

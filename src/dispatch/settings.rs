@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::limits::{at_most, duration_between};
 use crate::config::{ConfigError, Rate};
 
 /// `[targets.NAME]`: a Lambda function events are sent to.
@@ -148,13 +149,69 @@ impl Default for RetrySettings {
     }
 }
 
+/// The most invocations of one target in flight: each is an open connection, and Lambda's own
+/// concurrency quotas are in the tens of thousands (the bound `daemon.max_in_flight` has too).
+pub const MAX_CONCURRENCY: u64 = 100_000;
+/// `invoke_timeout`: shorter than 100 ms no call gets through; a synchronous call waits for
+/// a function that may run 15 minutes, and an hour is past any answer.
+pub const MIN_INVOKE_TIMEOUT: Duration = Duration::from_millis(100);
+pub const MAX_INVOKE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Lambda's limit on `ClientContext`, counted in base64.
+pub const MAX_CLIENT_CONTEXT: usize = 3583;
+/// `retry.max_attempts`: attempts the function itself fails (throttles and service errors do
+/// not count); past a thousand the event's age is the real bound.
+pub const MAX_ATTEMPTS: u64 = 1000;
+/// `retry.base_delay`, `retry.max_delay`: a zero backoff retries throttles and service errors
+/// in a hot loop until `max_event_age`; a backoff past 12 hours outlives any SQS visibility.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(1);
+pub const MAX_BASE_DELAY: Duration = Duration::from_secs(3600);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(12 * 3600);
+/// `retry.max_event_age`: at least a second, and no longer than SQS keeps a message (14 days).
+pub const MIN_EVENT_AGE: Duration = Duration::from_secs(1);
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// The length of `context` as the `X-Amz-Client-Context` header carries it: base64 of its JSON.
+pub fn client_context_len(context: &serde_json::Map<String, serde_json::Value>) -> usize {
+    serde_json::Value::Object(context.clone()).to_string().len().div_ceil(3) * 4
+}
+
+impl RetrySettings {
+    /// Refuses a retry policy that loops hot or overflows the time it counts, naming the keys
+    /// under `key` (`targets.NAME.retry`) of `file`.
+    pub fn check(&self, file: &Path, key: &str) -> Result<(), ConfigError> {
+        at_most(file, format!("{key}.max_attempts"), u64::from(self.max_attempts), MAX_ATTEMPTS)?;
+        duration_between(file, format!("{key}.base_delay"), self.base_delay, MIN_BACKOFF, MAX_BASE_DELAY)?;
+        duration_between(file, format!("{key}.max_delay"), self.max_delay, MIN_BACKOFF, MAX_BACKOFF)?;
+        duration_between(file, format!("{key}.max_event_age"), self.max_event_age, MIN_EVENT_AGE, MAX_EVENT_AGE)
+    }
+}
+
 impl TargetSettings {
     /// Refuses settings that cannot work: `name` is the target's, `at` the file it is defined
     /// in and `sinks` the dead-letter sinks there are.
     pub fn check<S>(&self, name: &str, at: &Path, sinks: &BTreeMap<String, S>) -> Result<(), ConfigError> {
         let target = self;
+        let key = |k: &str| format!("targets.{name}.{k}");
         if target.max_concurrency == 0 {
             return Err(ConfigError::new(at, format!("targets.{name}.max_concurrency"), "must be at least 1"));
+        }
+        at_most(at, key("max_concurrency"), target.max_concurrency as u64, MAX_CONCURRENCY)?;
+        duration_between(at, key("invoke_timeout"), target.invoke_timeout, MIN_INVOKE_TIMEOUT, MAX_INVOKE_TIMEOUT)?;
+        if let Some(q) = &target.qualifier {
+            // Invoke's Qualifier: 1 to 128 characters.
+            if q.is_empty() || q.len() > 128 {
+                return Err(ConfigError::new(at, key("qualifier"), format!("must be 1 to 128 characters (it is {})", q.len())));
+            }
+        }
+        if let Some(context) = &target.client_context {
+            let encoded = client_context_len(context);
+            if encoded > MAX_CLIENT_CONTEXT {
+                let message = format!("is {encoded} bytes in base64; Lambda takes at most {MAX_CLIENT_CONTEXT}");
+                return Err(ConfigError::new(at, key("client_context"), message));
+            }
+        }
+        if let Some(large) = &target.large_payloads {
+            crate::dlq::settings::s3_place(at, &key("large_payloads"), &large.bucket, &large.prefix)?;
         }
         // A function (Lambda), a function URL (`function` may then name it) or a state machine.
         let others = usize::from(target.url.is_some()) + usize::from(target.state_machine.is_some());
@@ -162,7 +219,8 @@ impl TargetSettings {
             let message = "give one of `function` (Lambda), `url` (a function URL) or `state_machine` (Step Functions)";
             return Err(ConfigError::new(at, format!("targets.{name}"), message));
         }
-        if target.url.as_ref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+        // A URL that does not parse would fail every call, dead-lettering every event.
+        if target.url.as_ref().is_some_and(|u| crate::config::limits::http_url(at, "", u, "").is_err()) {
             return Err(ConfigError::new(at, format!("targets.{name}.url"), "must be a function URL: https://<id>.lambda-url.<region>.on.aws/"));
         }
         if let Some(arn) = &target.state_machine {
@@ -178,6 +236,7 @@ impl TargetSettings {
         if target.retry.max_attempts == 0 {
             return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));
         }
+        target.retry.check(at, &key("retry"))?;
         for (key, sink) in [("dlq", &target.dlq), ("on_success", &target.on_success)] {
             if let Some(sink) = sink.as_ref().filter(|s| !sinks.contains_key(*s)) {
                 let message = format!("no sink named \"{sink}\" (define it as [dlq.{sink}])");
@@ -188,5 +247,63 @@ impl TargetSettings {
             return Err(ConfigError::new(at, format!("targets.{name}.log_type"), "Lambda returns logs only for invocation_type = \"RequestResponse\""));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(extra: &str) -> ConfigError {
+        let target: TargetSettings = toml::from_str(&format!("function = \"f\"\n{extra}")).unwrap();
+        target.check("t", Path::new("fanin.toml"), &BTreeMap::<String, ()>::new()).unwrap_err()
+    }
+
+    fn accepted(extra: &str) -> bool {
+        let target: TargetSettings = toml::from_str(&format!("function = \"f\"\n{extra}")).unwrap();
+        target.check("t", Path::new("fanin.toml"), &BTreeMap::<String, ()>::new()).is_ok()
+    }
+
+    #[test]
+    fn limits_and_timeouts_keep_to_their_ranges() {
+        assert!(accepted("max_concurrency = 100000") && accepted("invoke_timeout = \"100ms\"") && accepted("invoke_timeout = \"1h\""));
+        assert_eq!(refusal("max_concurrency = 100001").message, "must be at most 100000 (it is 100001)");
+        assert_eq!(refusal("max_concurrency = 0").message, "must be at least 1");
+        let e = refusal("invoke_timeout = \"0s\"");
+        assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.invoke_timeout", "must be between 100ms and 1h (it is 0s)"));
+        assert_eq!(refusal("qualifier = \"\"").key, "targets.t.qualifier");
+        let url = |u: &str| TargetSettings { url: Some(u.into()), ..toml::from_str("").unwrap() }.check("t", Path::new("f"), &BTreeMap::<String, ()>::new());
+        assert!(url("https://abc.lambda-url.us-east-1.on.aws/").is_ok());
+        for bad in ["http://", "http://a b/", "https://[::1", "ftp://host/"] {
+            assert_eq!(url(bad).unwrap_err().message, "must be a function URL: https://<id>.lambda-url.<region>.on.aws/", "{bad}");
+        }
+        assert_eq!(refusal(&format!("qualifier = \"{}\"", "q".repeat(129))).key, "targets.t.qualifier");
+    }
+
+    #[test]
+    fn a_retry_policy_that_loops_hot_or_overflows_is_refused() {
+        assert!(accepted("retry = { max_attempts = 1000, base_delay = \"1ms\", max_delay = \"12h\", max_event_age = \"14d\" }"));
+        assert_eq!(refusal("retry = { max_attempts = 1001 }").key, "targets.t.retry.max_attempts");
+        assert_eq!(refusal("retry = { max_attempts = 0 }").message, "must be at least 1");
+        assert_eq!(refusal("retry = { base_delay = \"0s\" }").key, "targets.t.retry.base_delay");
+        assert_eq!(refusal("retry = { max_delay = \"1000000000y\" }").key, "targets.t.retry.max_delay");
+        assert_eq!(refusal("retry = { max_event_age = \"15d\" }").message, "must be between 1s and 14d (it is 15d)");
+    }
+
+    #[test]
+    fn a_client_context_is_held_to_lambdas_3583_bytes_of_base64() {
+        // `{"k":"…"}`: 8 bytes around the string; 2,685 bytes of JSON are 3,580 of base64.
+        let context = |n: usize| format!("client_context = {{ k = \"{}\" }}", "x".repeat(n));
+        assert!(accepted(&context(2677)));
+        let e = refusal(&context(2678));
+        assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.client_context", "is 3584 bytes in base64; Lambda takes at most 3583"));
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(r#"{"k":"xx"}"#).unwrap();
+        assert_eq!(client_context_len(&map), base64::Engine::encode(&base64::engine::general_purpose::STANDARD, r#"{"k":"xx"}"#).len());
+    }
+
+    #[test]
+    fn a_claim_check_needs_a_bucket_and_room_for_its_keys() {
+        assert_eq!(refusal("large_payloads = { bucket = \"\" }").key, "targets.t.large_payloads.bucket");
+        assert_eq!(refusal(&format!("large_payloads = {{ bucket = \"b\", prefix = \"{}\" }}", "p".repeat(513))).key, "targets.t.large_payloads.prefix");
     }
 }

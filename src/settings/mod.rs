@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::aws::AwsSettings;
+use crate::config::limits::{at_most, duration_between, not_empty};
 use crate::config::{deserialize_at, read_daemon_file, read_table, ConfigError};
 use crate::dispatch::route::Route;
 use crate::dispatch::settings::TargetSettings;
@@ -53,6 +54,33 @@ pub struct DaemonSettings {
     pub log_payloads: bool,
 }
 
+/// The most events `queue_capacity` may let wait: each holds its payload (up to 1 MB) in
+/// memory, and the queue's semaphore cannot count past `Semaphore::MAX_PERMITS` anyway.
+pub const MAX_QUEUE_CAPACITY: u64 = 1_000_000;
+/// The most invocations `max_in_flight` may allow at once: each is an open connection, and
+/// Lambda's own concurrency quotas are in the tens of thousands.
+pub const MAX_IN_FLIGHT: u64 = 100_000;
+/// The longest `shutdown_grace`: systemd and the operator wait this long on SIGTERM.
+pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(3600);
+
+impl DaemonSettings {
+    /// Refuses limits the daemon cannot hold or paths that name nothing, naming the key of
+    /// the daemon file `file`.
+    pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        not_empty(file, "daemon.sources_dir", &self.sources_dir.to_string_lossy())?;
+        not_empty(file, "daemon.state_dir", &self.state_dir.to_string_lossy())?;
+        if self.queue_capacity == 0 {
+            return Err(ConfigError::new(file, "daemon.queue_capacity", "must be at least 1"));
+        }
+        at_most(file, "daemon.queue_capacity", self.queue_capacity as u64, MAX_QUEUE_CAPACITY)?;
+        if self.max_in_flight == 0 {
+            return Err(ConfigError::new(file, "daemon.max_in_flight", "must be at least 1"));
+        }
+        at_most(file, "daemon.max_in_flight", self.max_in_flight as u64, MAX_IN_FLIGHT)?;
+        duration_between(file, "daemon.shutdown_grace", self.shutdown_grace, Duration::ZERO, MAX_SHUTDOWN_GRACE)
+    }
+}
+
 impl Default for DaemonSettings {
     fn default() -> Self {
         DaemonSettings {
@@ -94,6 +122,10 @@ impl Config {
     /// Loads the daemon file (with `FANIN__SECTION__KEY` overrides) and every source file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
         let parsed: DaemonFile = read_daemon_file(file)?;
+        // Before the sources are read: an empty `sources_dir` would read this very file as one.
+        parsed.daemon.check(file)?;
+        parsed.aws.check(file)?;
+        parsed.fleet.check(file)?;
 
         let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut daemon = parsed.daemon;
@@ -133,6 +165,11 @@ impl Config {
         let entries = std::fs::read_dir(&dir).map_err(|e| {
             ConfigError::new(&self.file, "daemon.sources_dir", format!("cannot read {}: {e}", dir.display()))
         })?;
+        // The daemon file's own directory would make it a source file too.
+        let own = self.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if dir.canonicalize().ok().is_some_and(|d| Some(d) == own.canonicalize().ok()) && self.file.extension().is_some_and(|x| x == "toml") {
+            return Err(ConfigError::new(&self.file, "daemon.sources_dir", format!("{} holds this daemon file: give the source files a directory of their own", dir.display())));
+        }
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -185,17 +222,9 @@ impl Config {
 
     fn validate(&mut self, defined_in: &BTreeMap<String, PathBuf>) -> Result<(), ConfigError> {
         let file = self.file.clone();
-        let d = &self.daemon;
-        if d.queue_capacity == 0 {
-            return Err(ConfigError::new(&file, "daemon.queue_capacity", "must be at least 1"));
-        }
-        if d.max_in_flight == 0 {
-            return Err(ConfigError::new(&file, "daemon.max_in_flight", "must be at least 1"));
-        }
-        if let Some(account) = &self.aws.account_id {
-            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ConfigError::new(&file, "aws.account_id", format!("\"{account}\" is not an AWS account id (12 digits)")));
-            }
+        for (name, sink) in &self.dlq {
+            let at = defined_in.get(&format!("dlq.{name}")).unwrap_or(&file);
+            sink.check(name, at)?;
         }
         for (name, target) in &self.targets {
             let at = defined_in.get(&format!("targets.{name}")).unwrap_or(&file);

@@ -150,3 +150,68 @@ fn a_missing_or_unknown_type_lists_every_type() {
     let e = error_of(DAEMON, &[("a.toml", "type = \"kafka\"\ntarget = \"resize\"\n")]);
     assert_eq!(e.message, "unknown source type \"kafka\"; expected sqs, s3, sns, eventbridge, cloudwatch_alarm or cron");
 }
+
+#[test]
+fn daemon_limits_past_what_the_daemon_holds_are_refused_with_their_range() {
+    let daemon = |text: &str| error_of(&format!("[daemon]\nsources_dir = \"sources\"\nstate_dir = \"state\"\n{text}\n"), &[]);
+    let e = daemon("queue_capacity = 4611686018427387904");
+    assert_eq!((e.key.as_str(), e.message.as_str()), ("daemon.queue_capacity", "must be at most 1000000 (it is 4611686018427387904)"));
+    assert_eq!(daemon("queue_capacity = 0").message, "must be at least 1");
+    assert_eq!(daemon("max_in_flight = 100001").key, "daemon.max_in_flight");
+    let e = daemon("shutdown_grace = \"1000000000y\"");
+    assert_eq!(e.key, "daemon.shutdown_grace");
+    assert!(e.message.starts_with("must be between 0s and 1h (it is "), "{e}");
+    // An empty directory would be the daemon file's own: it would read itself as a source.
+    let e = error_of("[daemon]\nsources_dir = \"\"\n", &[]);
+    assert_eq!((e.key.as_str(), e.message.as_str()), ("daemon.sources_dir", "must not be empty"));
+    let e = error_of("[daemon]\nsources_dir = \".\"\n", &[]);
+    assert_eq!(e.key, "daemon.sources_dir");
+    assert!(e.message.ends_with("holds this daemon file: give the source files a directory of their own"), "{e}");
+}
+
+#[test]
+fn aws_settings_no_call_could_be_made_with_are_refused() {
+    let aws = |text: &str| error_of(&format!("{DAEMON}\n[aws]\n{text}\n"), &[]);
+    // The SDK panics on an endpoint that is no URL.
+    assert_eq!(aws("endpoint_url = \"\"").key, "aws.endpoint_url");
+    assert_eq!(aws("endpoint_url = \"localhost:4566\"").key, "aws.endpoint_url");
+    assert_eq!(aws("region = \"\"").key, "aws.region");
+    assert_eq!(aws("region = \"US East\"").key, "aws.region");
+    assert_eq!(aws("assume_role_arn = \"fanin\"").key, "aws.assume_role_arn");
+    assert_eq!(aws("profile = \"\"").key, "aws.profile");
+    assert_eq!(aws("account_id = \"1234\"").message, "\"1234\" is not an AWS account id (12 digits)");
+}
+
+#[test]
+fn sinks_no_record_could_be_written_to_are_refused() {
+    let sink = |text: &str| error_of(&format!("{DAEMON}\n[dlq.x]\n{text}\n"), &[]);
+    assert_eq!(sink("type = \"file\"\npath = \"\"").key, "dlq.x.path");
+    assert_eq!(sink("type = \"sqs\"\nqueue_url = \"\"").key, "dlq.x.queue_url");
+    assert_eq!(sink("type = \"sqs\"\nqueue_url = \"http://q\"\nlarge_records = { bucket = \"\" }").key, "dlq.x.large_records.bucket");
+    let e = sink(&format!("type = \"s3\"\nbucket = \"b\"\nprefix = \"{}\"", "p".repeat(513)));
+    assert_eq!((e.key.as_str(), e.message.as_str()), ("dlq.x.prefix", "must be at most 512 bytes (it is 513): S3 keys are at most 1024"));
+}
+
+#[test]
+fn an_empty_fleet_host_and_an_empty_route_list_are_refused() {
+    assert_eq!(error_of(&format!("{DAEMON}\n[fleet]\nhost = \"\"\n"), &[]).key, "fleet.host");
+    let e = error_of(DAEMON, &[("c.toml", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\nroutes = []\n")]);
+    assert_eq!(e.key, "routes");
+}
+
+#[test]
+fn source_limits_are_named_in_their_file() {
+    let source = |text: &str| error_of(DAEMON, &[("a.toml", &format!("target = \"resize\"\n{text}\n"))]);
+    assert_eq!(source("type = \"sqs\"\nqueue_url = \"\"").key, "queue_url");
+    assert_eq!(source("type = \"sqs\"\nqueue_url = \"http://q\"\npollers = 1001").message, "must be at most 1000 (it is 1001)");
+    assert_eq!(source("type = \"cron\"\nschedule = \"0 0 2 * * *\"\ncatch_up = \"32d\"").message, "must be between 0s and 31d (it is 32d)");
+    let big = format!("type = \"cron\"\nschedule = \"0 0 2 * * *\"\npayload = {{ k = \"{}\" }}", "x".repeat(1024 * 1024));
+    assert_eq!(source(&big).key, "payload");
+    assert_eq!(source("type = \"cloudwatch_alarm\"\npoll_interval = \"1000000000y\"").key, "poll_interval");
+    assert_eq!(source("type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"\"").key, "alarm_name_prefix");
+    assert_eq!(source("type = \"sns\"\nqueue_url = \"http://q\"\ntopic_arn = \"news\"").key, "topic_arn");
+    let rule = |r: &str| source(&format!("type = \"eventbridge\"\nqueue_url = \"http://q\"\nsetup = {{ {r} }}"));
+    assert_eq!(rule("rule = \"a rule\", pattern = { source = [\"x\"] }").key, "setup.rule");
+    assert_eq!(rule("rule = \"r\", event_bus = \"\", pattern = { source = [\"x\"] }").key, "setup.event_bus");
+    assert_eq!(rule("rule = \"r\", pattern = { source = \"x\" }").key, "setup.pattern.source");
+}

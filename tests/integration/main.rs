@@ -14,6 +14,7 @@ mod cron;
 mod dead_letters;
 mod function_urls;
 mod dlq_inspect;
+mod edge_values;
 mod hostile_input;
 mod iam_policy;
 mod invoke;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::config::limits::duration_between;
 use crate::config::{deserialize_at, parse_duration, split_off, ConfigError};
 use crate::sources::decode::{starts_with, Meta};
 use crate::sources::eventbridge::RuleWiring;
@@ -42,10 +43,19 @@ pub struct AlarmPollSettings {
     pub options: AlarmOptions,
 }
 
+/// The longest `poll_interval`: CloudWatch's longest alarm period is a day.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
 /// `type = "cloudwatch_alarm"`: fed by a queue (`queue_url`) or polling (`poll_interval`).
 pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, ConfigError> {
     let own = split_off(&mut table, &["alarm_name_prefix", "states", "setup"]);
     let options: AlarmOptions = deserialize_at(path, "", own)?;
+    if let Some(prefix) = &options.alarm_name_prefix {
+        // DescribeAlarms' AlarmNamePrefix: 1 to 255 characters.
+        if prefix.is_empty() || prefix.chars().count() > 255 {
+            return Err(ConfigError::new(path, "alarm_name_prefix", format!("must be 1 to 255 characters (it is {})", prefix.chars().count())));
+        }
+    }
     if let Some(bad) = options.states.iter().find(|s| !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&s.as_str())) {
         return Err(ConfigError::new(path, "states", format!("\"{bad}\" is not OK, ALARM or INSUFFICIENT_DATA")));
     }
@@ -56,6 +66,9 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
                 "queue_url",
                 "missing: give queue_url (alarm changes delivered to a queue) or poll_interval (poll DescribeAlarms)",
             ));
+        }
+        if let Some(wiring) = &options.setup {
+            wiring.check(path)?;
         }
         return SqsSettings::fed_by(path, table, Origin::CloudWatchAlarm(options));
     };
@@ -73,6 +86,7 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
     if poll_interval < Duration::from_secs(1) {
         return Err(ConfigError::new(path, "poll_interval", "must be at least 1s"));
     }
+    duration_between(path, "poll_interval", poll_interval, Duration::from_secs(1), MAX_POLL_INTERVAL)?;
     Ok(SourceKind::AlarmPoll(AlarmPollSettings { poll_interval, options }))
 }
 

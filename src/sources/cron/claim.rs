@@ -10,13 +10,15 @@
 //! does not answer is fired anyway: two instances may then both fire it (same event id),
 //! which beats none firing it.
 
+use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::S3Location;
+use crate::config::limits::not_empty;
+use crate::config::{ConfigError, S3Location};
 
 /// `[fleet]`: several hosts run this same configuration.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -28,6 +30,16 @@ pub struct FleetSettings {
     /// This host's name in the claims; default: the machine's host name. Two instances on one
     /// machine need different names.
     pub host: Option<String>,
+}
+
+impl FleetSettings {
+    /// Refuses a host name that labels nothing, naming the key of the daemon file `file`.
+    pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        if let Some(host) = &self.host {
+            not_empty(file, "fleet.host", host)?;
+        }
+        Ok(())
+    }
 }
 
 /// Where and as whom fires are claimed.

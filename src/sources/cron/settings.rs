@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::schedule::{Schedule, ScheduleError};
+use crate::config::limits::duration_between;
 use crate::config::{deserialize_at, ConfigError};
 use crate::sources::SourceKind;
 
@@ -35,6 +36,12 @@ impl PartialEq for CronSettings {
     }
 }
 
+/// Lambda's asynchronous payload limit (1 MB): a larger payload could never be delivered.
+pub const MAX_PAYLOAD: usize = 1024 * 1024;
+/// The furthest back `catch_up` reaches: a month covers a monthly schedule, and every missed
+/// fire of the window is listed at start.
+pub const MAX_CATCH_UP: Duration = Duration::from_secs(31 * 24 * 3600);
+
 fn default_timezone() -> String {
     "UTC".into()
 }
@@ -54,7 +61,42 @@ impl CronSettings {
             };
             ConfigError::new(file, key, e.to_string())
         })?;
+        if let Some(window) = self.catch_up {
+            duration_between(file, "catch_up", window, Duration::ZERO, MAX_CATCH_UP)?;
+        }
+        if let Some(payload) = &self.payload {
+            let size = payload.to_string().len();
+            if size > MAX_PAYLOAD {
+                let message = format!("is {size} bytes as JSON; an asynchronous invocation takes at most {MAX_PAYLOAD}");
+                return Err(ConfigError::new(file, "payload", message));
+            }
+        }
         self.parsed = Some(parsed);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(extra: &str) -> Result<(), ConfigError> {
+        let mut s: CronSettings = toml::from_str(&format!("schedule = \"0 0 2 * * *\"\n{extra}")).unwrap();
+        s.check(Path::new("c.toml"))
+    }
+
+    #[test]
+    fn catch_up_reaches_back_a_month_at_most() {
+        assert!(check("catch_up = \"0s\"").is_ok() && check("catch_up = \"31d\"").is_ok());
+        let e = check("catch_up = \"1000000000y\"").unwrap_err();
+        assert_eq!(e.key, "catch_up");
+        assert!(e.message.starts_with("must be between 0s and 31d"), "{e}");
+    }
+
+    #[test]
+    fn a_payload_over_lambdas_asynchronous_limit_is_refused() {
+        // `{"k":"…"}`: 8 bytes around the string.
+        assert!(check(&format!("payload = {{ k = \"{}\" }}", "x".repeat(MAX_PAYLOAD - 8))).is_ok());
+        assert_eq!(check(&format!("payload = {{ k = \"{}\" }}", "x".repeat(MAX_PAYLOAD - 7))).unwrap_err().key, "payload");
     }
 }

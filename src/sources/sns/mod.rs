@@ -51,6 +51,12 @@ pub struct TopicWiring {
 pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, ConfigError> {
     let own = split_off(&mut table, &["topic_arn", "subscription_arn", "setup"]);
     let options: SnsOptions = deserialize_at(path, "", own)?;
+    for (key, arn) in [("topic_arn", &options.topic_arn), ("setup.topic_arn", &options.setup.as_ref().and_then(|w| w.topic_arn.clone()))] {
+        // Confirmations and `fanin setup` name the topic by its ARN: arn:PARTITION:sns:REGION:ACCOUNT:NAME.
+        if arn.as_ref().is_some_and(|a| !(a.starts_with("arn:") && a.split(':').nth(2) == Some("sns") && a.split(':').count() == 6)) {
+            return Err(ConfigError::new(path, key, "must be a topic ARN: arn:aws:sns:REGION:ACCOUNT:NAME"));
+        }
+    }
     if options.setup.is_some() && options.setup_topic().is_none() {
         return Err(ConfigError::new(path, "setup.topic_arn", "missing: name the topic (here or as the source's `topic_arn`)"));
     }

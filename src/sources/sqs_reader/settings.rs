@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::config::limits::{at_most, http_url};
 use crate::config::{deserialize_at, ConfigError};
 use crate::sources::sqs::SqsShape;
 use crate::sources::SourceKind;
@@ -38,6 +39,10 @@ pub struct SqsSettings {
     pub origin: Option<Origin>,
 }
 
+/// The most long-polling receivers one source may run: each holds a connection and a task,
+/// and a thousand receive far more than any one queue delivers.
+pub const MAX_POLLERS: u64 = 1000;
+
 fn default_pollers() -> usize {
     2
 }
@@ -65,6 +70,7 @@ impl SqsSettings {
 
     /// Refuses what SQS would refuse, naming the key of the source file `file`.
     pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        http_url(file, "queue_url", &self.queue_url, "a queue URL")?;
         if !(1..=10).contains(&self.batch_size) {
             return Err(ConfigError::new(file, "batch_size", "must be between 1 and 10"));
         }
@@ -74,9 +80,32 @@ impl SqsSettings {
         if self.pollers == 0 {
             return Err(ConfigError::new(file, "pollers", "must be at least 1"));
         }
+        at_most(file, "pollers", self.pollers as u64, MAX_POLLERS)?;
         if self.visibility_timeout < Duration::from_secs(3) || self.visibility_timeout > Duration::from_secs(12 * 3600) {
             return Err(ConfigError::new(file, "visibility_timeout", "must be between 3s and 12h"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(extra: &str) -> Result<(), ConfigError> {
+        let s: SqsSettings = toml::from_str(&format!("queue_url = \"https://sqs.us-east-1.amazonaws.com/1/q\"\n{extra}")).unwrap();
+        s.check(Path::new("q.toml"))
+    }
+
+    #[test]
+    fn queue_settings_keep_to_what_sqs_and_the_reader_take() {
+        assert!(check("pollers = 1000\nbatch_size = 10\nwait_time = \"20s\"\nvisibility_timeout = \"12h\"").is_ok());
+        assert_eq!(check("pollers = 1001").unwrap_err().message, "must be at most 1000 (it is 1001)");
+        // The messages tests and operators already know stay as they were.
+        assert_eq!(check("batch_size = 11").unwrap_err().message, "must be between 1 and 10");
+        assert_eq!(check("wait_time = \"21s\"").unwrap_err().message, "SQS long polling waits at most 20s");
+        assert_eq!(check("visibility_timeout = \"12h 1s\"").unwrap_err().message, "must be between 3s and 12h");
+        let s: SqsSettings = toml::from_str("queue_url = \"\"").unwrap();
+        assert_eq!(s.check(Path::new("q.toml")).unwrap_err().key, "queue_url");
     }
 }
