@@ -64,6 +64,17 @@ pub fn classify(code: Option<&str>, status: Option<u16>, retry_kms: bool) -> Cla
     }
 }
 
+/// The longest `Retry-After` honoured: a throttle that asks for more (or for a wait no clock
+/// can hold) waits this long, and the event's own `max_event_age` still bounds its retries.
+pub const RETRY_AFTER_MOST: Duration = Duration::from_secs(15 * 60);
+
+/// A throttle's `Retry-After` (or `retryAfterSeconds`), in seconds, as a wait of at most
+/// [`RETRY_AFTER_MOST`]; `None` when it is not a number of seconds.
+pub fn retry_after(seconds: &str) -> Option<Duration> {
+    let seconds = seconds.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)?;
+    Some(Duration::from_secs_f64(seconds.min(RETRY_AFTER_MOST.as_secs_f64())))
+}
+
 /// A function URL's answer, which carries no error code: 429 throttled, 403, 404 and 413 as
 /// for Invoke, any other 4xx rejected, 5xx the function's own failure (the URL answers what
 /// the function answered, 502 when it threw).
@@ -113,6 +124,17 @@ mod tests {
         assert_eq!(classify(None, None, false), Class::Retry, "no answer at all (timeout, connection)");
         assert_eq!(classify(None, Some(503), false), Class::Retry);
         assert_eq!(classify(Some("SomethingNew"), Some(409), false), Class::Terminal(Condition::Rejected));
+    }
+
+    #[test]
+    fn a_retry_after_is_seconds_held_to_a_quarter_hour() {
+        assert_eq!(retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after("1e300"), Some(RETRY_AFTER_MOST), "no overflow");
+        assert_eq!(retry_after("99999999999999999999"), Some(RETRY_AFTER_MOST));
+        assert_eq!(retry_after("-1"), None);
+        assert_eq!(retry_after("NaN"), None);
+        assert_eq!(retry_after("Wed, 21 Oct 2026 07:28:00 GMT"), None);
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl UrlCaller {
         }
         let mut class = classify_status(status);
         if let Class::Throttled { retry_after: after, .. } = &mut class {
-            *after = retry_after.and_then(|s| s.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
+            *after = retry_after.as_deref().and_then(super::classify::retry_after);
         }
         let message = String::from_utf8_lossy(&body).chars().take(1000).collect();
         Err(InvokeFailure { class, code: Some(format!("HTTP{status}")), status: Some(status), message, request_id, answer: None })

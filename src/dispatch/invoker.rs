@@ -258,7 +258,7 @@ fn error_answer(status: u16, headers: &hyper::HeaderMap, body: &[u8], request_id
         let seconds = header("retry-after").map(str::to_string).or_else(|| {
             parsed.retry_after_seconds.map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
         });
-        *retry_after = seconds.and_then(|s| s.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
+        *retry_after = seconds.as_deref().and_then(super::classify::retry_after);
     }
     InvokeFailure { class, code, status: Some(status), message: parsed.message.unwrap_or_default(), request_id, answer: None }
 }

@@ -181,8 +181,6 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 Err(_) => return,
             },
         };
-        // A deadline counts from before the request: SQS starts the timeout when it answers.
-        let asked = Instant::now();
         let receive = shared.wire.receive(s.batch_size, s.wait_time, s.visibility_timeout);
         // A receive abandoned at shutdown may have taken messages: they come back after the visibility timeout.
         let result = tokio::select! {
@@ -211,6 +209,9 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 }
             }
         };
+        // The timeout started when SQS answered, somewhere in a long poll: counted from the
+        // answer's arrival, not from the request (up to `wait_time` earlier).
+        let received = Instant::now();
         // Every message of the batch is held (and so heartbeated) before any is handed on:
         // handing one on may wait for room, and the rest must not run out of visibility meanwhile.
         let messages: Vec<(Message, String)> = messages
@@ -220,7 +221,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                     warn!(source = %shared.name, "message without id or receipt handle; left for redelivery");
                     return None;
                 };
-                hold(&shared, &id, receipt, asked + s.visibility_timeout).then_some((message, id))
+                hold(&shared, &id, receipt, received + s.visibility_timeout).then_some((message, id))
             })
             .collect();
         for (message, id) in messages {
