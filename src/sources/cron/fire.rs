@@ -195,7 +195,7 @@ impl Firing {
                 return;
             }
             if matches!(tenure, Tenure::Lost) {
-                return;
+                return self.lost(&fire);
             }
             if self.shutdown.is_cancelled() {
                 return self.give_back(tenure).await;
@@ -222,7 +222,7 @@ impl Firing {
                 return self.give_back(tenure).await;
             }
             if matches!(tenure, Tenure::Lost) {
-                return;
+                return self.lost(&fire);
             }
             match self.holding(&mut tenure, self.hand_on(&fire)).await {
                 Some(next) => outcome = next,
@@ -231,15 +231,21 @@ impl Firing {
         }
     }
 
-    /// Awaits `until`, renewing the lease every third of it meanwhile.
+    /// Awaits `until`, renewing the lease meanwhile once a third of it has passed since it
+    /// was last written (counted from the write, not from this call: a fire that fails fast
+    /// and is handed on again waits here many short times in a row).
     async fn holding<T>(&self, tenure: &mut Tenure, until: impl Future<Output = T>) -> T {
         let Some(claims) = &self.claims else { return until.await };
         tokio::pin!(until);
         loop {
+            let renew_in = match tenure {
+                Tenure::Held(lease) => (lease.held_until() - claims.lease() * 2 / 3 - clock::utc()).to_std().unwrap_or_default(),
+                _ => return until.await,
+            };
             tokio::select! {
                 biased;
                 out = &mut until => return out,
-                _ = tokio::time::sleep(claims.lease() / 3) => {}
+                _ = tokio::time::sleep(renew_in) => {}
             }
             let Tenure::Held(lease) = tenure else { continue };
             match claims.renew(lease).await {
@@ -256,6 +262,12 @@ impl Firing {
                 }
             }
         }
+    }
+
+    /// The fire's claim went to another instance: the sweep watches it again, in case that
+    /// one's lease runs out too.
+    fn lost(&self, fire: &Prepared) {
+        self.watch.lock().unwrap().recheck(fire.at, clock::utc());
     }
 
     /// Marks the claim of a settled fire settled, so no other instance fires it again.
