@@ -225,7 +225,7 @@ impl Claims {
         let record = self.fresh(clock::utc(), 0);
         match self.store.create(&key, to_body(&record)).await {
             Ok(Created::Written(etag)) => Claim::Ours(Lease { key, etag, record }),
-            Ok(Created::Exists) => match self.examine_key(key).await {
+            Ok(Created::Exists) => match self.examine_key(key, true).await {
                 // Someone's write landed first and is gone already: whose it was cannot be told.
                 Claim::Absent => Claim::Later("the claim vanished".into()),
                 found => found,
@@ -237,10 +237,13 @@ impl Claims {
     /// Whose `schedule`'s fire at `at` is, taking it when it is this instance's own from
     /// before or its holder's lease ran out unsettled (the sweep).
     pub async fn examine(&self, schedule: &str, at: DateTime<Utc>) -> Claim {
-        self.examine_key(self.key(schedule, at)).await
+        self.examine_key(self.key(schedule, at), false).await
     }
 
-    async fn examine_key(&self, key: String) -> Claim {
+    /// `catching_up`: a claim of this instance's from before leases is fired again only by
+    /// catch-up, as it was then, from the last fire on; the sweep, which reads the whole
+    /// window, would fire again every such claim in it (most of them delivered).
+    async fn examine_key(&self, key: String, catching_up: bool) -> Claim {
         let stored = match self.store.read(&key).await {
             Ok(Some(stored)) => stored,
             Ok(None) => return Claim::Absent,
@@ -256,8 +259,9 @@ impl Claims {
         let now = clock::utc();
         let mine = record.instance == self.instance;
         let takeover = match record.held_until {
-            _ if mine => false,
+            None if mine && catching_up => false,
             None => return Claim::Held { owner: record.owner(), until: None },
+            _ if mine => false,
             Some(until) if until > now => return Claim::Held { owner: record.owner(), until: Some(until) },
             Some(_) => true,
         };

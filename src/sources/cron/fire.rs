@@ -237,17 +237,21 @@ impl Firing {
     async fn holding<T>(&self, tenure: &mut Tenure, until: impl Future<Output = T>) -> T {
         let Some(claims) = &self.claims else { return until.await };
         tokio::pin!(until);
+        // After a renewal the store did not answer, the next waits a sixth of the lease.
+        let mut failed = false;
         loop {
             let renew_in = match tenure {
                 Tenure::Held(lease) => (lease.held_until() - claims.lease() * 2 / 3 - clock::utc()).to_std().unwrap_or_default(),
                 _ => return until.await,
             };
+            let renew_in = if failed { renew_in.max(claims.lease() / 6) } else { renew_in };
             tokio::select! {
                 biased;
                 out = &mut until => return out,
                 _ = tokio::time::sleep(renew_in) => {}
             }
             let Tenure::Held(lease) = tenure else { continue };
+            failed = false;
             match claims.renew(lease).await {
                 Ok(()) => {}
                 Err(LeaseError::Lost) => {
@@ -256,6 +260,7 @@ impl Firing {
                     *tenure = Tenure::Lost;
                 }
                 Err(LeaseError::Store(e)) => {
+                    failed = true;
                     if let Some(left_out) = log_limit::allow(&format!("renew:{}", self.name)) {
                         warn!(source = %self.name, error = %e, until = %lease.held_until(), similar_left_out = left_out, "could not renew a fire's claim; trying again");
                     }
@@ -300,5 +305,74 @@ impl Firing {
         if let Some(last) = &self.last {
             last.advance_later(self.name.clone(), at, self.waiters.token());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+    use crate::event::Outcome;
+    use crate::sources::cron::CronSource;
+    use crate::sources::{Source, SourceContext};
+
+    /// Runs an every-minute schedule without a fleet for `minutes`, answering its fires with
+    /// `answer` (by attempt); the times each attempt came.
+    async fn attempts(catch_up: &str, minutes: u64, answer: impl Fn(usize) -> Outcome + Send + 'static) -> Vec<DateTime<Utc>> {
+        // 30 s before a minute.
+        clock::simulated::set(UNIX_EPOCH + Duration::from_secs(1_800_000_000 - 30));
+        let (queue, mut receiver) = crate::queue::bounded(10);
+        let shutdown = CancellationToken::new();
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = SourceContext {
+            name: "tick".into(),
+            queue,
+            shutdown: shutdown.clone(),
+            state_dir: dir.path().to_path_buf(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            health: Arc::new(crate::telemetry::health::Health::new(["tick"])),
+        };
+        let mut settings: CronSettings = toml::from_str(&format!("schedule = \"0 * * * * *\"\n{catch_up}")).unwrap();
+        settings.check(std::path::Path::new("tick.toml")).unwrap();
+        let run = tokio::spawn(Box::new(CronSource::new(settings, None)).run(ctx));
+        let seen = Arc::new(Mutex::new(vec![]));
+        let consumer = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                while let Some(queued) = receiver.recv().await {
+                    let n = seen.lock().unwrap().len();
+                    seen.lock().unwrap().push(clock::utc());
+                    queued.event.ack.settle(answer(n));
+                }
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(30 + 60 * minutes)).await;
+        shutdown.cancel();
+        run.await.unwrap().unwrap();
+        consumer.abort();
+        let seen = seen.lock().unwrap().clone();
+        seen
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_fire_is_handed_on_again_with_backoff_until_it_settles() {
+        let seen = attempts("", 1, |n| if n < 3 { Outcome::Failed } else { Outcome::Delivered }).await;
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let after: Vec<i64> = seen.iter().map(|t| (*t - at).num_milliseconds()).collect();
+        assert_eq!(after, vec![0, 1000, 3000, 7000], "1 s, then doubling");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fire_failing_past_its_window_is_given_up() {
+        // No catch_up, no fleet: two default leases, a minute.
+        let seen = attempts("", 2, |n| if n < 100 { Outcome::Failed } else { Outcome::Delivered }).await;
+        let first = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let of_first: Vec<i64> = seen.iter().map(|t| (*t - first).num_seconds()).filter(|s| *s < 60).collect();
+        assert_eq!(of_first, vec![0, 1, 3, 7, 15, 31], "the next (61 s) would be out of its window");
+        // With catch_up longer, it goes on.
+        let seen = attempts("catch_up = \"5m\"\n", 2, |n| if n < 100 { Outcome::Failed } else { Outcome::Delivered }).await;
+        assert!(seen.iter().any(|t| (*t - first).num_seconds() == 61), "{seen:?}");
     }
 }
