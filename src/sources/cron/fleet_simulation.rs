@@ -172,8 +172,8 @@ async fn simulate(seed: u64) -> Result<Summary, String> {
         }
     }
 
-    let first = fleet_start(t0);
-    let due: Vec<DateTime<Utc>> = settings.parsed.as_ref().unwrap().fires_between(first, t0 + RUN);
+    // Due: every instant after the fleet's start (the first two instances start at once).
+    let due: Vec<DateTime<Utc>> = settings.parsed.as_ref().unwrap().fires_between(t0, t0 + RUN);
     let ledger = world.ledger.lock().unwrap().clone();
     let mut delivered: BTreeMap<DateTime<Utc>, Vec<DateTime<Utc>>> = BTreeMap::new();
     for d in &ledger {
@@ -214,11 +214,6 @@ fn settings() -> CronSettings {
     let mut settings: CronSettings = toml::from_str(&text).expect("cron settings");
     settings.check(std::path::Path::new("tick.toml")).expect("a schedule");
     settings
-}
-
-/// The first instant that is due: the fleet starts at `t0`.
-fn fleet_start(t0: DateTime<Utc>) -> DateTime<Utc> {
-    t0
 }
 
 fn claim_json(store: &MemoryStore, key: &str) -> serde_json::Value {

@@ -60,13 +60,17 @@ async fn a_renewed_lease_holds_and_a_lapsed_one_is_taken_over_once() {
 
 #[tokio::test(start_paused = true)]
 async fn of_two_instances_taking_over_one_claim_exactly_one_gets_it() {
-    let (store, a, b) = fleet();
-    let c = Claims::with_store(store.clone(), "claims/".into(), "c".into(), "host-c".into(), LEASE);
+    clock::simulated::set(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    // Every call takes as long: both read the lapsed claim before either writes.
+    let store = Arc::new(MemoryStore::with_latency(|| Duration::from_millis(10)));
+    let claims = |id: &str| Claims::with_store(store.clone(), "claims/".into(), id.into(), format!("host-{id}"), LEASE);
+    let (a, b, c) = (claims("a"), claims("b"), claims("c"));
     let Claim::Ours(_) = a.claim("tick", at()).await else { panic!() };
     tokio::time::sleep(LEASE + Duration::from_secs(1)).await;
     let (x, y) = tokio::join!(b.examine("tick", at()), c.examine("tick", at()));
     let won = [&x, &y].iter().filter(|c| matches!(c, Claim::Ours(_))).count();
     assert_eq!(won, 1, "{x:?} {y:?}");
+    assert!([&x, &y].iter().any(|c| matches!(c, Claim::Later(_))), "the other write met the changed ETag");
 }
 
 #[tokio::test(start_paused = true)]
