@@ -136,7 +136,7 @@ pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings, 
         SourceKind::Cron(c) => {
             let claims = fleet.claims.clone().map(|location| {
                 let host = fleet.host.clone().unwrap_or_else(cron::claim::host_name);
-                cron::claim::Claims::new(crate::aws::s3(sdk), location, instance.to_string(), host)
+                cron::claim::Claims::new(crate::aws::s3(sdk), location, instance.to_string(), host, fleet.lease)
             });
             Box::new(cron::CronSource::new(c.clone(), claims))
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
-use crate::support::lambda_endpoint::LambdaEndpoint;
+use crate::support::lambda_endpoint::{Behavior, LambdaEndpoint, Reply};
 use crate::support::PATIENCE;
 
 /// Fire time → how many times it was delivered, from the Scheduled Events Lambda accepted.
@@ -241,4 +241,91 @@ async fn the_account_comes_from_the_configuration_else_sts_and_no_account_is_a_c
     let mut daemon = Daemon::spawn(&args, &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]);
     assert_eq!(daemon.wait(PATIENCE).code(), Some(1), "{}", daemon.log());
     assert!(daemon.log().contains("sts:GetCallerIdentity") && daemon.log().contains("[aws] account_id"), "{}", daemon.log());
+}
+
+/// A host of a fleet whose fires stay unsettled while the function fails: `tick` every two
+/// seconds with a minute of catch-up, claims under `s3://<bucket>/claims/` with a 4 s lease,
+/// and a target that retries for long enough to outlast the failures.
+fn leasing_host(bucket: &str, host: &str) -> Setup {
+    let setup = Setup::new(
+        "",
+        &format!(
+            "[targets.work]\nfunction = \"work\"\nretry = {{ max_attempts = 100, base_delay = \"200ms\", max_delay = \"1s\" }}\n\
+             [fleet]\nclaims = \"s3://{bucket}/claims\"\nhost = \"{host}\"\nlease = \"4s\"\n"
+        ),
+    );
+    setup.source("tick", "type = \"cron\"\nschedule = \"*/2 * * * * *\"\ncatch_up = \"1m\"\ntarget = \"work\"\n");
+    setup
+}
+
+const LEASE: Duration = Duration::from_secs(4);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fires_claimed_by_a_host_killed_for_good_are_taken_over_once_their_lease_runs_out() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let bucket = unique("claims");
+    moto.s3().create_bucket().bucket(&bucket).send().await.unwrap();
+    // The function fails for the first 11 s: both hosts hold claimed fires unsettled.
+    let recovers = std::time::Instant::now() + Duration::from_secs(11);
+    let recovers_wall = Utc::now() + chrono::Duration::seconds(11);
+    lambda.set_default_behavior(Behavior::from_fn(move |_, _| if std::time::Instant::now() < recovers { Reply::service_error() } else { Reply::Accept }));
+    let setups = [leasing_host(&bucket, "host-a"), leasing_host(&bucket, "host-b")];
+    let mut daemons: Vec<Daemon> = setups.iter().map(|s| Daemon::start(s, &moto, &lambda.url())).collect();
+    eventually(PATIENCE, "both hosts to claim fires", || async {
+        let ids: Vec<String> = setups.iter().map(|s| std::fs::read_to_string(s.state_dir().join("instance-id")).unwrap_or_default()).collect();
+        let owners = claims(&moto, &bucket, "instance").await;
+        owners.len() >= 4 && ids.iter().all(|id| owners.values().any(|o| o == id))
+    })
+    .await;
+    tokio::time::sleep_until((recovers - Duration::from_secs(3)).into()).await;
+    assert!(std::time::Instant::now() < recovers, "the kill must come while the function still fails");
+
+    // Host a dies for good, holding claimed fires that have not settled.
+    let victim = std::fs::read_to_string(setups[0].state_dir().join("instance-id")).unwrap();
+    daemons[0].kill9();
+    let killed: DateTime<Utc> = Utc::now();
+    let held = claims(&moto, &bucket, "instance").await.into_iter().filter(|(_, o)| *o == victim).count();
+    assert!(held > 0, "the killed host held no claim");
+
+    // Every instant until the kill reaches the function within a lease and 10 s of the kill
+    // and the function's recovery, whichever is later.
+    let deadline = killed.max(recovers_wall) + chrono::Duration::from_std(LEASE + Duration::from_secs(10)).unwrap();
+    let due: Vec<DateTime<Utc>> = claims(&moto, &bucket, "instance")
+        .await
+        .keys()
+        .map(|k| chrono::NaiveDateTime::parse_from_str(k.rsplit('/').next().unwrap(), "%Y%m%dT%H%M%SZ").unwrap().and_utc())
+        .filter(|t| *t <= killed)
+        .collect();
+    let (first, last) = (due[0], *due.last().unwrap());
+    assert_eq!((last - first).num_seconds() / 2 + 1, due.len() as i64, "an instant was never claimed: {due:?}");
+    let delivered_all = || {
+        let fires = fires(&lambda);
+        due.iter().all(|t| fires.contains_key(t))
+    };
+    while !delivered_all() && Utc::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let delivered = fires(&lambda);
+    for t in &due {
+        let first_delivery = lambda
+            .accepted()
+            .iter()
+            .filter(|inv| inv.payload_json()["time"].as_str().is_some_and(|s| s.parse::<DateTime<Utc>>().unwrap() == *t))
+            .map(|inv| DateTime::<Utc>::from(inv.received_wall))
+            .min();
+        assert!(first_delivery.is_some_and(|d| d <= deadline), "{t} did not reach the function by {deadline} (first: {first_delivery:?}): {delivered:?}");
+    }
+    // The survivor keeps firing; a few more instants, then every instant is counted.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(daemons[1].terminate(Duration::from_secs(30)).success());
+    let delivered = fires(&lambda);
+    let times: Vec<_> = delivered.keys().copied().collect();
+    for pair in times.windows(2) {
+        assert_eq!(pair[1] - pair[0], chrono::Duration::seconds(2), "an instant is missing: {times:?}");
+    }
+    for (t, n) in &delivered {
+        assert!(*n <= 2, "{t} reached the function {n} times");
+    }
+    assert!(daemons[1].log().contains("firing a claimed fire that did not settle"), "no takeover logged");
 }

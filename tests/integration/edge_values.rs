@@ -77,6 +77,7 @@ const ROWS: &[Row] = &[
     // [fleet]
     row(D, "fleet.claims", &["\"s3://edge-claims/fanin/\"", "\"s3://edge-claims\"", "\"s3://\"", "\"\"", "\"edge-claims\""]),
     row(D, "fleet.host", &["\"web-1\"", "@long(10000)", "\"\"", "\" \""]),
+    row(D, "fleet.lease", &["\"3s\"", "\"30s\"", "\"1h\"", "\"2s\"", "\"0s\"", "\"1h 1s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
     // [dlq.NAME], one sink per type, named after it
     row(D, "dlq.file.type", &["\"file\"", "\"\"", "\"tape\""]),
     row(D, "dlq.file.path", &["\"edge.jsonl\"", "\"\"", "\"/\"", "\".\""]),

@@ -1,30 +1,36 @@
 //! The `cron` source: fires at exact instants (a `sleep_until` loop over `croner`'s fire
 //! times, not a polling tick), catches up what was missed while down, keeps its last fire,
-//! and with `[fleet] claims` fires each instant on one host of the fleet.
+//! tries a failed fire again while it is in its window, and with `[fleet] claims` fires each
+//! instant on one host of the fleet, under a lease another host takes over if it runs out.
 
 pub mod claim;
+mod fire;
+#[cfg(test)]
+mod fleet_simulation;
 pub mod schedule;
 pub mod settings;
 mod state;
+pub mod store;
+mod sweep;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, info, warn};
+use tracing::info;
 
 use super::{Source, SourceContext};
-use crate::event::{Ack, Disposition, Event};
-use crate::telemetry::events::{CronFired, EventReceived, EventSkipped};
+use crate::clock;
 pub use settings::CronSettings;
 
-use claim::{Claim, Claims};
+use claim::Claims;
+use fire::Firing;
 use schedule::Schedule;
 use state::LastFire;
 
@@ -41,6 +47,14 @@ impl CronSource {
     }
 }
 
+/// How long after its instant a fire is still fired (taken over from a holder whose lease ran
+/// out, or tried again after it failed): `catch_up`, but at least two leases, so that a fire
+/// whose holder died just after claiming it (its lease runs out a little over one lease after
+/// its instant) is still taken over, also for a schedule without `catch_up`.
+pub fn window(catch_up: Option<Duration>, lease: Duration) -> Duration {
+    catch_up.unwrap_or_default().max(lease * 2)
+}
+
 impl Source for CronSource {
     fn run(self: Box<Self>, ctx: SourceContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> {
         Box::pin(async move {
@@ -50,16 +64,26 @@ impl Source for CronSource {
             };
             // The last fire is kept for catch-up alone: without it, no state file is written.
             let last = self.settings.catch_up.map(|_| Arc::new(LastFire::new(ctx.state_dir.join("cron").join(format!("{}.json", ctx.name)))));
-            let waiters = TaskTracker::new();
-            let firer = Firer {
-                ctx: &ctx,
-                settings: &self.settings,
-                claims: self.claims.as_ref(),
+            // Dropped unfinished (the process dies), the run's tasks stop with it.
+            let alive = CancellationToken::new();
+            let _alive = alive.clone().drop_guard();
+            let lease = self.claims.as_ref().map_or(claim::DEFAULT_LEASE, Claims::lease);
+            let firing = Arc::new(Firing {
+                name: ctx.name.clone(),
+                queue: ctx.queue.clone(),
+                shutdown: ctx.shutdown.clone(),
+                region: ctx.region.clone(),
+                account: ctx.account.clone(),
+                settings: self.settings.clone(),
+                claims: self.claims.clone(),
                 last: last.clone(),
-                waiters: waiters.clone(),
-            };
+                waiters: TaskTracker::new(),
+                alive,
+                watch: Mutex::new(sweep::Watch::default()),
+                window: window(self.settings.catch_up, lease),
+            });
 
-            let now = Utc::now();
+            let now = clock::utc();
             if let (Some(window), Some(previous)) = (self.settings.catch_up, last.as_ref().and_then(|l| l.load())) {
                 let from = previous.max(now - chrono::Duration::from_std(window)?);
                 let missed = schedule.fires_between(from, now);
@@ -67,29 +91,32 @@ impl Source for CronSource {
                     info!(source = %ctx.name, count = missed.len(), since = %from, "catching up missed fires");
                 }
                 for at in missed {
-                    if !firer.fire(firer.prepare(at)).await {
+                    if !firing.fire(firing.prepare(at)).await {
                         break;
                     }
                 }
+            }
+            if let Some(claims) = self.claims.clone() {
+                firing.spawn(sweep::run(firing.clone(), claims, schedule.clone()));
             }
             info!(source = %ctx.name, schedule = schedule.expression(), timezone = %schedule.timezone(), "cron source started");
             ctx.health.source_ok(&ctx.name);
             let mut cursor = now;
             while let Some(at) = schedule.next_after(cursor) {
                 // Made before the instant, so firing is only handing it on.
-                let fire = firer.prepare(at);
+                let fire = firing.prepare(at);
                 if !sleep_until(at, &ctx.shutdown).await {
                     break;
                 }
-                if !firer.fire(fire).await {
+                if !firing.fire(fire).await {
                     break;
                 }
                 // Other schedules due at this instant fire before this one works out its next.
                 tokio::task::yield_now().await;
                 cursor = at;
             }
-            waiters.close();
-            waiters.wait().await;
+            firing.waiters.close();
+            firing.waiters.wait().await;
             Ok(())
         })
     }
@@ -99,107 +126,14 @@ impl Source for CronSource {
 /// so a wall-clock step (NTP, suspend) is noticed within a minute.
 async fn sleep_until(at: DateTime<Utc>, shutdown: &CancellationToken) -> bool {
     loop {
-        let left = match (at - Utc::now()).to_std() {
+        let left = match (at - clock::utc()).to_std() {
             Ok(d) if !d.is_zero() => d,
             _ => return true,
         };
         tokio::select! {
+            biased;
             _ = shutdown.cancelled() => return false,
             _ = tokio::time::sleep(left.min(Duration::from_secs(60))) => {}
-        }
-    }
-}
-
-struct Firer<'a> {
-    ctx: &'a SourceContext,
-    settings: &'a CronSettings,
-    claims: Option<&'a Claims>,
-    last: Option<Arc<LastFire>>,
-    waiters: TaskTracker,
-}
-
-/// A fire's event id and payload, made ahead of its instant.
-struct Prepared {
-    at: DateTime<Utc>,
-    id: String,
-    payload: Bytes,
-}
-
-impl Firer<'_> {
-    fn prepare(&self, at: DateTime<Utc>) -> Prepared {
-        let id = fire_id(&self.ctx.name, at);
-        let payload = match &self.settings.payload {
-            Some(p) => Bytes::from(serde_json::to_vec(p).expect("JSON from TOML serializes")),
-            None => scheduled_event(&id, &self.ctx.name, &self.ctx.region, &self.ctx.account, at),
-        };
-        Prepared { at, id, payload }
-    }
-
-    /// Hands a fire to the dispatcher; false once the daemon is stopping.
-    async fn fire(&self, fire: Prepared) -> bool {
-        let Prepared { at, id, payload } = fire;
-        if let Some(claims) = self.claims {
-            match claims.claim(&self.ctx.name, at).await {
-                Claim::Ours => {}
-                Claim::Theirs(owner) => {
-                    EventSkipped { source: &self.ctx.name, reason: "fired by another instance" }.emit();
-                    debug!(source = %self.ctx.name, event_id = %id, owner, "claimed by another instance");
-                    // Done for the fleet: catch-up has nothing to bring back.
-                    self.record(at);
-                    return true;
-                }
-                Claim::Unknown(error) => {
-                    if let Some(left_out) = crate::telemetry::log_limit::allow(&format!("claim:{}", self.ctx.name)) {
-                        warn!(source = %self.ctx.name, event_id = %id, error, similar_left_out = left_out, "could not claim the fire; firing it anyway (another host may fire it too)");
-                    }
-                }
-            }
-        }
-        // The waiter token keeps the source from finishing before its fires settle.
-        let (name, event_id, waiter, recorder) = (self.ctx.name.clone(), id.clone(), self.waiters.token(), self.recorder());
-        let ack = Ack::calling(move |disposition| {
-            match disposition {
-                Disposition::Settled => recorder.record(at),
-                Disposition::Failed => error!(
-                    source = %name, event_id = %event_id,
-                    "fire neither delivered nor dead-lettered; catch-up fires it again after a restart if it is the last one"
-                ),
-            }
-            drop(waiter);
-        });
-        let event =
-            Event { id: id.clone(), source: self.ctx.name.clone(), born: SystemTime::from(at), payload, invalid: None, filter_view: None, ack };
-        tokio::select! {
-            _ = self.ctx.shutdown.cancelled() => return false,
-            sent = self.ctx.queue.send(event) => if sent.is_err() { return false },
-        }
-        let late = (Utc::now() - at).to_std().unwrap_or_default();
-        EventReceived { source: &self.ctx.name }.emit();
-        CronFired { source: &self.ctx.name, late }.emit();
-        debug!(source = %self.ctx.name, event_id = %id, lateness_us = late.as_micros() as u64, "fired");
-        true
-    }
-
-    fn recorder(&self) -> Recorder {
-        Recorder { name: self.ctx.name.clone(), last: self.last.clone(), waiters: self.waiters.clone() }
-    }
-
-    fn record(&self, at: DateTime<Utc>) {
-        self.recorder().record(at);
-    }
-}
-
-/// Records settled fires as the last fire (for catch-up) on the state writer's thread.
-struct Recorder {
-    name: Arc<str>,
-    last: Option<Arc<LastFire>>,
-    waiters: TaskTracker,
-}
-
-impl Recorder {
-    fn record(self, at: DateTime<Utc>) {
-        if let Some(last) = self.last {
-            last.advance_later(self.name, at, self.waiters.token());
         }
     }
 }
