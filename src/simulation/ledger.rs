@@ -96,15 +96,12 @@ impl Tally {
     }
 }
 
-/// What a run's checks allow: loss is never allowed; these say which known defects are
-/// tolerated for now.
+/// What a run's checks allow. Loss is never allowed, nor a throttled event dead-lettered
+/// `RetriesExhausted`; a duplicate after SQS failed a delete or a heartbeat counts as fanin's
+/// (it retries those).
 #[derive(Debug, Clone)]
 pub struct Rules {
-    /// Duplicates after SQS failed a delete or a visibility change count as explained.
-    pub excuse_upkeep_failures: bool,
-    /// A dead letter `RetriesExhausted` whose last failure was a throttle is allowed.
-    pub allow_throttle_exhaustion: bool,
-    /// Unexplained duplicate invokes allowed, per message.
+    /// Duplicate invokes nothing but fanin explains, allowed per message.
     pub max_unexplained_duplicate_rate: f64,
 }
 
@@ -236,12 +233,10 @@ impl Ledger {
                 v.push(format!("{id}: never handed out"));
             }
             for (target, outcomes) in &m.outcomes {
-                if !rules.allow_throttle_exhaustion {
-                    for (_, fate) in outcomes {
-                        if let Fate::DeadLettered { condition, error_type } = fate {
-                            if condition == "RetriesExhausted" && error_type.as_deref() == Some("TooManyRequestsException") {
-                                v.push(format!("{id}: dead-lettered RetriesExhausted at {target} although its last failures were throttles"));
-                            }
+                for (_, fate) in outcomes {
+                    if let Fate::DeadLettered { condition, error_type } = fate {
+                        if condition == "RetriesExhausted" && error_type.as_deref() == Some("TooManyRequestsException") {
+                            v.push(format!("{id}: dead-lettered RetriesExhausted at {target} although its last failures were throttles"));
                         }
                     }
                 }
@@ -262,7 +257,7 @@ impl Ledger {
                     DuplicateCause::Unexplained
                 };
                 *verdict.duplicates.entry(cause).or_default() += extra;
-                if cause == DuplicateCause::Unexplained || (cause == DuplicateCause::UpkeepFailed && !rules.excuse_upkeep_failures) {
+                if matches!(cause, DuplicateCause::Unexplained | DuplicateCause::UpkeepFailed) {
                     unexplained += extra;
                 }
             }

@@ -6,30 +6,9 @@ use std::time::Instant;
 
 use super::{run, DuplicateCause, Plan, Rules, Tally};
 
-/// Throttles count against `retry.max_attempts`, so a throttle storm dead-letters events
-/// `RetriesExhausted` that a patient retry would have delivered. While set, such dead letters
-/// pass; set it to false once throttles no longer use up attempts.
-const KNOWN_DEFECT_THROTTLES_COUNT_AS_ATTEMPTS: bool = false;
-
-/// SQS's failed entries of `DeleteMessageBatch` and `ChangeMessageVisibilityBatch` (and failed
-/// whole calls) are only logged: the message comes back and is delivered again. While set,
-/// duplicates of messages whose delete or heartbeat SQS failed count as explained; set it to
-/// false once the reader retries them.
-const KNOWN_DEFECT_SQS_UPKEEP_FAILURES_NOT_RETRIED: bool = false;
-
-/// Heartbeats move the reader's deadline before SQS confirmed the change, and messages beyond
-/// a batch's reserved room get none: a message can come back while it still waits or retries.
-/// While set, this share of duplicate invokes per message may stay unexplained; once fixed,
-/// none may.
-const KNOWN_DEFECT_HEARTBEATS: bool = false;
-
-/// Loss is never allowed: only the duplicate and dead-letter rules bend for known defects.
+/// Nothing lost, no duplicate that only fanin could have caused.
 pub fn rules() -> Rules {
-    Rules {
-        excuse_upkeep_failures: KNOWN_DEFECT_SQS_UPKEEP_FAILURES_NOT_RETRIED,
-        allow_throttle_exhaustion: KNOWN_DEFECT_THROTTLES_COUNT_AS_ATTEMPTS,
-        max_unexplained_duplicate_rate: if KNOWN_DEFECT_HEARTBEATS { 0.05 } else { 0.0 },
-    }
+    Rules { max_unexplained_duplicate_rate: 0.0 }
 }
 
 /// What a sweep of seeds found.
