@@ -119,6 +119,19 @@ impl QueueSender {
 }
 
 impl Room {
+    /// Up to `n` of these slots, as room of their own: a FIFO message waiting behind the one
+    /// before it in its group keeps the slots it was received with, so it is counted while it
+    /// waits and needs no new room when its turn comes (pollers waiting to reserve whole
+    /// batches would otherwise keep it waiting).
+    pub fn split_off(&mut self, n: usize) -> Room {
+        let Some(permit) = self.0.as_mut() else { return Room(None) };
+        match n {
+            0 => Room(None),
+            n if n >= permit.num_permits() => Room(self.0.take()),
+            n => Room(permit.split(n)),
+        }
+    }
+
     fn take_one(&mut self) -> Option<OwnedSemaphorePermit> {
         let permit = self.0.as_mut()?;
         match permit.num_permits() {
@@ -192,6 +205,21 @@ mod tests {
         assert_eq!(rx.held(), 3);
         let mut room = tx.reserve(0).await.unwrap();
         assert!(matches!(tx.send_reserved(&mut room, event("d")), Reserved::NoRoom(_)), "no room left: the event comes back");
+        let _ = rx.recv().await;
+    }
+
+    #[tokio::test]
+    async fn room_split_off_is_held_until_used_and_sends_without_waiting() {
+        let (tx, mut rx) = bounded(3);
+        let mut room = tx.reserve(3).await.unwrap();
+        let mut kept = room.split_off(2);
+        drop(room);
+        assert_eq!(rx.held(), 2, "the split-off slots stay held");
+        // The queue's third slot is taken by someone else: the kept room still sends.
+        tx.send(event("other")).await.unwrap();
+        assert!(matches!(tx.send_reserved(&mut kept, event("a")), Reserved::Sent));
+        assert!(matches!(tx.send_reserved(&mut kept, event("b")), Reserved::Sent));
+        assert!(matches!(tx.send_reserved(&mut kept, event("c")), Reserved::NoRoom(_)));
         let _ = rx.recv().await;
     }
 

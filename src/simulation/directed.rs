@@ -134,3 +134,27 @@ fn messages_waiting_for_room_keep_their_visibility() {
     plan.capacity = 6;
     assert_clean("batches beyond the queue's room", plan, &strict());
 }
+
+/// A FIFO group's messages received in one batch, behind a queue whose room the pollers keep
+/// reserving a whole batch at a time: each waiting message's turn must not wait for room
+/// (it kept the slots it was received with), or the group crawls a message per long poll.
+#[test]
+fn a_fifo_group_does_not_wait_behind_pollers_reserving_room() {
+    let quick = FunctionSpec { latency: Duration::from_millis(100), reserved: None };
+    let source = SourceSpec { pollers: 3, batch_size: 10, ..source(0, "t0") };
+    let mut plan = plan(true, quick, source, target("f0", 8), 30);
+    plan.capacity = 12;
+    plan.drain_limit = Duration::from_secs(120);
+    let result = assert_clean("a FIFO group behind pollers reserving room", plan, &strict());
+    assert_eq!(result.ledger.tally.accepted, 30);
+}
+
+/// Seeds of the sweep that once failed, kept as they are cheap: every one of them starved a
+/// FIFO group's waiting messages behind pollers reserving room for whole batches.
+#[test]
+fn seeds_that_once_failed_pass() {
+    for seed in [2574, 10639, 22812, 24780, 28969, 45943, 64426, 93067] {
+        let verdict = run(Plan::from_seed(seed)).check(&super::tests::rules());
+        assert!(verdict.violations.is_empty(), "seed {seed}: {:#?}", verdict.violations);
+    }
+}

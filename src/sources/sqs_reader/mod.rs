@@ -73,6 +73,8 @@ struct Held {
 /// A FIFO message waiting for the one before it in its group to settle.
 struct Waiting {
     events: Vec<Event>,
+    /// The slots its events were received with (fewer if the batch's room ran short).
+    room: Room,
     settled: oneshot::Receiver<Disposition>,
     id: String,
 }
@@ -239,7 +241,8 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
                 match groups.get_mut(&group) {
                     // Its group has a message in dispatch: wait behind it.
                     Some(waiting) => {
-                        waiting.push_back(Waiting { events, settled, id });
+                        let room = room.split_off(events.len());
+                        waiting.push_back(Waiting { events, room, settled, id });
                         None
                     }
                     None => {

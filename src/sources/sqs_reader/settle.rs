@@ -47,8 +47,8 @@ async fn settle_one(shared: Arc<Shared>, id: String, settled_rx: oneshot::Receiv
             }
         }
     };
-    if let Some(Waiting { events, settled, id }) = next {
-        if send(&shared, None, events).await {
+    if let Some(Waiting { events, mut room, settled, id }) = next {
+        if send(&shared, Some(&mut room), events).await {
             shared.waiters.spawn(settle(shared.clone(), id, settled, group));
         } else {
             // The dispatcher is gone (shutdown): the rest of the group stays in SQS.
