@@ -148,13 +148,3 @@ fn a_fifo_group_does_not_wait_behind_pollers_reserving_room() {
     let result = assert_clean("a FIFO group behind pollers reserving room", plan, &strict());
     assert_eq!(result.ledger.tally.accepted, 30);
 }
-
-/// Seeds of the sweep that once failed, kept as they are cheap: every one of them starved a
-/// FIFO group's waiting messages behind pollers reserving room for whole batches.
-#[test]
-fn seeds_that_once_failed_pass() {
-    for seed in [2574, 10639, 22812, 24780, 28969, 45943, 64426, 93067] {
-        let verdict = run(Plan::from_seed(seed)).check(&super::tests::rules());
-        assert!(verdict.violations.is_empty(), "seed {seed}: {:#?}", verdict.violations);
-    }
-}

@@ -4,7 +4,7 @@
 //! status through [`classify`], a throttle's `Reason` and `Retry-After` beside them), so the
 //! dispatcher cannot tell it from Lambda: a reserved-concurrency cap that answers 429
 //! `TooManyRequestsException` beyond it, 500 `ServiceException`, the function's own error,
-//! stalls that end as `Timeout`, and acceptance (202).
+//! 404 `ResourceNotFoundException`, stalls that end as `Timeout`, and acceptance (202).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,6 +34,8 @@ pub struct FnFaults {
     pub retry_after: Option<Duration>,
     pub server_error: f64,
     pub function_error: f64,
+    /// 404 `ResourceNotFoundException` (a function deleted for a while): dead-lettered at once.
+    pub not_found: f64,
     pub stall: f64,
 }
 
@@ -95,9 +97,11 @@ impl SimFunction {
         } else if next(faults.function_error) {
             // As the Invoke call reports a synchronous call whose function failed, with
             // `retry_function_errors` on (the default).
-            let mut f = failure(Class::Retry, "FunctionError", Some(200));
+            let mut f = failure(Class::FunctionFailed, "FunctionError", Some(200));
             f.answer = Some(Answer { status: 200, function_error: Some("Unhandled".into()), ..Default::default() });
             Some(f)
+        } else if next(faults.not_found) {
+            Some(failure(classify(Some("ResourceNotFoundException"), Some(404), false), "ResourceNotFoundException", Some(404)))
         } else if next(faults.stall) {
             tokio::time::sleep(invoke_timeout).await;
             Some(failure(classify(None, None, false), "Timeout", None))
@@ -114,6 +118,7 @@ impl SimFunction {
                     Some("TooManyRequestsException") => ledger.tally.throttled += 1,
                     Some("ServiceException") => ledger.tally.server_errors += 1,
                     Some("FunctionError") => ledger.tally.function_errors += 1,
+                    Some("ResourceNotFoundException") => ledger.tally.not_found += 1,
                     _ => ledger.tally.stalls += 1,
                 }
                 Err(f)

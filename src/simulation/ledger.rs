@@ -64,6 +64,7 @@ pub struct Tally {
     pub throttled: u64,
     pub server_errors: u64,
     pub function_errors: u64,
+    pub not_found: u64,
     pub stalls: u64,
     pub sink_failures: u64,
     pub deletes: u64,
@@ -86,7 +87,7 @@ impl Tally {
             ($($f:ident),*) => { $(self.$f += other.$f;)* };
         }
         sum!(
-            messages, hand_outs, sqs_hand_outs_in_flight, accepted, dead_letters, throttled, server_errors, function_errors, stalls,
+            messages, hand_outs, sqs_hand_outs_in_flight, accepted, dead_letters, throttled, server_errors, function_errors, not_found, stalls,
             sink_failures, deletes, delete_entry_failures, visibility_changes, visibility_entry_failures, stale_receipts,
             not_in_flight, call_errors, receive_errors, crashes, reloads, faults
         );

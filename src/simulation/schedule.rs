@@ -149,7 +149,8 @@ impl Plan {
                         throttle: some(rng, 0.5, 0.05, 0.5),
                         retry_after: rng.random_bool(0.5).then(|| ms(rng, 200, 3000)),
                         server_error: some(rng, 0.5, 0.05, 0.5),
-                        function_error: some(rng, 0.3, 0.05, 0.3),
+                        function_error: some(rng, 0.3, 0.05, 0.6),
+                        not_found: some(rng, 0.2, 0.05, 0.5),
                         stall: some(rng, 0.3, 0.02, 0.2),
                     };
                     steps.push((at, Step::Function { function: function.clone(), faults }));

@@ -42,8 +42,8 @@ impl Summary {
             self.duplicates
         );
         println!(
-            "  faults: {} outages, {} crashes, {} reloads; Lambda: {} throttled, {} 5xx, {} function errors, {} stalls; sinks: {} refused",
-            t.faults, t.crashes, t.reloads, t.throttled, t.server_errors, t.function_errors, t.stalls, t.sink_failures
+            "  faults: {} outages, {} crashes, {} reloads; Lambda: {} throttled, {} 5xx, {} function errors, {} not found, {} stalls; sinks: {} refused",
+            t.faults, t.crashes, t.reloads, t.throttled, t.server_errors, t.function_errors, t.not_found, t.stalls, t.sink_failures
         );
         println!(
             "  SQS: {} deletes ({} entries failed), {} visibility changes ({} entries failed, {} not in flight), {} stale receipts, {} calls and {} receives failed",
