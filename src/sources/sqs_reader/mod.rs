@@ -66,7 +66,7 @@ struct Held {
     receipt: String,
     /// When its current visibility timeout runs out.
     visible_at: Instant,
-    /// Settled, its delete queued: no more heartbeats, and a copy arriving now is deleted too.
+    /// Settled, its delete queued: a copy arriving now is deleted too.
     deleting: bool,
 }
 
@@ -150,9 +150,9 @@ impl Source for SqsReader {
             });
             info!(source = %shared.name, queue = %shared.settings.queue_url, fifo = shared.fifo, pollers = shared.settings.pollers, "sqs source started");
 
-            let upkeep_stop = CancellationToken::new();
-            let deleter = tokio::spawn(upkeep::delete_loop(shared.clone(), delete_rx, upkeep_stop.clone()));
-            let heartbeat = tokio::spawn(upkeep::heartbeat_loop(shared.clone(), upkeep_stop.clone()));
+            let (deletes_stop, heartbeats_stop) = (CancellationToken::new(), CancellationToken::new());
+            let deleter = tokio::spawn(upkeep::delete_loop(shared.clone(), delete_rx, deletes_stop.clone()));
+            let heartbeat = tokio::spawn(upkeep::heartbeat_loop(shared.clone(), heartbeats_stop.clone()));
 
             let pollers: Vec<_> =
                 (0..shared.settings.pollers).map(|_| tokio::spawn(poll_loop(shared.clone(), ctx.shutdown.clone()))).collect();
@@ -162,8 +162,11 @@ impl Source for SqsReader {
             // Every event handed out settles: the dispatcher finishes or drops it.
             shared.waiters.close();
             shared.waiters.wait().await;
-            upkeep_stop.cancel();
+            deletes_stop.cancel();
             deleter.await?;
+            // Only now: a delete SQS keeps failing is tried again while the message stays
+            // hidden, and the heartbeats are what keep it hidden.
+            heartbeats_stop.cancel();
             heartbeat.await?;
             info!(source = %shared.name, "sqs source stopped");
             Ok(())
