@@ -42,6 +42,21 @@ impl Wildcard {
         })
     }
 
+    /// The value as written in the pattern.
+    pub(super) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The literal pieces between the stars.
+    pub(super) fn pieces(&self) -> &[String] {
+        &self.pieces
+    }
+
+    /// Matching is greedy and never goes back: each piece is found at its first place after the
+    /// one before (the leftmost fit leaves the most room for the rest, so it is never wrong to
+    /// take it), and only the last must sit at the end. Every byte of the value is looked at a
+    /// bounded number of times whatever the pattern (`str::find` is linear), so no wildcard can
+    /// make matching slower than linear in the value.
     pub(super) fn matches(&self, s: &str) -> bool {
         let (first, rest) = self.pieces.split_first().expect("non-empty");
         if rest.is_empty() {
