@@ -56,10 +56,6 @@ impl Folded {
         Folded { source: source.to_string(), chars, spellings, ascii: source.is_ascii(), ambiguous }
     }
 
-    pub(super) fn source(&self) -> &str {
-        &self.source
-    }
-
     fn spellings_of(&self, i: usize) -> impl Iterator<Item = &str> {
         let (first, second) = &self.chars[i];
         std::iter::once(&self.spellings[first.clone()])

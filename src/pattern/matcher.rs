@@ -128,7 +128,7 @@ fn eval_array(node: &Node, items: &[Value]) -> Outcome {
 /// `map` with each dotted key turned into the nested objects it names, merged with what is
 /// already there. Where two values meet at one path and are not both objects, they become an
 /// array of both, as EventBridge sees two values of one field.
-fn undot(map: &Map<String, Value>) -> Map<String, Value> {
+pub(super) fn undot(map: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in map {
         let mut segments = key.split('.');
@@ -195,7 +195,7 @@ fn leaf_values<'a>(value: Option<&'a Value>, out: &mut Vec<&'a Value>) {
     }
 }
 
-fn eval_leaf(matchers: &[Matcher], value: Option<&Value>) -> Outcome {
+pub(super) fn eval_leaf(matchers: &[Matcher], value: Option<&Value>) -> Outcome {
     let mut values = Vec::new();
     leaf_values(value, &mut values);
     if values.iter().any(|v| matchers.iter().any(|m| m.matches(v))) {

@@ -32,6 +32,7 @@
 
 mod anything_but;
 mod cidr;
+mod explain;
 mod complexity;
 mod fold;
 mod matcher;
@@ -43,6 +44,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+pub use explain::{Explanation, FieldReason};
 use matcher::{eval_node, Node, Outcome};
 use parse::{expand, parse_object, wildcards_by_field};
 
