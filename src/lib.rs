@@ -26,6 +26,7 @@ pub mod signed_http;
 mod simulation;
 pub mod sources;
 pub mod telemetry;
+pub mod test_pattern;
 pub mod validate;
 
 /// An error and its causes, `outer: inner: …` (the SDKs' own context display adds a Debug dump).

@@ -60,6 +60,8 @@ enum Command {
     },
     /// Print a sample event in the shape fanin hands a function for a source type.
     Events(fanin::samples::EventsArgs),
+    /// Test an event against a pattern (`true` or `false`), or against every route of a source.
+    TestPattern(fanin::test_pattern::TestPatternArgs),
     /// Invoke a target once with an event, and print what came back.
     Invoke(fanin::invoke::InvokeArgs),
     /// Look at dead letters without changing them: counts, a list, one record.
@@ -137,6 +139,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tokio::runtime::Runtime::new()?.block_on(fanin::setup::run(&config, apply))
         }
         Command::Events(args) => fanin::samples::run(args),
+        Command::TestPattern(args) => fanin::test_pattern::run(args),
         Command::Invoke(args) => tokio::runtime::Runtime::new()?.block_on(fanin::invoke::run(args)),
         Command::Dlq(args) => tokio::runtime::Runtime::new()?.block_on(fanin::inspect::run(args)),
         Command::Completions { shell } => {

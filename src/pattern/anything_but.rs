@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::matcher::eq_ignore_case;
+use super::fold::Folded;
 use super::numeric::{checked_number, numeric_value};
 use super::parse::{expect_string, index, join, single_entry};
 use super::wildcard::Wildcard;
@@ -17,7 +17,7 @@ pub(super) enum AnythingBut {
     Numbers(Vec<f64>),
     Prefixes(Vec<String>),
     Suffixes(Vec<String>),
-    IgnoreCase(Vec<String>),
+    IgnoreCase(Vec<Folded>),
     Wildcards(Vec<Wildcard>),
 }
 
@@ -83,7 +83,7 @@ pub(super) fn parse_anything_but(arg: &Value, path: &str) -> Result<AnythingBut,
                         AnythingBut::Suffixes(strings)
                     })
                 }
-                "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(strings)),
+                "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(strings.iter().map(|s| Folded::new(s)).collect())),
                 "wildcard" => strings
                     .iter()
                     .map(|s| Wildcard::parse(s).map_err(|m| PatternError::new(&here, m)))
@@ -120,7 +120,7 @@ impl AnythingBut {
                     AnythingBut::Suffixes(suffixes) => {
                         suffixes.iter().any(|p| s.ends_with(p.as_str()))
                     }
-                    AnythingBut::IgnoreCase(values) => values.iter().any(|v| eq_ignore_case(s, v)),
+                    AnythingBut::IgnoreCase(values) => values.iter().any(|v| v.equals(s)),
                     AnythingBut::Wildcards(wildcards) => wildcards.iter().any(|w| w.matches(s)),
                     AnythingBut::Numbers(_) => unreachable!("handled above"),
                 }

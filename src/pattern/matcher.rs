@@ -7,6 +7,7 @@ use serde_json::{Map, Number, Value};
 
 use super::anything_but::AnythingBut;
 use super::cidr::Cidr;
+use super::fold::Folded;
 use super::numeric::{numbers_equal, numeric_value, Range};
 use super::wildcard::Wildcard;
 
@@ -48,15 +49,11 @@ pub(super) enum Matcher {
     ExactNumber(Number),
     ExactBool(bool),
     ExactNull,
-    Prefix {
-        value: String,
-        ignore_case: bool,
-    },
-    Suffix {
-        value: String,
-        ignore_case: bool,
-    },
-    EqualsIgnoreCase(String),
+    Prefix(String),
+    Suffix(String),
+    PrefixIgnoreCase(Folded),
+    SuffixIgnoreCase(Folded),
+    EqualsIgnoreCase(Folded),
     Wildcard(Wildcard),
     Numeric(Range),
     Cidr(Cidr),
@@ -77,6 +74,12 @@ pub(super) enum Outcome {
 
 pub(super) fn eval_node(node: &Node, value: Option<&Value>) -> Outcome {
     match value {
+        // EventBridge reads an event as dotted paths, so `{"a.b": 1}` is `{"a": {"b": 1}}`. An
+        // object with a dotted key is rebuilt nested (allocating); one without, the usual case,
+        // is used as it is.
+        Some(Value::Object(map)) if map.keys().any(|k| k.contains('.')) => {
+            eval_fields(node, Some(&undot(map)))
+        }
         Some(Value::Object(map)) => eval_fields(node, Some(map)),
         Some(Value::Array(items)) => eval_array(node, items),
         _ => eval_fields(node, None),
@@ -122,6 +125,53 @@ fn eval_array(node: &Node, items: &[Value]) -> Outcome {
     }
 }
 
+/// `map` with each dotted key turned into the nested objects it names, merged with what is
+/// already there. Where two values meet at one path and are not both objects, they become an
+/// array of both, as EventBridge sees two values of one field.
+pub(super) fn undot(map: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in map {
+        let mut segments = key.split('.');
+        let head = segments.next().expect("split yields at least one piece");
+        let mut nested: Vec<&str> = segments.collect();
+        let mut value = value.clone();
+        while let Some(segment) = nested.pop() {
+            value = Value::Object(Map::from_iter([(segment.to_string(), value)]));
+        }
+        insert_merged(&mut out, head, value);
+    }
+    out
+}
+
+fn insert_merged(map: &mut Map<String, Value>, key: &str, value: Value) {
+    let merged = match map.remove(key) {
+        None => value,
+        Some(Value::Object(mut old)) if value.is_object() => {
+            if let Value::Object(new) = value {
+                for (k, v) in new {
+                    insert_merged(&mut old, &k, v);
+                }
+            }
+            Value::Object(old)
+        }
+        Some(Value::Array(mut old)) => {
+            match value {
+                Value::Array(new) => old.extend(new),
+                other => old.push(other),
+            }
+            Value::Array(old)
+        }
+        Some(old) => match value {
+            Value::Array(mut new) => {
+                new.insert(0, old);
+                Value::Array(new)
+            }
+            other => Value::Array(vec![old, other]),
+        },
+    };
+    map.insert(key.to_string(), merged);
+}
+
 fn flatten<'a>(items: &'a [Value], out: &mut Vec<&'a Value>) {
     for item in items {
         match item {
@@ -145,7 +195,7 @@ fn leaf_values<'a>(value: Option<&'a Value>, out: &mut Vec<&'a Value>) {
     }
 }
 
-fn eval_leaf(matchers: &[Matcher], value: Option<&Value>) -> Outcome {
+pub(super) fn eval_leaf(matchers: &[Matcher], value: Option<&Value>) -> Outcome {
     let mut values = Vec::new();
     leaf_values(value, &mut values);
     if values.iter().any(|v| matchers.iter().any(|m| m.matches(v))) {
@@ -155,14 +205,6 @@ fn eval_leaf(matchers: &[Matcher], value: Option<&Value>) -> Outcome {
     } else {
         Outcome::No
     }
-}
-
-fn lower(s: &str) -> String {
-    s.to_lowercase()
-}
-
-pub(super) fn eq_ignore_case(a: &str, b: &str) -> bool {
-    a == b || a.to_lowercase() == b.to_lowercase() || a.to_uppercase() == b.to_uppercase()
 }
 
 impl Matcher {
@@ -179,29 +221,11 @@ impl Matcher {
             }
             Matcher::ExactBool(want) => value.as_bool() == Some(*want),
             Matcher::ExactNull => value.is_null(),
-            Matcher::Prefix {
-                value: prefix,
-                ignore_case,
-            } => value.as_str().is_some_and(|s| {
-                if *ignore_case {
-                    lower(s).starts_with(&lower(prefix))
-                } else {
-                    s.starts_with(prefix.as_str())
-                }
-            }),
-            Matcher::Suffix {
-                value: suffix,
-                ignore_case,
-            } => value.as_str().is_some_and(|s| {
-                if *ignore_case {
-                    lower(s).ends_with(&lower(suffix))
-                } else {
-                    s.ends_with(suffix.as_str())
-                }
-            }),
-            Matcher::EqualsIgnoreCase(want) => {
-                value.as_str().is_some_and(|s| eq_ignore_case(s, want))
-            }
+            Matcher::Prefix(prefix) => value.as_str().is_some_and(|s| s.starts_with(prefix.as_str())),
+            Matcher::Suffix(suffix) => value.as_str().is_some_and(|s| s.ends_with(suffix.as_str())),
+            Matcher::PrefixIgnoreCase(f) => value.as_str().is_some_and(|s| f.is_prefix_of(s)),
+            Matcher::SuffixIgnoreCase(f) => value.as_str().is_some_and(|s| f.is_suffix_of(s)),
+            Matcher::EqualsIgnoreCase(f) => value.as_str().is_some_and(|s| f.equals(s)),
             Matcher::Wildcard(w) => value.as_str().is_some_and(|s| w.matches(s)),
             Matcher::Numeric(range) => numeric_value(value).is_some_and(|x| range.contains(x)),
             Matcher::Cidr(cidr) => value

@@ -32,6 +32,9 @@
 
 mod anything_but;
 mod cidr;
+mod explain;
+mod complexity;
+mod fold;
 mod matcher;
 mod numeric;
 mod parse;
@@ -41,8 +44,9 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+pub use explain::{Explanation, FieldReason};
 use matcher::{eval_node, Node, Outcome};
-use parse::{expand, parse_object};
+use parse::{expand, parse_object, wildcards_by_field};
 
 /// A compiled event pattern.
 #[derive(Debug, Clone)]
@@ -76,6 +80,11 @@ impl Pattern {
             .as_object()
             .ok_or_else(|| PatternError::new("", "an event pattern must be a JSON object"))?;
         let tree = parse_object(obj, "", false)?;
+        for (field, wildcards) in wildcards_by_field(&tree) {
+            if complexity::complexity(&wildcards, complexity::MAX_COMPLEXITY) > complexity::MAX_COMPLEXITY {
+                return Err(PatternError::new(field, complexity::TOO_COMPLEX));
+            }
+        }
         let branches = expand(&tree)?;
         Ok(Pattern { branches })
     }
@@ -105,3 +114,5 @@ impl FromStr for Pattern {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod corpus;

@@ -1,10 +1,15 @@
 //! Parsing a pattern into its compiled form: objects, leaves and match operators, and the
 //! expansion of `$or` clauses into `$or`-free alternatives.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
+
+use super::anything_but::AnythingBut;
 
 use super::anything_but::parse_anything_but;
 use super::cidr::Cidr;
+use super::fold::Folded;
 use super::matcher::{Matcher, Node};
 use super::numeric::parse_numeric;
 use super::wildcard::Wildcard;
@@ -95,6 +100,13 @@ pub(super) fn parse_object(
                 &here,
                 format!("\"{key}\" is a reserved keyword and cannot be a field name inside $or"),
             ));
+        }
+        // EventBridge reads a pattern as dotted paths, so `"a.b": [..]` and `"a": {"b": [..]}` are
+        // one field: a dotted key becomes the nested objects it names.
+        if let Some((head, rest)) = key.split_once('.') {
+            let inner = Map::from_iter([(rest.to_string(), value.clone())]);
+            node.children.push((head.to_string(), parse_object(&inner, &join(path, head), in_or)?));
+            continue;
         }
         match value {
             Value::Object(inner) => node
@@ -191,13 +203,14 @@ fn parse_operator(obj: &Map<String, Value>, path: &str) -> Result<Matcher, Patte
                     ))
                 }
             };
-            if op == "prefix" {
-                Matcher::Prefix { value, ignore_case }
-            } else {
-                Matcher::Suffix { value, ignore_case }
+            match (op == "prefix", ignore_case) {
+                (true, false) => Matcher::Prefix(value),
+                (false, false) => Matcher::Suffix(value),
+                (true, true) => Matcher::PrefixIgnoreCase(Folded::new(&value)),
+                (false, true) => Matcher::SuffixIgnoreCase(Folded::new(&value)),
             }
         }
-        "equals-ignore-case" => Matcher::EqualsIgnoreCase(expect_string(arg, &here, op)?),
+        "equals-ignore-case" => Matcher::EqualsIgnoreCase(Folded::new(&expect_string(arg, &here, op)?)),
         "wildcard" => {
             let s = expect_string(arg, &here, op)?;
             Matcher::Wildcard(Wildcard::parse(&s).map_err(|m| PatternError::new(&here, m))?)
@@ -267,4 +280,35 @@ fn product(
         }
     }
     Some(out)
+}
+
+/// Every `wildcard` of the pattern (`anything-but` ones too), gathered by the field it tests:
+/// the dotted path, `$or` branches included, since EventBridge builds one matching machine per
+/// field and a value is run through all of that field's wildcards at once.
+pub(super) fn wildcards_by_field(raw: &RawNode) -> BTreeMap<String, Vec<&Wildcard>> {
+    fn walk<'a>(raw: &'a RawNode, path: &str, out: &mut BTreeMap<String, Vec<&'a Wildcard>>) {
+        for (key, matchers) in &raw.leaves {
+            for m in matchers {
+                let found: &[Wildcard] = match m {
+                    Matcher::Wildcard(w) => std::slice::from_ref(w),
+                    Matcher::AnythingBut(AnythingBut::Wildcards(ws)) => ws,
+                    _ => &[],
+                };
+                if !found.is_empty() {
+                    out.entry(join(path, key)).or_default().extend(found);
+                }
+            }
+        }
+        for (key, child) in &raw.children {
+            walk(child, &join(path, key), out);
+        }
+        for (_, entries) in &raw.ors {
+            for entry in entries {
+                walk(entry, path, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(raw, "", &mut out);
+    out
 }

@@ -796,3 +796,146 @@ fn or_expansion_is_bounded() {
     let e = err(p);
     assert!(e.message.contains("combinations"), "{}", e.message);
 }
+
+#[test]
+fn dotted_pattern_keys_reach_nested_event_fields() {
+    let p = pat(json!({"detail": {"order.status": ["shipped"]}}));
+    assert!(p.matches(&with_detail(json!({"order": {"status": "shipped"}}))));
+    assert!(!p.matches(&with_detail(json!({"order": {"status": "packed"}}))));
+    // The path has to end where the pattern says: one level deeper is another field.
+    let p = pat(json!({"detail": {"order.status": {"code": ["shipped"]}}}));
+    assert!(!p.matches(&with_detail(json!({"order": {"status": "shipped"}}))));
+    // Several levels in one key, over an event with much else in it.
+    let p = pat(json!({"detail": {"a.b-c.d": {"items": [{"prefix": "sku-"}]}}}));
+    let event = with_detail(json!({
+        "noise": {"x": [1, 2, 3], "y": {"z": "w"}},
+        "a": {"b-c": {"d": {"items": ["pen", "sku-12"], "other": true}}, "e": 1},
+    }));
+    assert!(p.matches(&event));
+}
+
+#[test]
+fn dotted_event_keys_meet_nested_pattern_fields() {
+    let p = pat(json!({"detail": {"order": {"status": ["shipped"]}}}));
+    assert!(p.matches(&with_detail(json!({"order.status": "shipped"}))));
+    assert!(!p.matches(&with_detail(json!({"order.status": {"status": "shipped"}}))));
+    // Dotted on both sides, and a dotted key beside a nested object of the same name.
+    let p = pat(json!({"detail": {"order.status": ["shipped"], "order": {"id": ["o-1"]}}}));
+    assert!(p.matches(&with_detail(json!({"order.status": "shipped", "order": {"id": "o-1"}}))));
+    assert!(!p.matches(&with_detail(json!({"order.status": "packed", "order": {"id": "o-1"}}))));
+    // exists:false sees the dotted field too.
+    let p = pat(json!({"detail": {"order": {"status": [{"exists": false}]}}}));
+    assert!(!p.matches(&with_detail(json!({"order.status": "shipped"}))));
+    assert!(p.matches(&with_detail(json!({"order.id": "o-1"}))));
+}
+
+#[test]
+fn ignore_case_spells_each_pattern_character_both_ways() {
+    // `ΰ` is two bytes in lower case and six in upper case (Υ and two combining marks); `ɐ` and `Ɐ` differ by one.
+    let p = pat(json!({"x": [{"equals-ignore-case": "ɐΰk"}]}));
+    assert!(p.matches(&json!({"x": "Ɐ\u{3a5}\u{308}\u{301}K"})));
+    assert!(p.matches(&json!({"x": "ɐΰk"})));
+    assert!(p.matches(&json!({"x": "ⱯΰK"})));
+    assert!(!p.matches(&json!({"x": "Ɐ\u{3a5}\u{308}\u{301}"})));
+    assert!(!p.matches(&json!({"x": "Ɐ\u{3a5}\u{308}\u{301}Kx"})));
+    // `ῆ` upper-cases to two characters, `Η͂`.
+    let p = pat(json!({"x": [{"prefix": {"equals-ignore-case": "ῆa"}}]}));
+    assert!(p.matches(&json!({"x": "Η͂Abc"})));
+    assert!(!p.matches(&json!({"x": "xΗ͂A"})));
+    let p = pat(json!({"x": [{"suffix": {"equals-ignore-case": "aⱥ"}}]}));
+    assert!(p.matches(&json!({"x": "xxAȺ"})));
+    assert!(!p.matches(&json!({"x": "AȺx"})));
+    let p = pat(json!({"x": [{"anything-but": {"equals-ignore-case": "ΰ"}}]}));
+    assert!(!p.matches(&json!({"x": "\u{3a5}\u{308}\u{301}"})));
+    assert!(p.matches(&json!({"x": "Υ"})));
+    // Only the pattern is spelled both ways, not the event: a Kelvin sign in the event is not `k`.
+    let p = pat(json!({"x": [{"equals-ignore-case": "k"}]}));
+    assert!(!p.matches(&json!({"x": "\u{212a}"})));
+    // ASCII patterns take the fast path and say the same.
+    let p = pat(json!({"x": [{"suffix": {"equals-ignore-case": ".PNG"}}]}));
+    assert!(p.matches(&json!({"x": "cat.png"})));
+    assert!(!p.matches(&json!({"x": "png"})));
+}
+
+#[test]
+fn too_complex_wildcards_are_refused_with_eventbridges_message() {
+    let e = err(json!({"EventBusArn": [{"wildcard": "*:*:*:*:*:event-bus/*"}]}));
+    assert_eq!(e.path, "EventBusArn");
+    assert!(e.message.starts_with("Rule is too complex"), "{}", e.message);
+    // A field's wildcards count together, across `$or` branches and anything-but too.
+    let stacks = |names: &[&str]| {
+        let list: Vec<Value> =
+            names.iter().map(|n| json!({"wildcard": format!("*:stack/{n}/*")})).collect();
+        Pattern::parse(&json!({"detail": {"stack-id": list}}))
+    };
+    assert!(stacks(&["Api", "Data", "Web"]).is_ok());
+    assert!(stacks(&["Api", "Data", "Web", "Jobs"]).is_err());
+    let e = err(json!({"$or": [
+        {"k": [{"wildcard": "*:a/*"}, {"wildcard": "*:b/*"}]},
+        {"k": [{"anything-but": {"wildcard": ["*:c/*", "*:d/*"]}}]},
+    ]}));
+    assert_eq!(e.path, "k");
+    // Repeats after a star are what costs, not length or the number of distinct pieces.
+    assert!(Pattern::parse(&json!({"k": [{"wildcard": "/home/*/dir/dir/dir/dir/dir/a.txt"}]})).is_ok());
+    assert!(Pattern::parse(&json!({"k": [{"wildcard": "a*b*c*d"}]})).is_ok());
+    assert!(Pattern::parse(&json!({"k": [{"wildcard": "*a*a*a*a*a*"}]})).is_err());
+}
+
+#[test]
+fn complexity_counts_matching_wildcard_prefixes() {
+    use super::complexity::complexity;
+    use super::wildcard::Wildcard;
+    let of = |patterns: &[&str]| {
+        let ws: Vec<Wildcard> = patterns.iter().map(|p| Wildcard::parse(p).unwrap()).collect();
+        complexity(&ws.iter().collect::<Vec<_>>(), 100)
+    };
+    // `"x*yy"` against `"xyy`: `"x*`, `"x*y` and `"x*yy` all fit.
+    assert_eq!(of(&["x*yy"]), 3);
+    // The leading quote and the star both fit a value's first byte.
+    assert_eq!(of(&["*"]), 2);
+    assert_eq!(of(&["plain"]), 1);
+    // The same wildcard twice counts once; two that share a start count each.
+    assert_eq!(of(&["x*yy", "x*yy"]), 3);
+    assert_eq!(of(&["pre*ab", "pre*cd"]), 4);
+    assert_eq!(of(&["*:*:*:*:*:event-bus/*"]), 11);
+}
+
+#[test]
+fn accepted_wildcards_match_in_linear_time() {
+    // The matcher never goes back, so its work is bounded by the value's length whatever the
+    // pattern. Count it: every byte handed to a piece search, over values built to make a
+    // backtracking matcher retry (long runs of a piece's first byte, near misses at the end).
+    let patterns = ["*a*a*b", "*aaaa*", "a*ab*ab*abc", "*x*y*z*", "*:*:*:event-bus/*", "*ab*ab*ab"];
+    for pattern in patterns {
+        let w = super::wildcard::Wildcard::parse(pattern).unwrap();
+        for n in [10usize, 1_000, 100_000] {
+            for value in ["a".repeat(n), format!("{}b", "ab".repeat(n)), ":".repeat(n)] {
+                let scanned = w.bytes_searched(&value);
+                assert!(
+                    scanned <= value.len(),
+                    "{pattern} over {} bytes searched {scanned} bytes",
+                    value.len()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn explain_names_the_deciding_fields() {
+    let p = pat(json!({"source": ["aws.ec2"], "detail": {"state": ["running"]}}));
+    let no = p.explain(&ec2_event());
+    assert!(!no.matched);
+    assert_eq!(no.fields.len(), 1);
+    assert_eq!(no.fields[0].path, "detail.state");
+    assert_eq!(no.fields[0].found, "\"terminated\"");
+    let yes = p.explain(&json!({"source": "aws.ec2", "detail": {"state": "running"}}));
+    let paths: Vec<&str> = yes.fields.iter().map(|f| f.path.as_str()).collect();
+    assert!(yes.matched);
+    assert_eq!(paths, ["source", "detail.state"]);
+    // Each `$or` alternative gives its first failing field; a dotted event key is seen nested.
+    let p = pat(json!({"$or": [{"a": ["1"]}, {"b": {"c": ["2"]}}]}));
+    let no = p.explain(&json!({"b.c": "3"}));
+    let paths: Vec<String> = no.fields.iter().map(|f| f.to_string()).collect();
+    assert_eq!(paths, ["a: absent (does not match)", "b.c: \"3\" (does not match)"]);
+}

@@ -42,21 +42,52 @@ impl Wildcard {
         })
     }
 
+    /// The value as written in the pattern.
+    pub(super) fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The literal pieces between the stars.
+    pub(super) fn pieces(&self) -> &[String] {
+        &self.pieces
+    }
+
+    /// Matching is greedy and never goes back: each piece is found at its first place after the
+    /// one before (the leftmost fit leaves the most room for the rest, so it is never wrong to
+    /// take it), and only the last must sit at the end. Every byte of the value is looked at a
+    /// bounded number of times whatever the pattern (`str::find` is linear), so no wildcard can
+    /// make matching slower than linear in the value.
     pub(super) fn matches(&self, s: &str) -> bool {
+        self.walk(s).0
+    }
+
+    /// The match, and how many bytes of `s` were looked at (for the tests: each byte at most
+    /// once; the counting costs an addition per piece).
+    fn walk(&self, s: &str) -> (bool, usize) {
         let (first, rest) = self.pieces.split_first().expect("non-empty");
         if rest.is_empty() {
-            return s == first;
+            return (s == first, first.len().min(s.len()));
         }
         let Some(mut remaining) = s.strip_prefix(first.as_str()) else {
-            return false;
+            return (false, first.len().min(s.len()));
         };
+        let mut looked = first.len();
         let (last, middle) = rest.split_last().expect("non-empty");
         for piece in middle {
             match remaining.find(piece.as_str()) {
-                Some(at) => remaining = &remaining[at + piece.len()..],
-                None => return false,
+                Some(at) => {
+                    looked += at + piece.len();
+                    remaining = &remaining[at + piece.len()..];
+                }
+                None => return (false, looked + remaining.len()),
             }
         }
-        remaining.ends_with(last.as_str())
+        (remaining.ends_with(last.as_str()), looked + last.len().min(remaining.len()))
+    }
+
+    /// How many bytes of `s` matching it looks at.
+    #[cfg(test)]
+    pub(super) fn bytes_searched(&self, s: &str) -> usize {
+        self.walk(s).1
     }
 }

@@ -26,4 +26,5 @@ mod replay;
 mod sqs_delivery;
 mod step_functions;
 mod synchronous;
+mod test_pattern;
 mod validate;
