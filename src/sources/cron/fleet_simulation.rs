@@ -322,17 +322,32 @@ fn seeds_from_the_environment() {
         (_, Ok(count)) => (0..count.parse().expect("FANIN_SIM_SEEDS is a number")).collect(),
         _ => (0..1000).collect(),
     };
-    let mut failed = vec![];
+    let (mut failed, mut totals, count, started) = (vec![], Summary::default(), seeds.len(), std::time::Instant::now());
     for seed in seeds {
         match run_seed(seed) {
-            Ok(summary) if std::env::var("FANIN_SIM_SEED").is_ok() => println!("{summary:?}"),
-            Ok(_) => {}
+            Ok(summary) => {
+                if std::env::var("FANIN_SIM_SEED").is_ok() {
+                    println!("{summary:?}");
+                }
+                totals.instants += summary.instants;
+                totals.deliveries += summary.deliveries;
+                totals.twice += summary.twice;
+                totals.taken_over += summary.taken_over;
+            }
             Err(e) => {
                 eprintln!("{e}");
                 failed.push(seed);
             }
         }
     }
+    println!(
+        "fleet simulation: {count} seeds in {:.1}s; {} due instants, {} deliveries, {} delivered twice, {} claims taken over",
+        started.elapsed().as_secs_f64(),
+        totals.instants,
+        totals.deliveries,
+        totals.twice,
+        totals.taken_over
+    );
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
 }
 
