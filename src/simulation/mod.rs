@@ -53,7 +53,7 @@ impl World {
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         // The world's own draws (which entry fails, which call throttles) come from the seed
         // too, apart from the plan's, so the plan stays the same whatever the run does.
-        let rng = Arc::new(Mutex::new(StdRng::seed_from_u64(plan.seed ^ 0x5eed_0f_7e57)));
+        let rng = Arc::new(Mutex::new(StdRng::seed_from_u64(plan.seed ^ 0x005e_ed0f_7e57)));
         Arc::new(World {
             queues: plan.queues.iter().enumerate().map(|(i, fifo)| SimQueue::new(i, *fifo, ledger.clone(), rng.clone())).collect(),
             functions: plan

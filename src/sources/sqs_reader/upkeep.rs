@@ -65,7 +65,7 @@ pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedRece
 
 /// Deletes one batch of (message id, receipt), then stops holding each message whose newest
 /// receipt this was (a copy received meanwhile queued a delete of its own).
-async fn delete_batch(shared: &Shared, receipts: Vec<(String, String)>) {
+async fn delete_batch(shared: &Shared, receipts: Vec<Receipt>) {
     let undeleted = send_deletes(shared, receipts.clone()).await;
     let mut held = shared.held.lock().unwrap();
     for (id, receipt) in &receipts {
@@ -93,12 +93,12 @@ const RETRY_MOST: Duration = Duration::from_secs(5);
 /// and calls that got no answer are tried again with backoff while the message is still held
 /// here under that receipt and before its visibility runs out (after that the handle is stale
 /// and the message may be another consumer's). Returns what was not deleted.
-async fn send_deletes(shared: &Shared, mut pending: Vec<(String, String)>) -> Vec<(String, String)> {
+async fn send_deletes(shared: &Shared, mut pending: Vec<Receipt>) -> Vec<Receipt> {
     let mut wait = RETRY_FIRST;
     let mut undeleted = Vec::new();
     loop {
         let handles: Vec<&str> = pending.iter().map(|(_, r)| r.as_str()).collect();
-        let retry: Vec<(String, String)> = match shared.wire.delete_batch(&handles).await {
+        let retry: Vec<Receipt> = match shared.wire.delete_batch(&handles).await {
             Ok(failed) => failed
                 .into_iter()
                 .filter_map(|f| {
@@ -131,8 +131,11 @@ async fn send_deletes(shared: &Shared, mut pending: Vec<(String, String)>) -> Ve
     }
 }
 
+/// A message id and a receipt handle it was received under.
+type Receipt = (String, String);
+
 /// Splits `entries` into those still held under that receipt with visibility left, and the rest.
-fn still_held(shared: &Shared, entries: Vec<(String, String)>) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn still_held(shared: &Shared, entries: Vec<Receipt>) -> (Vec<Receipt>, Vec<Receipt>) {
     let now = Instant::now();
     let held = shared.held.lock().unwrap();
     entries.into_iter().partition(|(id, receipt)| held.get(id).is_some_and(|h| &h.receipt == receipt && h.visible_at > now))
@@ -150,7 +153,7 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
             _ = tokio::time::sleep(tick) => {}
         }
         let now = Instant::now();
-        let due: Vec<(String, String)> = {
+        let due: Vec<Receipt> = {
             let held = shared.held.lock().unwrap();
             held.iter()
                 .filter(|(_, h)| h.visible_at.saturating_duration_since(now) < vt / 2)
@@ -170,7 +173,7 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
 
 /// Extends the visibility of `entries` by `vt`, trying SQS's own failures again while there
 /// is visibility left.
-async fn extend(shared: &Shared, mut pending: Vec<(String, String)>, vt: Duration) {
+async fn extend(shared: &Shared, mut pending: Vec<Receipt>, vt: Duration) {
     let mut wait = RETRY_FIRST;
     loop {
         // The new deadline counts from before the request: SQS may carry it out at any moment after.
