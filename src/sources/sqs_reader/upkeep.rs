@@ -64,20 +64,12 @@ pub(super) async fn delete_loop(shared: Arc<Shared>, mut rx: mpsc::UnboundedRece
 }
 
 /// Deletes one batch of (message id, receipt), then stops holding each message whose newest
-/// receipt this was (a copy received meanwhile queued a delete of its own).
+/// receipt this was (a copy received meanwhile queued a delete of its own). A message whose
+/// delete was given up on is let go too: it comes back when its visibility runs out.
 async fn delete_batch(shared: &Shared, receipts: Vec<Receipt>) {
-    let undeleted = send_deletes(shared, receipts.clone()).await;
+    send_deletes(shared, receipts.clone()).await;
     let mut held = shared.held.lock().unwrap();
     for (id, receipt) in &receipts {
-        if undeleted.iter().any(|(u, _)| u == id) {
-            continue;
-        }
-        if held.get(id).is_some_and(|h| &h.receipt == receipt) {
-            held.remove(id);
-        }
-    }
-    // Given up on: forgotten, so the message comes back when its visibility runs out.
-    for (id, receipt) in &undeleted {
         if held.get(id).is_some_and(|h| &h.receipt == receipt) {
             held.remove(id);
         }
@@ -89,56 +81,72 @@ const RETRY_FIRST: Duration = Duration::from_millis(100);
 /// The longest wait between two tries.
 const RETRY_MOST: Duration = Duration::from_secs(5);
 
-/// Deletes `receipts`; entries SQS failed through no fault of the request (`InternalError`)
-/// and calls that got no answer are tried again with backoff while the message is still held
-/// here under that receipt and before its visibility runs out (after that the handle is stale
-/// and the message may be another consumer's). Returns what was not deleted.
-async fn send_deletes(shared: &Shared, mut pending: Vec<Receipt>) -> Vec<Receipt> {
-    let mut wait = RETRY_FIRST;
-    let mut undeleted = Vec::new();
-    loop {
-        let handles: Vec<&str> = pending.iter().map(|(_, r)| r.as_str()).collect();
-        let retry: Vec<Receipt> = match shared.wire.delete_batch(&handles).await {
-            Ok(failed) => failed
-                .into_iter()
-                .filter_map(|f| {
-                    let entry = f.id.parse::<usize>().ok().and_then(|i| pending.get(i)).cloned()?;
-                    if f.sender_fault {
-                        warn!(source = %shared.name, message_id = %entry.0, code = f.code, "delete refused; the message will be delivered again");
-                        undeleted.push(entry);
-                        return None;
-                    }
-                    Some(entry)
-                })
-                .collect(),
-            Err(e) => {
-                warn!(source = %shared.name, error = %e, count = pending.len(), "delete batch failed; trying again");
-                pending.clone()
-            }
-        };
-        let (still_valid, stale) = still_held(shared, retry);
-        if !stale.is_empty() {
-            warn!(source = %shared.name, count = stale.len(), "gave up deleting: the visibility ran out; these messages will be delivered again (at-least-once)");
-            undeleted.extend(stale);
-        }
-        if still_valid.is_empty() {
-            return undeleted;
-        }
-        debug!(source = %shared.name, count = still_valid.len(), retry_in = ?wait, "delete entries failed on SQS's side; trying again");
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(RETRY_MOST);
-        pending = still_valid;
-    }
-}
-
 /// A message id and a receipt handle it was received under.
 type Receipt = (String, String);
 
-/// Splits `entries` into those still held under that receipt with visibility left, and the rest.
-fn still_held(shared: &Shared, entries: Vec<Receipt>) -> (Vec<Receipt>, Vec<Receipt>) {
-    let now = Instant::now();
-    let held = shared.held.lock().unwrap();
-    entries.into_iter().partition(|(id, receipt)| held.get(id).is_some_and(|h| &h.receipt == receipt && h.visible_at > now))
+/// Deletes `receipts`, trying again what SQS failed on its side.
+async fn send_deletes(shared: &Shared, receipts: Vec<Receipt>) {
+    let stale = while_held(shared, receipts, |pending| async move {
+        let handles: Vec<&str> = pending.iter().map(|(_, r)| r.as_str()).collect();
+        let failed = shared.wire.delete_batch(&handles).await.unwrap_or_else(|e| {
+            warn!(source = %shared.name, error = %e, count = pending.len(), "delete batch failed; trying again");
+            no_answer(pending.len())
+        });
+        worth_retrying(shared, &pending, failed, "delete refused; the message will be delivered again")
+    })
+    .await;
+    if !stale.is_empty() {
+        warn!(source = %shared.name, count = stale.len(), "gave up deleting: the visibility ran out; these messages will be delivered again (at-least-once)");
+    }
+}
+
+/// Calls `attempt` with `pending`, then again with what it returns, with backoff, while those
+/// messages are still held here under that receipt and before their visibility runs out
+/// (after that the handle is stale and the message may be another consumer's). Returns the
+/// entries given up on.
+async fn while_held<F, Fut>(shared: &Shared, mut pending: Vec<Receipt>, mut attempt: F) -> Vec<Receipt>
+where
+    F: FnMut(Vec<Receipt>) -> Fut,
+    Fut: std::future::Future<Output = Vec<Receipt>>,
+{
+    let (mut wait, mut stale) = (RETRY_FIRST, Vec::new());
+    loop {
+        let retry = attempt(pending).await;
+        let now = Instant::now();
+        let (valid, lapsed): (Vec<Receipt>, Vec<Receipt>) = {
+            let held = shared.held.lock().unwrap();
+            retry.into_iter().partition(|(id, receipt)| held.get(id).is_some_and(|h| &h.receipt == receipt && h.visible_at > now))
+        };
+        stale.extend(lapsed);
+        if valid.is_empty() {
+            return stale;
+        }
+        debug!(source = %shared.name, count = valid.len(), retry_in = ?wait, "batch entries failed on SQS's side; trying again");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MOST);
+        pending = valid;
+    }
+}
+
+/// The entries of `pending` SQS failed on its side (`InternalError`, or no answer at all),
+/// which are worth another try; those the request was at fault for are logged with `refused`.
+fn worth_retrying(shared: &Shared, pending: &[Receipt], failed: Vec<super::Failed>, refused: &str) -> Vec<Receipt> {
+    failed
+        .into_iter()
+        .filter_map(|f| {
+            let entry = f.id.parse::<usize>().ok().and_then(|i| pending.get(i))?;
+            if f.sender_fault {
+                warn!(source = %shared.name, message_id = %entry.0, code = f.code, "{refused}");
+                return None;
+            }
+            Some(entry.clone())
+        })
+        .collect()
+}
+
+/// A batch call that got no answer: every entry failed, on SQS's side.
+fn no_answer(entries: usize) -> Vec<super::Failed> {
+    (0..entries).map(|i| super::Failed { id: i.to_string(), code: "NoAnswer".into(), sender_fault: false }).collect()
 }
 
 /// Extends the visibility of every held message whose timeout is within half of running out,
@@ -173,48 +181,34 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
 
 /// Extends the visibility of `entries` by `vt`, trying SQS's own failures again while there
 /// is visibility left.
-async fn extend(shared: &Shared, mut pending: Vec<Receipt>, vt: Duration) {
-    let mut wait = RETRY_FIRST;
-    loop {
+async fn extend(shared: &Shared, entries: Vec<Receipt>, vt: Duration) {
+    while_held(shared, entries, |pending| async move {
         // The new deadline counts from before the request: SQS may carry it out at any moment after.
         let sent = Instant::now();
         let receipts: Vec<String> = pending.iter().map(|(_, r)| r.clone()).collect();
-        let failed = match shared.wire.change_visibility_batch(&receipts, vt).await {
-            Ok(failed) => failed,
-            Err(e) => {
-                warn!(source = %shared.name, error = %e, "visibility heartbeat failed; trying again");
-                (0..pending.len()).map(|i| super::Failed { id: i.to_string(), code: "NoAnswer".into(), sender_fault: false }).collect()
-            }
-        };
-        let mut retry = Vec::new();
+        let failed = shared.wire.change_visibility_batch(&receipts, vt).await.unwrap_or_else(|e| {
+            warn!(source = %shared.name, error = %e, "visibility heartbeat failed; trying again");
+            no_answer(pending.len())
+        });
+        let failed_at: Vec<usize> = failed.iter().filter_map(|f| f.id.parse().ok()).collect();
         {
             let mut held = shared.held.lock().unwrap();
             for (i, (id, receipt)) in pending.iter().enumerate() {
-                match failed.iter().find(|f| f.id == i.to_string()) {
-                    None => {
-                        if let Some(h) = held.get_mut(id).filter(|h| &h.receipt == receipt) {
-                            h.visible_at = h.visible_at.max(sent + vt);
-                        }
+                if !failed_at.contains(&i) {
+                    if let Some(h) = held.get_mut(id).filter(|h| &h.receipt == receipt) {
+                        h.visible_at = h.visible_at.max(sent + vt);
                     }
-                    Some(f) if f.sender_fault => {
-                        warn!(source = %shared.name, message_id = %id, code = f.code, "visibility not extended; the message may be delivered twice")
-                    }
-                    Some(_) => retry.push((id.clone(), receipt.clone())),
                 }
             }
         }
-        let (still_valid, _) = still_held(shared, retry);
-        if still_valid.is_empty() {
-            return;
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(RETRY_MOST);
-        pending = still_valid;
-    }
+        worth_retrying(shared, &pending, failed, "visibility not extended; the message may be delivered twice")
+    })
+    .await;
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::sync::Mutex;
 
     use aws_sdk_sqs::types::Message;
@@ -224,19 +218,19 @@ mod tests {
     use crate::BoxFuture;
 
     /// SQS that fails, on its side, the first `failures` tries of every entry, and records the
-    /// receipts of each call.
+    /// receipts of each call. Clones share what they record: one goes to the reader, the test
+    /// keeps another.
+    #[derive(Clone)]
     struct Flaky {
         failures: usize,
         sender_fault: bool,
-        tries: Mutex<HashMap<String, usize>>,
-        calls: Mutex<Vec<Vec<String>>>,
+        tries: Arc<Mutex<HashMap<String, usize>>>,
+        calls: Arc<Mutex<Vec<Vec<String>>>>,
     }
-
-    use std::collections::HashMap;
 
     impl Flaky {
         fn new(failures: usize, sender_fault: bool) -> Flaky {
-            Flaky { failures, sender_fault, tries: Mutex::default(), calls: Mutex::default() }
+            Flaky { failures, sender_fault, tries: Arc::default(), calls: Arc::default() }
         }
 
         fn answer(&self, receipts: Vec<String>) -> Vec<Failed> {
@@ -268,21 +262,9 @@ mod tests {
         }
     }
 
-    fn shared(wire: Arc<Flaky>, visibility: Duration) -> Arc<Shared> {
-        struct Forward(Arc<Flaky>);
-        impl QueueWire for Forward {
-            fn receive(&self, m: i32, w: Duration, v: Duration) -> BoxFuture<'_, Result<Vec<Message>, SqsError>> {
-                self.0.receive(m, w, v)
-            }
-            fn delete_batch<'a>(&'a self, r: &'a [&'a str]) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
-                self.0.delete_batch(r)
-            }
-            fn change_visibility_batch<'a>(&'a self, r: &'a [String], v: Duration) -> BoxFuture<'a, Result<Vec<Failed>, SqsError>> {
-                self.0.change_visibility_batch(r, v)
-            }
-        }
+    fn shared(wire: &Flaky, visibility: Duration) -> Arc<Shared> {
         let settings: SqsSettings = toml::from_str(&format!("queue_url = \"http://q/1/q\"\nvisibility_timeout = \"{}ms\"", visibility.as_millis())).unwrap();
-        Arc::new(super::super::Shared::for_test(settings, Box::new(Forward(wire))))
+        Arc::new(super::super::Shared::for_test(settings, Box::new(wire.clone())))
     }
 
     fn hold(shared: &Shared, id: &str, visible_for: Duration) {
@@ -291,8 +273,8 @@ mod tests {
 
     #[tokio::test]
     async fn delete_entries_sqs_failed_on_its_side_are_tried_again_until_deleted() {
-        let wire = Arc::new(Flaky::new(2, false));
-        let shared = shared(wire.clone(), Duration::from_secs(30));
+        let wire = Flaky::new(2, false);
+        let shared = shared(&wire, Duration::from_secs(30));
         hold(&shared, "a", Duration::from_secs(30));
         hold(&shared, "b", Duration::from_secs(30));
         delete_batch(&shared, vec![("a".into(), "r-a".into()), ("b".into(), "r-b".into())]).await;
@@ -302,8 +284,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_delete_the_request_was_at_fault_for_is_not_tried_again() {
-        let wire = Arc::new(Flaky::new(1, true));
-        let shared = shared(wire.clone(), Duration::from_secs(30));
+        let wire = Flaky::new(1, true);
+        let shared = shared(&wire, Duration::from_secs(30));
         hold(&shared, "a", Duration::from_secs(30));
         delete_batch(&shared, vec![("a".into(), "r-a".into())]).await;
         assert_eq!(wire.calls.lock().unwrap().len(), 1);
@@ -312,8 +294,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_delete_is_not_tried_past_the_message_visibility() {
-        let wire = Arc::new(Flaky::new(usize::MAX, false));
-        let shared = shared(wire.clone(), Duration::from_secs(30));
+        let wire = Flaky::new(usize::MAX, false);
+        let shared = shared(&wire, Duration::from_secs(30));
         hold(&shared, "a", Duration::from_millis(250));
         delete_batch(&shared, vec![("a".into(), "r-a".into())]).await;
         let calls = wire.calls.lock().unwrap().len();
@@ -322,8 +304,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_deadline_moves_only_when_sqs_confirmed_the_extension() {
-        let wire = Arc::new(Flaky::new(1, false));
-        let shared = shared(wire.clone(), Duration::from_secs(10));
+        let wire = Flaky::new(1, false);
+        let shared = shared(&wire, Duration::from_secs(10));
         hold(&shared, "a", Duration::from_secs(2));
         let before = shared.held.lock().unwrap()["a"].visible_at;
         let sent = Instant::now();
