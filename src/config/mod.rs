@@ -6,6 +6,7 @@
 //! the part that uses them; [`crate::settings`] puts the whole together.
 
 pub mod limits;
+mod plain;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -14,10 +15,13 @@ pub use values::{duration, optional_duration, optional_rate, optional_s3_locatio
 
 /// A configuration that cannot be used, with the file and key it is about.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {key}: {message}", file.display())]
+#[error("{}: {key}: {message}", self.place())]
 pub struct ConfigError {
     /// The file the problem is in.
     pub file: PathBuf,
+    /// The `FANIN__…` environment variable that set the value, when one did: the file is
+    /// then not where to look.
+    pub variable: Option<String>,
     /// The dotted key the problem is at (`targets.resize.rate`); empty for the whole file.
     pub key: String,
     /// What is wrong, in the operator's terms.
@@ -30,8 +34,23 @@ impl ConfigError {
         let key = key.into();
         ConfigError {
             file: file.to_path_buf(),
+            variable: None,
             key: if key.is_empty() { "(file)".into() } else { key },
             message: shortened(message.into()),
+        }
+    }
+
+    /// This error blamed on the `FANIN__…` variable that set its key, if one did. For errors
+    /// about the daemon file only: source files are not overridden.
+    pub fn blaming_variable(mut self) -> Self {
+        self.variable = variable_for(&self.key);
+        self
+    }
+
+    fn place(&self) -> String {
+        match &self.variable {
+            Some(variable) => format!("environment variable {variable} (over {})", self.file.display()),
+            None => self.file.display().to_string(),
         }
     }
 }
@@ -68,8 +87,20 @@ pub fn read_daemon_file<T: serde::de::DeserializeOwned>(file: &Path) -> Result<T
         .map_err(|e| ConfigError::new(file, "", e.to_string()))?;
     serde_path_to_error::deserialize(raw).map_err(|e| {
         let key = key_of(e.path());
-        ConfigError::new(file, key, strip_config_suffix(&e.into_inner().to_string()))
+        ConfigError::new(file, key, plain::plain(&strip_config_suffix(&e.into_inner().to_string()))).blaming_variable()
     })
+}
+
+/// The `FANIN__SECTION__KEY` variable set for the dotted `key`, if any. The `config` crate
+/// lower-cases variable names, so the match ignores case.
+fn variable_for(key: &str) -> Option<String> {
+    if key.is_empty() {
+        return None;
+    }
+    let wanted = format!("FANIN__{}", key.replace('.', "__"));
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .find(|name| name.eq_ignore_ascii_case(&wanted))
 }
 
 /// The TOML file at `path` as a table.
@@ -87,7 +118,7 @@ pub fn deserialize_at<T: serde::de::DeserializeOwned>(file: &Path, key: &str, va
             (false, true) => key.to_string(),
             (false, false) => format!("{key}.{inner}"),
         };
-        ConfigError::new(file, full, e.into_inner().to_string())
+        ConfigError::new(file, full, plain::plain(e.into_inner().message()))
     })
 }
 

@@ -4,12 +4,38 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserializer;
 
 /// Reads a duration written as text (`deserialize_with`).
 pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
+    let s = d.deserialize_any(Text)?;
     parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+/// A value meant to be written as text, taken as text whatever TOML made of it: `30` where
+/// `"30s"` was meant should be told how to write a duration, not that a string was expected.
+struct Text;
+
+impl serde::de::Visitor<'_> for Text {
+    type Value = String;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("text in quotes")
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
 }
 
 /// Reads an optional duration written as text (`deserialize_with`, with `default`).
@@ -19,7 +45,7 @@ pub fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Durat
 
 /// Reads an optional rate written as text (`deserialize_with`, with `default`).
 pub fn optional_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D::Error> {
-    let s = String::deserialize(d)?;
+    let s = d.deserialize_any(Text)?;
     s.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
@@ -94,7 +120,7 @@ impl std::str::FromStr for S3Location {
 
 /// Reads an optional S3 location written as text (`deserialize_with`, with `default`).
 pub fn optional_s3_location<'de, D: Deserializer<'de>>(d: D) -> Result<Option<S3Location>, D::Error> {
-    let s = String::deserialize(d)?;
+    let s = d.deserialize_any(Text)?;
     s.parse().map(Some).map_err(serde::de::Error::custom)
 }
 

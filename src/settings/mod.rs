@@ -121,6 +121,10 @@ struct DaemonFile {
 impl Config {
     /// Loads the daemon file (with `FANIN__SECTION__KEY` overrides) and every source file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        Self::load_unblamed(file).map_err(|e| if e.file == file { e.blaming_variable() } else { e })
+    }
+
+    fn load_unblamed(file: &Path) -> Result<Config, ConfigError> {
         let parsed: DaemonFile = read_daemon_file(file)?;
         // Before the sources are read: an empty `sources_dir` would read this very file as one.
         parsed.daemon.check(file)?;

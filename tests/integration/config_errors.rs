@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use crate::support::harness::{Daemon, Moto, Setup};
 
-fn refused(setup: &Setup, env: &[(&str, &str)], file_ends: &str, key: &str) {
+/// Runs `fanin run` on `setup`, checks it is refused naming the file and the key, and returns
+/// the error line.
+fn refused(setup: &Setup, env: &[(&str, &str)], file_ends: &str, key: &str) -> String {
     let moto = Moto { url: "http://127.0.0.1:9".into() };
     let mut d = Daemon::spawn(&["run", "--config", setup.config().to_str().unwrap()], &moto, "http://127.0.0.1:9", env);
     let status = d.wait(Duration::from_secs(30));
@@ -14,6 +16,7 @@ fn refused(setup: &Setup, env: &[(&str, &str)], file_ends: &str, key: &str) {
     assert!(line.contains(file_ends), "{line:?} should name {file_ends}");
     assert!(line.contains(&format!(": {key}:")), "{line:?} should name key {key}");
     assert!(log.len() < 10_000, "the error repeats what it refuses ({} bytes)", log.len());
+    line.to_string()
 }
 
 const TARGET: &str = "[targets.work]\nfunction = \"work\"\n";
@@ -56,6 +59,36 @@ fn an_unparsable_schedule() {
 fn a_bad_environment_override_names_its_key() {
     let s = Setup::new("", TARGET);
     refused(&s, &[("FANIN__DAEMON__SHUTDOWN_GRACE", "soon")], "config/fanin.toml", "daemon.shutdown_grace");
+}
+
+#[test]
+fn a_bad_environment_override_is_blamed_on_the_variable_not_the_file() {
+    let s = Setup::new("", TARGET);
+    let line = refused(&s, &[("FANIN__DAEMON__MAX_IN_FLIGHT", "abc")], "config/fanin.toml", "daemon.max_in_flight");
+    assert!(line.contains("environment variable FANIN__DAEMON__MAX_IN_FLIGHT"), "{line:?} should name the variable");
+    assert!(line.contains("\"abc\" is not a whole number"), "{line:?} should say what is wrong in plain words");
+    // A value the variable sets that fails a later check is blamed on it too.
+    let line = refused(&s, &[("FANIN__DAEMON__MAX_IN_FLIGHT", "0")], "config/fanin.toml", "daemon.max_in_flight");
+    assert!(line.contains("environment variable FANIN__DAEMON__MAX_IN_FLIGHT"), "{line:?} should name the variable");
+    // Without the variable the file is blamed, as before.
+    let line = refused(&Setup::new("max_in_flight = \"abc\"", TARGET), &[], "config/fanin.toml", "daemon.max_in_flight");
+    assert!(!line.contains("environment"), "{line:?} blames a variable that is not set");
+}
+
+#[test]
+fn a_source_files_type_errors_say_how_to_write_the_value() {
+    let s = Setup::new("", TARGET);
+    let queue = "type = \"sqs\"\nqueue_url = \"http://q\"\ntarget = \"work\"\n";
+    s.source("orders", &format!("{queue}visibility_timeout = 30\n"));
+    let line = refused(&s, &[], "sources/orders.toml", "visibility_timeout");
+    assert!(line.contains("write it like \"30s\""), "{line:?} should say how to write a duration");
+    s.source("orders", &format!("{queue}pollers = \"two\"\n"));
+    let line = refused(&s, &[], "sources/orders.toml", "pollers");
+    assert!(line.contains("\"two\" is not a whole number"), "{line:?} should say what a pollers value is");
+    assert!(!line.contains("usize"), "{line:?} speaks Rust");
+    s.source("orders", &format!("{queue}pollers = 2\nwait_time = true\n"));
+    let line = refused(&s, &[], "sources/orders.toml", "wait_time");
+    assert!(line.contains("`true` is not a duration"), "{line:?}");
 }
 
 #[test]
