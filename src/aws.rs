@@ -94,6 +94,46 @@ pub async fn load(settings: &AwsSettings) -> SdkConfig {
     }
 }
 
+/// Why no AWS call can be made at all: known at start, said once, with the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Neither `[aws] region`, `AWS_REGION` nor the profile names a region.
+    #[error("no region: set [aws] region in the daemon file, or AWS_REGION")]
+    NoRegion,
+    /// The SDK's default chain found no credentials anywhere.
+    #[error(
+        "no credentials found: tried the environment, the profile ({profile}), web identity, the container and the instance metadata (IMDS) — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, [aws] profile or AWS_PROFILE, or run with an instance or task role"
+    )]
+    NoCredentials {
+        /// The profile the chain looked in.
+        profile: String,
+    },
+    /// A source of credentials was found but failed (an expired SSO session, a role that
+    /// cannot be assumed).
+    #[error("credentials: {0}")]
+    Credentials(String),
+}
+
+/// Checks that `sdk` can sign a call: a region, and credentials the chain can provide. The
+/// alternative is a per-event failure, retried for every event.
+pub async fn check_ready(sdk: &SdkConfig, settings: &AwsSettings) -> Result<(), SetupError> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_credential_types::provider::ProvideCredentials;
+    if sdk.region().is_none() {
+        return Err(SetupError::NoRegion);
+    }
+    let profile = settings.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok()).unwrap_or_else(|| "default".into());
+    let Some(provider) = sdk.credentials_provider() else { return Err(SetupError::NoCredentials { profile }) };
+    match provider.provide_credentials().await {
+        Ok(_) => Ok(()),
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Err(SetupError::NoCredentials { profile }),
+        // The instance metadata is the chain's last resort: it failing means nothing before it
+        // had credentials either (off EC2 it is refused or unreachable).
+        Err(e) if crate::error_chain(&e).contains("IMDS") => Err(SetupError::NoCredentials { profile }),
+        Err(e) => Err(SetupError::Credentials(crate::error_chain(&e))),
+    }
+}
+
 /// `AWS_ENDPOINT_URL_<SERVICE>`, which wins over `[aws] endpoint_url` for that service.
 fn service_endpoint(service: &str) -> Option<String> {
     std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|v| !v.is_empty())

@@ -37,6 +37,8 @@ fn metrics_handle() -> PrometheusHandle {
 
 /// Time sources get, after the dispatcher has finished, to delete what settled.
 const SOURCE_FLUSH: Duration = Duration::from_secs(10);
+/// How often a target that failed its start-up check is checked again.
+const TARGET_RECHECK: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until `shutdown` is cancelled, then drains within `shutdown_grace`.
 pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc::Receiver<()>) -> anyhow::Result<()> {
@@ -49,7 +51,9 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
     tokio::spawn(server::serve(listener, metrics_handle(), health.clone(), shutdown.clone()));
     tokio::spawn(events::upkeep(metrics_handle(), shutdown.clone()));
 
+    log_warnings(&config);
     let sdk = crate::aws::load(&config.aws).await;
+    crate::aws::check_ready(&sdk, &config.aws).await?;
     let account = crate::aws::account_id(&sdk, &config.aws).await?;
     info!(account, instance = %instance.id, "identity");
     let capacity = config.daemon.queue_capacity;
@@ -87,6 +91,13 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
         warn!("sources did not finish deleting in time; undeleted messages will be delivered again");
     }
     Ok(())
+}
+
+/// One warning line per no-op of the configuration, as `validate` lists them.
+fn log_warnings(config: &Config) {
+    for w in config.warnings() {
+        warn!(file = %w.file.display(), key = %w.key, "{}", w.message);
+    }
 }
 
 /// A source task and what it was started with.
@@ -142,6 +153,7 @@ impl Running {
                 {
                     warn!("state_dir, [metrics], [aws] and [fleet] changes take effect at the next restart");
                 }
+                log_warnings(&config);
                 self.apply(config);
                 ConfigReloaded { ok: true }.emit();
                 info!(sources = self.sources.len(), targets = self.targets.len(), "configuration reloaded");
@@ -173,9 +185,16 @@ impl Running {
                 });
             let target = match unchanged {
                 Some((_, target)) => target.clone(),
-                None => build_target(&self.sdk, self.scope(), name, settings, &sinks),
+                None => {
+                    let target = build_target(&self.sdk, self.scope(), name, settings, &sinks);
+                    self.check_target(name, &target, &config);
+                    target
+                }
             };
             targets.insert(name.clone(), (settings.clone(), target));
+        }
+        for gone in self.targets.keys().filter(|name| !config.targets.contains_key(*name)) {
+            self.health.target_cleared(gone);
         }
         let resolved: HashMap<String, Arc<Target>> = targets.iter().map(|(n, (_, t))| (n.clone(), t.clone())).collect();
         let routes: HashMap<String, Vec<Route>> = config.sources.iter().map(|s| (s.name.clone(), s.routes.clone())).collect();
@@ -201,6 +220,48 @@ impl Running {
             self.start(settings, &config);
         }
         self.config = config;
+    }
+
+    /// Checks a new or changed target the way `validate` does, in the background so that a slow
+    /// AWS does not hold start-up: a target that fails makes `/readyz` not ready with the reason
+    /// and logs one error, and is checked again every [`TARGET_RECHECK`] until it passes (a
+    /// function created after the start). A target replaced or removed meanwhile stops its check.
+    fn check_target(&self, name: &str, target: &Arc<Target>, config: &Config) {
+        let this = Arc::downgrade(target);
+        let (name, config, sdk, health, shutdown) = (name.to_string(), config.clone(), self.sdk.clone(), self.health.clone(), self.shutdown.clone());
+        health.target_cleared(&name);
+        tokio::spawn(async move {
+            let mut said = false;
+            loop {
+                let problem = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    problem = crate::validate::target_problem(&config, &sdk, &name) => problem,
+                };
+                if this.strong_count() == 0 {
+                    return;
+                }
+                match problem {
+                    None => {
+                        health.target_cleared(&name);
+                        if said {
+                            info!(target_name = %name, "target passes its check now");
+                        }
+                        return;
+                    }
+                    Some(why) => {
+                        if !said {
+                            error!(target_name = %name, "target fails its check; its events will be dead-lettered: {why}");
+                            said = true;
+                        }
+                        health.target_failed(&name, why);
+                    }
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(TARGET_RECHECK) => {}
+                }
+            }
+        });
     }
 
     fn start(&mut self, settings: SourceSettings, config: &Config) {

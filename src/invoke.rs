@@ -75,6 +75,7 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     }
 
     let sdk = crate::aws::load(&config.aws).await;
+    crate::aws::check_ready(&sdk, &config.aws).await?;
     let invoker = Invoker::new(&sdk, target, None);
     println!("target:           {} ({}{})", args.target, target.function, target.qualifier.as_deref().map(|q| format!(", qualifier {q}")).unwrap_or_default());
     println!("invocation type:  {kind:?}");

@@ -66,6 +66,7 @@ pub async fn run(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let sdk = crate::aws::load(&config.aws).await;
+    crate::aws::check_ready(&sdk, &config.aws).await?;
     let clients = Clients::new(&sdk);
     let changes = plan(&sources, &clients).await?;
     if changes.is_empty() {

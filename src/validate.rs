@@ -45,9 +45,20 @@ pub enum Format {
 /// Runs every check and prints them; exit 0 when nothing failed (warnings allowed), else 1.
 pub async fn run(config: &Config, offline: bool, format: Format) -> anyhow::Result<ExitCode> {
     let config = Arc::new(config.clone());
+    let mut checks = config.warnings().iter().map(Check::warning).collect::<Vec<_>>();
     let sdk = if offline { None } else { Some(bounded(crate::aws::load(&config.aws).await)) };
+    // Without a region or credentials no AWS check can say anything but that: say it once,
+    // and check what is local.
+    let unready = match &sdk {
+        Some(sdk) => crate::aws::check_ready(sdk, &config.aws).await.err(),
+        None => None,
+    };
+    let sdk = if unready.is_some() { None } else { sdk };
+    if let Some(why) = unready {
+        checks.push(Check::new("aws", "setup", Status::Fail, why.to_string()));
+    }
     let world = World { config, sdk };
-    let checks = run_all(plan(&world)).await;
+    checks.extend(run_all(plan(&world)).await);
     let failed = checks.iter().any(|c| c.status == Status::Fail);
     match format {
         Format::Text => print!("{}", text(&checks, offline)),
@@ -167,6 +178,11 @@ impl Check {
         Check { kind, name: name.to_string(), status, detail: detail.into(), advice: None }
     }
 
+    /// A no-op of the configuration ([`Config::warnings`]).
+    fn warning(w: &crate::config::ConfigError) -> Check {
+        Check::new("config", &w.file.display().to_string(), Status::Warn, format!("{}: {}", w.key, w.message))
+    }
+
     fn advise(mut self, advice: impl Into<String>) -> Check {
         self.advice = Some(advice.into());
         self
@@ -195,6 +211,15 @@ struct Report<'a> {
 pub async fn target_finding(config: &Config, sdk: &SdkConfig, name: &str) -> String {
     let world = World { config: Arc::new(config.clone()), sdk: Some(bounded(sdk.clone())) };
     lines(&targets::check(world, name.to_string()).await)
+}
+
+/// Why the target `name` fails the check `validate` makes of it (a DryRun), with its advice
+/// on the same line; `None` when it passes or only warns. `fanin run` asks this at start.
+pub async fn target_problem(config: &Config, sdk: &SdkConfig, name: &str) -> Option<String> {
+    let world = World { config: Arc::new(config.clone()), sdk: Some(bounded(sdk.clone())) };
+    let failed = targets::check(world, name.to_string()).await.into_iter().find(|c| c.status == Status::Fail)?;
+    let advice = failed.advice.map(|a| format!(" ({})", a.lines().next().unwrap_or_default().trim_end_matches(':'))).unwrap_or_default();
+    Some(format!("{}{advice}", failed.detail))
 }
 
 /// One line per check, advice indented under it, then a count.

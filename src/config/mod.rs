@@ -36,7 +36,8 @@ impl ConfigError {
             file: file.to_path_buf(),
             variable: None,
             key: if key.is_empty() { "(file)".into() } else { key },
-            message: shortened(message.into()),
+            // One line: a refused reload is one log line.
+            message: shortened(message.into().replace(['\n', '\r'], " ")),
         }
     }
 

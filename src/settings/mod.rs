@@ -166,9 +166,13 @@ impl Config {
 
     fn load_sources(&mut self, defined_in: &mut BTreeMap<String, PathBuf>) -> Result<(), ConfigError> {
         let dir = self.daemon.sources_dir.clone();
-        let entries = std::fs::read_dir(&dir).map_err(|e| {
-            ConfigError::new(&self.file, "daemon.sources_dir", format!("cannot read {}: {e}", dir.display()))
-        })?;
+        let entries = match std::fs::read_dir(&dir) {
+            // No directory is no source, as an empty one is: a warning (`Config::warnings`).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            other => other.map_err(|e| {
+                ConfigError::new(&self.file, "daemon.sources_dir", format!("cannot read {}: {e}", dir.display()))
+            })?,
+        };
         // The daemon file's own directory would make it a source file too.
         let own = self.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if dir.canonicalize().ok().is_some_and(|d| Some(d) == own.canonicalize().ok()) && self.file.extension().is_some_and(|x| x == "toml") {
@@ -261,6 +265,8 @@ impl Config {
         self.daemon.state_dir.join("dlq.jsonl")
     }
 }
+
+mod warnings;
 
 #[cfg(test)]
 mod tests;

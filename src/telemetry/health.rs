@@ -1,5 +1,6 @@
 //! Liveness and readiness: `/healthz` answers while the dispatch loop is alive, `/readyz`
-//! once every source has started and while none keeps failing to poll.
+//! once every source has started, while none keeps failing to poll, and while no target
+//! failed its start-up check.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -22,6 +23,8 @@ enum SourceState {
 pub struct Health {
     dispatch_beat: Mutex<Option<Instant>>,
     sources: Mutex<BTreeMap<String, SourceState>>,
+    /// Targets whose check (a DryRun, as `validate` does it) failed, with why.
+    failed_targets: Mutex<BTreeMap<String, String>>,
 }
 
 impl Health {
@@ -29,6 +32,7 @@ impl Health {
         Health {
             dispatch_beat: Mutex::new(None),
             sources: Mutex::new(sources.into_iter().map(|s| (s.to_string(), SourceState::Starting)).collect()),
+            failed_targets: Mutex::default(),
         }
     }
 
@@ -62,6 +66,16 @@ impl Health {
         self.sources.lock().unwrap().remove(source);
     }
 
+    /// `target` failed its check: nothing sent to it can be delivered as configured.
+    pub fn target_failed(&self, target: &str, why: String) {
+        self.failed_targets.lock().unwrap().insert(target.to_string(), why);
+    }
+
+    /// `target` passed its check, or is gone (removed or replaced by a reload).
+    pub fn target_cleared(&self, target: &str) {
+        self.failed_targets.lock().unwrap().remove(target);
+    }
+
     /// `Err(reason)` when the dispatch loop has not ticked lately.
     pub fn live(&self) -> Result<(), String> {
         match *self.dispatch_beat.lock().unwrap() {
@@ -74,7 +88,7 @@ impl Health {
     /// `Err(reasons)` until every source runs, or while one keeps failing.
     pub fn ready(&self) -> Result<(), String> {
         self.live()?;
-        let problems: Vec<String> = self
+        let mut problems: Vec<String> = self
             .sources
             .lock()
             .unwrap()
@@ -87,6 +101,7 @@ impl Health {
                 _ => None,
             })
             .collect();
+        problems.extend(self.failed_targets.lock().unwrap().iter().map(|(name, why)| format!("target {name}: {why}")));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -116,6 +131,18 @@ mod tests {
         h.source_failed("b", "AccessDenied".into());
         assert!(h.ready().unwrap_err().contains("source b: 3 failed polls in a row: AccessDenied"));
         h.source_ok("b");
+        assert!(h.ready().is_ok());
+    }
+
+    #[test]
+    fn a_target_that_failed_its_check_is_not_ready_until_cleared() {
+        let h = Health::new(["a"]);
+        h.dispatch_beat();
+        h.source_ok("a");
+        h.target_failed("orders", "function proces-order not found".into());
+        assert_eq!(h.ready().unwrap_err(), "target orders: function proces-order not found");
+        assert!(h.live().is_ok(), "a bad target is not a dead daemon");
+        h.target_cleared("orders");
         assert!(h.ready().is_ok());
     }
 }

@@ -83,7 +83,8 @@ async fn validate_passes_when_every_target_queue_sink_and_schedule_is_there() {
     assert!(out.ends_with("10 checks: 10 ok, 0 warn, 0 failed\n"), "{out}");
 
     // Every call was a DryRun, with the qualifier where one is configured.
-    let calls = lambda.invocations();
+    assert!(lambda.invocations().is_empty(), "validate runs no function");
+    let calls = lambda.dry_runs();
     assert_eq!(calls.len(), 3);
     assert!(calls.iter().all(|c| c.invocation_type == InvocationType::DryRun));
     assert!(calls.iter().any(|c| c.function_name == "work" && c.qualifier.as_deref() == Some("live")));
@@ -306,7 +307,7 @@ fn validate_offline_makes_no_aws_call_and_lists_the_next_fires() {
 
     let (code, out) = validate(&setup, &moto, &lambda.url(), &["--offline"]);
     assert_eq!(code, Some(0), "{out}");
-    assert!(lambda.invocations().is_empty(), "no Lambda call");
+    assert!(lambda.invocations().is_empty() && lambda.dry_runs().is_empty(), "no Lambda call");
     assert!(out.starts_with("offline: "), "{out}");
     let nightly = finding(&out, "ok", "schedule nightly");
     assert!(nightly.starts_with("ok    schedule nightly: `0 0 2 * * *` in Asia/Tokyo: next "), "{nightly}");

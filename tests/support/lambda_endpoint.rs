@@ -327,6 +327,9 @@ struct State {
     behaviors: HashMap<String, Behavior>,
     default: Behavior,
     invocations: Vec<Invocation>,
+    /// DryRun requests (`validate`, and `fanin run`'s check of each target at start), kept
+    /// apart: they run nothing, so a test counting what the function received never sees them.
+    dry_runs: Vec<Invocation>,
     /// How many of `invocations` are accepted (2xx).
     accepted: usize,
     /// Times each (bare function name, payload) was seen.
@@ -362,6 +365,7 @@ impl LambdaEndpoint {
             behaviors: HashMap::new(),
             default: Behavior::accept(),
             invocations: Vec::new(),
+            dry_runs: Vec::new(),
             accepted: 0,
             seen: HashMap::new(),
             event_limit: DEFAULT_EVENT_PAYLOAD_LIMIT,
@@ -428,7 +432,11 @@ impl LambdaEndpoint {
         st.sync_limit = sync;
     }
 
-    /// All invocation requests so far, in arrival order.
+    /// The DryRun requests so far, in arrival order.
+    pub fn dry_runs(&self) -> Vec<Invocation> {
+        self.lock().dry_runs.clone()
+    }
+    /// All invocation requests so far but DryRuns, in arrival order.
     pub fn invocations(&self) -> Vec<Invocation> {
         self.lock().invocations.clone()
     }
@@ -604,6 +612,15 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
                 "InvalidRequestContentException",
                 &format!("Could not parse request body into json: {e}"),
             )
+        } else if inv.invocation_type == InvocationType::DryRun {
+            // Lambda checks that the function exists and may be invoked, and runs nothing: of
+            // the function's behavior only a 403 or 404 applies, answered at once and counted
+            // nowhere.
+            let behavior = st.behaviors.get(&inv.function_name).unwrap_or(&st.default).clone();
+            match (behavior.0)(&inv, 0).resolve().1 {
+                e @ Reply::Error { status: 403 | 404, .. } => e.clone(),
+                _ => Reply::Accept,
+            }
         } else {
             let behavior = st
                 .behaviors
@@ -620,9 +637,13 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
             (behavior.0)(&inv, times)
         };
         inv.status = reply.status(&inv.invocation_type);
-        st.accepted += usize::from(inv.is_accepted());
-        if st.record {
-            st.invocations.push(inv.clone());
+        if inv.invocation_type == InvocationType::DryRun {
+            st.dry_runs.push(inv.clone());
+        } else {
+            st.accepted += usize::from(inv.is_accepted());
+            if st.record {
+                st.invocations.push(inv.clone());
+            }
         }
         reply
     };

@@ -5,6 +5,7 @@
 
 pub mod claim;
 mod fire;
+mod eventbridge_hint;
 #[cfg(test)]
 mod fleet_simulation;
 pub mod schedule;

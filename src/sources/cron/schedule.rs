@@ -66,6 +66,9 @@ const SECOND: Duration = Duration::seconds(1);
 impl Schedule {
     pub fn parse(expression: &str, timezone: &str) -> Result<Schedule, ScheduleError> {
         let expression = expression.trim();
+        if let Some(hint) = super::eventbridge_hint::hint(expression) {
+            return Err(ScheduleError::Expression(hint));
+        }
         let fields: Vec<&str> = expression.split_whitespace().collect();
         if fields.len() != 6 {
             return Err(ScheduleError::Expression(format!(

@@ -70,6 +70,14 @@ impl SqsSettings {
 
     /// Refuses what SQS would refuse, naming the key of the source file `file`.
     pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        if self.queue_url.starts_with("arn:") {
+            let mut message = "queue_url must be the queue's URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), not its ARN".to_string();
+            if let [_, partition, "sqs", region, account, name] = self.queue_url.split(':').collect::<Vec<_>>()[..] {
+                let domain = if partition == "aws-cn" { "amazonaws.com.cn" } else { "amazonaws.com" };
+                message.push_str(&format!(": write https://sqs.{region}.{domain}/{account}/{name}"));
+            }
+            return Err(ConfigError::new(file, "queue_url", message));
+        }
         http_url(file, "queue_url", &self.queue_url, "a queue URL")?;
         if !(1..=10).contains(&self.batch_size) {
             return Err(ConfigError::new(file, "batch_size", "must be between 1 and 10"));
