@@ -15,6 +15,7 @@ mod dead_letters;
 mod function_urls;
 mod dlq_inspect;
 mod edge_values;
+mod first_day;
 mod hostile_input;
 mod iam_policy;
 mod invoke;
