@@ -90,6 +90,7 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
     if tokio::time::timeout(SOURCE_FLUSH, running.tasks.wait()).await.is_err() {
         warn!("sources did not finish deleting in time; undeleted messages will be delivered again");
     }
+    info!("{}", events::run_summary(&metrics_handle().render()));
     Ok(())
 }
 
@@ -250,7 +251,7 @@ impl Running {
                     }
                     Some(why) => {
                         if !said {
-                            error!(target_name = %name, "target fails its check; its events will be dead-lettered: {why}");
+                            error!(target_name = %name, "target fails its check: {why}");
                             said = true;
                         }
                         health.target_failed(&name, why);

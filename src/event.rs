@@ -72,6 +72,9 @@ impl Drop for AckShared {
     // The last token going away is the moment every route has an outcome.
     fn drop(&mut self) {
         let disposition = if *self.failed.get_mut() { Disposition::Failed } else { Disposition::Settled };
+        if disposition == Disposition::Failed {
+            crate::telemetry::events::MessageLeftUpstream.emit();
+        }
         match self.tell.get_mut().ok().and_then(Option::take) {
             Some(Tell::Channel(tx)) => {
                 let _ = tx.send(disposition);

@@ -6,7 +6,7 @@
 //! pull more from upstream: backpressure instead of loss, and memory that stays the same
 //! whatever the backlog. An SQS source reserves room for a whole batch before it receives one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -19,6 +19,8 @@ pub struct QueueSender {
     tx: mpsc::UnboundedSender<Queued>,
     room: Arc<Semaphore>,
     capacity: usize,
+    /// Events handed on and not settled (room reserved for a batch not received yet is not).
+    held: Arc<AtomicUsize>,
     /// Set when the source that sends through this end was removed or changed.
     retired: Option<Retired>,
 }
@@ -44,7 +46,7 @@ impl Retired {
 pub struct QueueReceiver {
     rx: mpsc::UnboundedReceiver<Queued>,
     room: Arc<Semaphore>,
-    capacity: usize,
+    held: Arc<AtomicUsize>,
 }
 
 /// An event and its slot, which is free again when the slot is dropped.
@@ -63,7 +65,23 @@ impl Queued {
 }
 
 /// One event's place in the queue's capacity.
-pub struct Slot(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct Slot {
+    _permit: OwnedSemaphorePermit,
+    held: Arc<AtomicUsize>,
+}
+
+impl Slot {
+    fn new(permit: OwnedSemaphorePermit, held: &Arc<AtomicUsize>) -> Slot {
+        held.fetch_add(1, Ordering::Relaxed);
+        Slot { _permit: permit, held: held.clone() }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Room reserved for several events.
 pub struct Room(Option<OwnedSemaphorePermit>);
@@ -85,7 +103,8 @@ pub struct Closed;
 pub fn bounded(capacity: usize) -> (QueueSender, QueueReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
     let room = Arc::new(Semaphore::new(capacity));
-    (QueueSender { tx, room: room.clone(), capacity, retired: None }, QueueReceiver { rx, room, capacity })
+    let held = Arc::new(AtomicUsize::new(0));
+    (QueueSender { tx, room: room.clone(), capacity, held: held.clone(), retired: None }, QueueReceiver { rx, room, held })
 }
 
 impl QueueSender {
@@ -98,7 +117,7 @@ impl QueueSender {
     /// Hands `event` on once a slot is free.
     pub async fn send(&self, event: Event) -> Result<(), Closed> {
         let slot = self.room.clone().acquire_owned().await.map_err(|_| Closed)?;
-        self.tx.send(Queued { event, slot: Slot(slot), retired: self.retired.clone() }).map_err(|_| Closed)
+        self.tx.send(Queued { event, slot: Slot::new(slot, &self.held), retired: self.retired.clone() }).map_err(|_| Closed)
     }
 
     /// Waits until `n` slots are free (at most the capacity: a batch larger than the queue
@@ -111,7 +130,7 @@ impl QueueSender {
     /// Hands `event` on through room reserved before, or gives it back when none is left.
     pub fn send_reserved(&self, room: &mut Room, event: Event) -> Reserved {
         let Some(slot) = room.take_one() else { return Reserved::NoRoom(event) };
-        match self.tx.send(Queued { event, slot: Slot(slot), retired: self.retired.clone() }) {
+        match self.tx.send(Queued { event, slot: Slot::new(slot, &self.held), retired: self.retired.clone() }) {
             Ok(()) => Reserved::Sent,
             Err(_) => Reserved::Closed,
         }
@@ -147,9 +166,10 @@ impl QueueReceiver {
         self.rx.recv().await
     }
 
-    /// Events holding a slot: waiting to be taken, or under dispatch and not settled.
+    /// Events holding a slot: waiting to be taken, or under dispatch and not settled. Room a
+    /// poller reserved for a batch it has not received yet holds no event and is not counted.
     pub fn held(&self) -> usize {
-        self.capacity - self.room.available_permits()
+        self.held.load(Ordering::Relaxed)
     }
 }
 
@@ -209,12 +229,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn held_counts_events_not_room_reserved_for_a_batch_not_received_yet() {
+        let (tx, mut rx) = bounded(20);
+        let mut room = tx.reserve(10).await.unwrap();
+        assert_eq!(rx.held(), 0, "pollers' reserved room is no event waiting");
+        assert!(matches!(tx.send_reserved(&mut room, event("a")), Reserved::Sent));
+        tx.send(event("b")).await.unwrap();
+        assert_eq!(rx.held(), 2);
+        let a = rx.recv().await.unwrap();
+        assert_eq!(rx.held(), 2, "taken off the queue, not settled: still held");
+        drop(a);
+        assert_eq!(rx.held(), 1);
+    }
+
+    #[tokio::test]
     async fn room_split_off_is_held_until_used_and_sends_without_waiting() {
         let (tx, mut rx) = bounded(3);
         let mut room = tx.reserve(3).await.unwrap();
         let mut kept = room.split_off(2);
         drop(room);
-        assert_eq!(rx.held(), 2, "the split-off slots stay held");
+        assert_eq!(tx.room.available_permits(), 1, "the split-off slots stay taken");
         // The queue's third slot is taken by someone else: the kept room still sends.
         tx.send(event("other")).await.unwrap();
         assert!(matches!(tx.send_reserved(&mut kept, event("a")), Reserved::Sent));

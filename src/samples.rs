@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde_json::{json, Value};
 
 use crate::sources::sqs::SqsShape;
@@ -119,7 +119,7 @@ pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
 pub fn sample(args: &EventsArgs) -> Result<Value, String> {
     let at = args.time.unwrap_or_else(Utc::now);
     match args.kind {
-        Kind::Sqs => Ok(sqs(args, at)),
+        Kind::Sqs => sqs(args, at),
         Kind::S3 => decoded(s3::decode(&s3_from_eventbridge(args, at).to_string(), false, "fanin-events")),
         Kind::Sns => decoded(sns::decode(&sns_envelope(args, at).to_string(), &SnsContext::default())),
         Kind::Eventbridge => {
@@ -129,6 +129,8 @@ pub fn sample(args: &EventsArgs) -> Result<Value, String> {
         }
         Kind::CloudwatchAlarm => decoded(cloudwatch_alarm::decode(&alarm_state_change(args, at).to_string(), &args.account)),
         Kind::Cron => {
+            // Fires are on whole seconds.
+            let at = at.trunc_subsecs(0);
             let id = crate::sources::cron::fire_id(&args.name, at);
             let event = crate::sources::cron::scheduled_event(&id, &args.name, &args.region, &args.account, at);
             Ok(serde_json::from_slice(&event).expect("the cron source builds JSON"))
@@ -262,12 +264,14 @@ pub fn sqs_message(args: &EventsArgs, at: DateTime<Utc>) -> Message {
         .build()
 }
 
-fn sqs(args: &EventsArgs, at: DateTime<Utc>) -> Value {
+fn sqs(args: &EventsArgs, at: DateTime<Utc>) -> Result<Value, String> {
     let message = sqs_message(args, at);
     let queue_arn = format!("arn:aws:sqs:{}:{}:{}", args.region, args.account, args.queue);
-    let (payload, _) = crate::sources::sqs::payload(&message, args.shape, &queue_arn, &args.region);
-    // A body that is not JSON (shape = "body" dead-letters it) is shown as the string it is.
-    serde_json::from_slice(&payload).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&payload).into_owned()))
+    // What the daemon would dead-letter (a `body` that is not JSON) is refused, not shown.
+    match crate::sources::sqs::payload(&message, args.shape, &queue_arn, &args.region) {
+        (_, Some(invalid)) => Err(format!("the daemon would dead-letter this message: {invalid}")),
+        (payload, None) => Ok(serde_json::from_slice(&payload).expect("a valid payload is JSON")),
+    }
 }
 
 /// `MD5OfBody`, as SQS reports it.
@@ -348,5 +352,17 @@ mod tests {
         assert!(sample(&args("cloudwatch_alarm --state SOMETIMES")).unwrap_err().contains("SOMETIMES"));
         assert!(sample(&args("eventbridge --detail nope")).unwrap_err().contains("--detail"));
         assert_eq!(sample(&args("cron --name report --region eu-west-1")).unwrap()["region"], "eu-west-1");
+    }
+
+    #[test]
+    fn samples_match_real_events_and_refuse_what_the_daemon_would_dead_letter() {
+        let now = Cli::parse_from(["events", "cron"]).args;
+        let time = sample(&now).unwrap()["time"].as_str().unwrap().to_string();
+        assert!(time.len() == "2026-11-27T02:00:00Z".len() && time.ends_with('Z'), "a fire is on a whole second: {time}");
+        let cron = sample(&args("cron --region eu-west-1 --account 111122223333")).unwrap();
+        assert_eq!(cron["resources"], serde_json::json!(["arn:aws:events:eu-west-1:111122223333:rule/nightly"]));
+        let refused = sample(&args("sqs --shape body --message not-json")).unwrap_err();
+        assert!(refused.starts_with("the daemon would dead-letter this message: shape = \"body\" needs a JSON body"), "{refused}");
+        assert!(sample(&args("sqs --message not-json")).is_ok(), "Lambda's SQS shape takes any body");
     }
 }

@@ -46,6 +46,7 @@ fn describe() {
     describe_counter!("fanin_invoke_retries_total", "Failed attempts that will be retried.");
     describe_counter!("fanin_invoke_throttles_total", "429 answers, by Lambda's Reason.");
     describe_counter!("fanin_events_unrouted_total", "Events with no route, acknowledged.");
+    describe_counter!("fanin_messages_left_upstream_total", "Upstream messages left in place because a route did not settle; they come back.");
     describe_counter!("fanin_events_skipped_total", "Messages that became no event (S3 test events, SNS confirmations, source filters).");
     describe_counter!("fanin_duplicates_suppressed_total", "Copies of a message received while an earlier copy was still in flight, not invoked again.");
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
@@ -120,6 +121,34 @@ impl InvokeThrottled<'_> {
         counter!("fanin_invoke_throttles_total", "target" => self.target.to_string(), "reason" => self.reason.to_string())
             .increment(1);
     }
+}
+
+/// An upstream message's routes did not all settle: it stays upstream and comes back.
+pub struct MessageLeftUpstream;
+
+impl MessageLeftUpstream {
+    pub fn emit(&self) {
+        counter!("fanin_messages_left_upstream_total").increment(1);
+    }
+}
+
+/// The line `fanin run` ends with: what this run did, summed from its own metrics so that the
+/// line and `/metrics` never disagree.
+pub fn run_summary(metrics: &str) -> String {
+    let total = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    format!(
+        "fanin stopped: received {} events; Lambda accepted {} deliveries, {} went to dead-letter sinks, {} messages left upstream to come back",
+        total("fanin_events_received_total"),
+        total("fanin_events_dispatched_total"),
+        total("fanin_events_dead_lettered_total"),
+        total("fanin_messages_left_upstream_total"),
+    )
 }
 
 /// An event was written to its dead-letter sink.
@@ -235,5 +264,25 @@ impl DispatchLoad {
         gauge!("fanin_queue_depth").set(self.queue_depth as f64);
         gauge!("fanin_invocations_in_flight").set(self.in_flight as f64);
         gauge!("fanin_oldest_event_age_seconds").set(self.oldest_event_age.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_summary_sums_each_counter_over_its_labels() {
+        let metrics = "# HELP fanin_events_received_total x\n\
+            fanin_events_received_total{source=\"a\"} 3\n\
+            fanin_events_received_total{source=\"b\"} 4\n\
+            fanin_events_received_total_other 100\n\
+            fanin_events_dispatched_total{source=\"a\",target=\"t\"} 6\n\
+            fanin_events_dead_lettered_total{source=\"b\",target=\"t\",condition=\"ResourceNotFound\"} 1\n\
+            fanin_messages_left_upstream_total 2\n";
+        assert_eq!(
+            run_summary(metrics),
+            "fanin stopped: received 7 events; Lambda accepted 6 deliveries, 1 went to dead-letter sinks, 2 messages left upstream to come back"
+        );
     }
 }

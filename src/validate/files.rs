@@ -37,7 +37,10 @@ fn missing_ancestors(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn scratch_file(dir: &Path) -> io::Result<()> {
-    let scratch = dir.join(format!(".fanin-validate-{}", std::process::id()));
+    // The checks run at once: two sinks in one directory probe it at the same moment.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = dir.join(format!(".fanin-validate-{}-{n}", std::process::id()));
     OpenOptions::new().write(true).create_new(true).open(&scratch)?;
     fs::remove_file(&scratch)
 }

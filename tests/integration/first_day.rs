@@ -151,3 +151,33 @@ fn eventually_sync(mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_depth_counts_events_not_pollers_room_and_the_last_line_says_what_the_run_did() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_missing(&["gone"]);
+    let queue = moto.queue(&crate::support::harness::unique("orders")).await;
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n[targets.gone]\nfunction = \"gone\"\n");
+    // Two pollers of ten: the room they reserve is 20 slots with nothing in them.
+    let routes = "routes = [{ target = \"work\" }, { target = \"gone\", filter = { kind = [\"lost\"] } }]";
+    setup.source("orders", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nshape = \"body\"\npollers = 2\nwait_time = \"2s\"\n{routes}\n"));
+    moto.send_all(&queue, &["{\"kind\":\"ok\"}".to_string(), "{\"kind\":\"ok\"}".to_string(), "{\"kind\":\"lost\"}".to_string()]).await;
+    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    let addr = daemon.metrics_addr().await;
+    eventually(PATIENCE, "the queue drained", || async { moto.depth(&queue).await == (0, 0) }).await;
+
+    // The dispatcher publishes the depth on its next beat.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, m) = http_get(&addr, "/metrics");
+    assert!(m.contains("fanin_queue_depth"), "{m}");
+    assert_eq!(crate::operations::sample(&m, "fanin_queue_depth", &[]), 0.0, "nothing waits: {m}");
+
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    let log = daemon.log();
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with("fanin stopped: received 3 events; Lambda accepted 3 deliveries, 1 went to dead-letter sinks, 0 messages left upstream to come back"),
+        "{log}"
+    );
+}

@@ -9,7 +9,7 @@ use crate::support::lambda_endpoint::{Behavior, LambdaEndpoint, Reply};
 use crate::support::{numbered, PATIENCE};
 
 /// The value of the sample `name{labels}` in Prometheus text, 0 when absent.
-fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     metrics
         .lines()
         .filter(|l| !l.starts_with('#'))

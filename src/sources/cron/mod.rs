@@ -159,7 +159,8 @@ pub(crate) fn scheduled_event(id: &str, name: &str, region: &str, account: &str,
         account: Some(account.to_string()),
         time: Some(at),
         region: Some(region.to_string()),
-        resources: Some(vec![format!("fanin:schedule/{name}")]),
+        // As EventBridge names the rule that fired: the schedule's name stands for the rule's.
+        resources: Some(vec![format!("arn:aws:events:{region}:{account}:rule/{name}")]),
         detail: serde_json::json!({}),
         ..Default::default()
     };
@@ -183,5 +184,6 @@ mod tests {
         assert_eq!(v["region"], "us-east-1");
         assert_eq!(v["account"], "123456789012");
         assert_eq!(v["detail"], serde_json::json!({}));
+        assert_eq!(v["resources"], serde_json::json!(["arn:aws:events:us-east-1:123456789012:rule/nightly"]));
     }
 }
