@@ -31,7 +31,7 @@ pub enum Type {
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
     /// The daemon configuration file.
-    #[arg(long, default_value = crate::config::DEFAULT_FILE)]
+    #[arg(short, long, default_value = crate::config::DEFAULT_FILE)]
     pub config: PathBuf,
     /// The target to invoke (`[targets.NAME]`).
     #[arg(long)]

@@ -30,15 +30,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon.
+    #[command(after_help = "Examples:\n  fanin run -c /etc/fanin/fanin.toml\n  RUST_LOG=fanin=debug fanin run -c fanin.toml --log-format json")]
     Run {
         /// The daemon configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Parse everything, then check every target, queue, sink and schedule against AWS.
+    #[command(after_help = "Examples:\n  fanin validate -c fanin.toml\n  fanin validate -c /etc/fanin/fanin.toml --offline   # no AWS calls: systemd's ExecStartPre")]
     Validate {
         /// The daemon configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Only parse and check the configuration itself; no AWS calls.
         #[arg(long)]
@@ -48,25 +50,32 @@ enum Command {
         format: fanin::validate::Format,
     },
     /// Send dead-lettered events again.
+    #[command(after_help = "Examples:\n  fanin replay --from file:/var/lib/fanin/dlq.jsonl -c /etc/fanin/fanin.toml --dry-run\n  fanin replay --from sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanin-dlq -c fanin.toml --since 6h")]
     Replay(fanin::replay::ReplayArgs),
     /// Wire S3 notifications, SNS subscriptions and EventBridge rules to the source queues.
+    #[command(after_help = "Examples:\n  fanin setup -c fanin.toml            # list what would change\n  fanin setup -c fanin.toml --apply    # make the changes")]
     Setup {
         /// The daemon configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Make the changes (without it, only list them).
         #[arg(long)]
         apply: bool,
     },
     /// Print a sample event in the shape fanin hands a function for a source type.
+    #[command(after_help = "Examples:\n  fanin events s3 --bucket photos --key 'in/a b.jpg'\n  fanin events sqs --shape body --message '{\"orderId\":\"o-1\"}' | fanin invoke -c fanin.toml --target process-order --event -")]
     Events(fanin::samples::EventsArgs),
     /// Test an event against a pattern (`true` or `false`), or against every route of a source.
+    #[command(after_help = "Examples:\n  fanin events eventbridge --detail '{\"amount\":150}' | fanin test-pattern --pattern '{\"detail\":{\"amount\":[{\"numeric\":[\">=\",100]}]}}'\n  fanin events sqs | fanin test-pattern -c fanin.toml --source orders")]
     TestPattern(fanin::test_pattern::TestPatternArgs),
     /// Invoke a target once with an event, and print what came back.
+    #[command(after_help = "Examples:\n  fanin invoke -c fanin.toml --target process-order --type DryRun\n  fanin events s3 | fanin invoke -c fanin.toml --target resize --event - --type RequestResponse --log-tail")]
     Invoke(fanin::invoke::InvokeArgs),
     /// Look at dead letters without changing them: counts, a list, one record.
+    #[command(after_help = "Examples:\n  fanin dlq stats --from file:/var/lib/fanin/dlq.jsonl\n  fanin dlq list --from file:/var/lib/fanin/dlq.jsonl --filter '{\"requestContext\":{\"condition\":[\"ResourceNotFound\"]}}'")]
     Dlq(fanin::inspect::DlqArgs),
     /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  fanin completions bash > /etc/bash_completion.d/fanin\n  fanin completions zsh > \"${fpath[1]}/_fanin\"")]
     Completions {
         /// The shell.
         #[arg(value_enum)]
@@ -76,9 +85,10 @@ enum Command {
     #[command(hide = true)]
     Manpage,
     /// Print the least-privilege IAM policy this configuration needs.
+    #[command(after_help = "Examples:\n  fanin iam-policy -c fanin.toml > fanin-policy.json\n  fanin iam-policy -c fanin.toml --include-setup")]
     IamPolicy {
         /// The daemon configuration file.
-        #[arg(long, default_value = DEFAULT_CONFIG)]
+        #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Also grant what `fanin setup --apply` needs.
         #[arg(long)]
@@ -98,7 +108,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             if let Some(config_error) = e.downcast_ref::<ConfigError>() {
-                eprintln!("fanin: configuration error: {config_error}");
+                if config_error.key == fanin::config::NO_FILE {
+                    eprintln!("fanin: {}", config_error.message);
+                } else {
+                    eprintln!("fanin: configuration error: {config_error}");
+                }
                 return ExitCode::from(2);
             }
             eprintln!("fanin: {e:#}");

@@ -78,7 +78,7 @@ pub async fn run(config: &Config, apply: bool) -> anyhow::Result<ExitCode> {
         println!("{}: {mark}: {}", change.source, change.description);
     }
     if !apply {
-        println!("{} change(s) to make; run `fanin setup --apply` to make them.", changes.len());
+        println!("{} change(s) to make; run `fanin setup --config {} --apply` to make them.", changes.len(), config.file.display());
         return Ok(ExitCode::SUCCESS);
     }
     let count = changes.len();

@@ -31,7 +31,7 @@ pub struct TestPatternArgs {
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
     /// The daemon configuration file (with `--source`).
-    #[arg(long, default_value = crate::config::DEFAULT_FILE, requires = "source")]
+    #[arg(short, long, default_value = crate::config::DEFAULT_FILE, requires = "source")]
     pub config: PathBuf,
     /// Also print the fields that decided each answer.
     #[arg(long)]

@@ -69,13 +69,19 @@ fn shortened(mut message: String) -> String {
     message
 }
 
+/// The key of an error that is about a daemon file that is not there: nothing in it to name.
+pub const NO_FILE: &str = "(no file)";
+
 /// Where the daemon file is unless `--config` says otherwise.
 pub const DEFAULT_FILE: &str = "/etc/fanin/fanin.toml";
 
 /// The daemon file at `file` as a `T`, with `FANIN__SECTION__KEY` environment variables over
 /// its keys.
 pub fn read_daemon_file<T: serde::de::DeserializeOwned>(file: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|e| ConfigError::new(file, "", format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(file).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ConfigError::new(file, NO_FILE, format!("no configuration at {}: give --config FILE", file.display())),
+        _ => ConfigError::new(file, "", format!("cannot read: {e}")),
+    })?;
     let raw = config::Config::builder()
         .add_source(config::File::from_str(&text, config::FileFormat::Toml))
         .add_source(

@@ -92,10 +92,20 @@ fn a_source_files_type_errors_say_how_to_write_the_value() {
 }
 
 #[test]
-fn a_missing_configuration_file() {
+fn a_missing_configuration_file_says_to_give_one() {
     let s = Setup::new("", TARGET);
     std::fs::remove_file(s.config()).unwrap();
-    refused(&s, &[], "config/fanin.toml", "(file)");
+    let moto = Moto { url: "http://127.0.0.1:9".into() };
+    let mut d = Daemon::spawn(&["run", "--config", s.config().to_str().unwrap()], &moto, "http://127.0.0.1:9", &[]);
+    assert_eq!(d.wait(Duration::from_secs(30)).code(), Some(2));
+    let expected = format!("fanin: no configuration at {}: give --config FILE\n", s.config().display());
+    assert_eq!(d.log(), expected);
+    // The default: the installed path, named as it is.
+    let mut d = Daemon::spawn(&["validate"], &moto, "http://127.0.0.1:9", &[]);
+    assert_eq!(d.wait(Duration::from_secs(30)).code(), Some(2));
+    if !std::path::Path::new("/etc/fanin/fanin.toml").exists() {
+        assert_eq!(d.log(), "fanin: no configuration at /etc/fanin/fanin.toml: give --config FILE\n");
+    }
 }
 
 #[test]

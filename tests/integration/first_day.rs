@@ -181,3 +181,36 @@ async fn queue_depth_counts_events_not_pollers_room_and_the_last_line_says_what_
         "{log}"
     );
 }
+
+/// `fanin <args> --help`, as printed.
+fn help(args: &[&str]) -> String {
+    let nowhere = Moto { url: "http://127.0.0.1:9".into() };
+    let mut all = args.to_vec();
+    all.push("--help");
+    let mut run = Daemon::spawn(&all, &nowhere, "http://127.0.0.1:9", &[]);
+    assert_eq!(run.wait(Duration::from_secs(30)).code(), Some(0), "{}", run.log());
+    run.stdout()
+}
+
+#[test]
+fn every_command_that_reads_a_configuration_takes_it_the_same_way_and_every_help_ends_with_examples() {
+    let reads_config: &[&[&str]] = &[&["run"], &["validate"], &["setup"], &["invoke"], &["iam-policy"], &["test-pattern"]];
+    for args in reads_config {
+        let text = help(args);
+        let line = text.lines().find(|l| l.contains("--config")).unwrap_or_else(|| panic!("fanin {args:?} --help has no --config:\n{text}"));
+        assert!(line.trim_start().starts_with("-c, --config <CONFIG>"), "fanin {args:?}: {line:?}");
+        assert!(text.contains("[default: /etc/fanin/fanin.toml]"), "fanin {args:?} --help:\n{text}");
+    }
+    let all: &[&[&str]] = &[&["run"], &["validate"], &["replay"], &["setup"], &["events"], &["test-pattern"], &["invoke"], &["dlq"], &["completions"], &["iam-policy"]];
+    for args in all {
+        let text = help(args);
+        let examples = text.split("\nExamples:\n").nth(1).unwrap_or_else(|| panic!("fanin {args:?} --help ends without examples:\n{text}"));
+        let lines: Vec<&str> = examples.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!((1..=2).contains(&lines.len()) && lines.iter().all(|l| l.trim_start().starts_with("fanin ") || l.contains(" fanin ")), "fanin {args:?}: {examples}");
+    }
+    // Every shell the README names is one `completions` takes.
+    let completions = help(&["completions"]);
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        assert!(completions.contains(shell), "{completions}");
+    }
+}

@@ -102,6 +102,8 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     let would: Vec<&str> = listed.lines().filter(|l| l.contains(": would change: ")).collect();
     // 6 queue policies, 3 bucket notifications, the subscription, 2 rules and 2 targets.
     assert_eq!(would.len(), 14, "{listed}");
+    let next = format!("run `fanin setup --config {} --apply` to make them", setup.config().display());
+    assert!(listed.contains(&next), "the next command keeps --config: {listed}");
     assert!(listed.contains(&format!("s3 bucket {bucket}: add notification fanin-uploads")), "{listed}");
     assert_eq!(notification_ids(&s3, &bucket).await, ["theirs"]);
     assert_eq!(policy_sids(&sqs, &uploads).await, ["theirs"]);
