@@ -214,3 +214,20 @@ fn every_command_that_reads_a_configuration_takes_it_the_same_way_and_every_help
         assert!(completions.contains(shell), "{completions}");
     }
 }
+
+#[test]
+fn the_shipped_production_example_passes_validate_offline_as_it_is() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/config/fanin.toml");
+    let nowhere = Moto { url: "http://127.0.0.1:9".into() };
+    let mut run = Daemon::spawn(&["validate", "--offline", "-c", config], &nowhere, "http://127.0.0.1:9", &[]);
+    let status = run.wait(Duration::from_secs(60));
+    let out = run.stdout();
+    // Its state directory is /var/lib/fanin, which only the service's user (or root) may make.
+    let fails: Vec<&str> = out.lines().filter(|l| l.starts_with("FAIL")).collect();
+    if unsafe { libc::geteuid() } == 0 {
+        assert_eq!(status.code(), Some(0), "{out}\n{}", run.log());
+    } else {
+        assert!(fails.iter().all(|l| l.contains("/var/lib/fanin")), "{out}\n{}", run.log());
+    }
+    assert!(out.contains("does not exist: no source runs"), "its sources_dir is /etc/fanin/sources once installed: {out}");
+}
