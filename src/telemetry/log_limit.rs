@@ -9,12 +9,20 @@ use std::time::{Duration, Instant};
 /// Lines per key and window.
 const BURST: u32 = 5;
 const WINDOW: Duration = Duration::from_secs(10);
+/// The most keys counted apart. A key holds text a function chose (its error type), so their
+/// number is the sender's to pick; past this, expired windows are dropped, and keys that still
+/// find no room share one window.
+const MAX_KEYS: usize = 1024;
+/// The key the keys past [`MAX_KEYS`] share.
+const OVERFLOW: &str = "\u{0}other keys";
 
 /// Counts lines per key within a window.
 pub struct LogLimiter {
     burst: u32,
     window: Duration,
     keys: Mutex<HashMap<String, Window>>,
+    /// When expired windows were last dropped.
+    swept: Mutex<Option<Instant>>,
 }
 
 struct Window {
@@ -25,7 +33,7 @@ struct Window {
 
 impl LogLimiter {
     pub fn new(burst: u32, window: Duration) -> Self {
-        LogLimiter { burst, window, keys: Mutex::new(HashMap::new()) }
+        LogLimiter { burst, window, keys: Mutex::new(HashMap::new()), swept: Mutex::new(None) }
     }
 
     /// `Some(n)` if a line for `key` may be logged now, `n` being how many were left out
@@ -33,6 +41,18 @@ impl LogLimiter {
     pub fn allow(&self, key: &str) -> Option<u32> {
         let mut keys = self.keys.lock().unwrap();
         let now = Instant::now();
+        let mut key = key;
+        if keys.len() >= MAX_KEYS && !keys.contains_key(key) {
+            // A sweep reads every key: at most one per tenth of a window.
+            let mut swept = self.swept.lock().unwrap();
+            if swept.is_none_or(|t| now.duration_since(t) >= self.window / 10) {
+                keys.retain(|_, w| now.duration_since(w.started) < self.window);
+                *swept = Some(now);
+            }
+            if keys.len() >= MAX_KEYS {
+                key = OVERFLOW;
+            }
+        }
         let w = keys.entry(key.to_string()).or_insert(Window { started: now, logged: 0, suppressed: 0 });
         if now.duration_since(w.started) >= self.window {
             let suppressed = std::mem::take(&mut w.suppressed);
@@ -80,5 +100,22 @@ mod tests {
         assert_eq!(limiter.allow("b"), Some(0), "keys are counted apart");
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(limiter.allow("a"), Some(2), "the next window's first line says two were left out");
+    }
+
+    #[test]
+    fn keys_chosen_by_functions_cannot_grow_the_limiter_without_bound() {
+        let limiter = LogLimiter::new(2, Duration::from_secs(60));
+        let allowed = (0..100_000).filter(|n| limiter.allow(&format!("ErrorType{n}")).is_some()).count();
+        let tracked = limiter.keys.lock().unwrap().len();
+        assert!(tracked <= MAX_KEYS + 1, "{tracked} keys kept");
+        assert_eq!(allowed, MAX_KEYS + 2, "each key that found room logs, then the rest share one burst");
+        // Once their windows are over, keys make room again.
+        let short = LogLimiter::new(1, Duration::from_millis(50));
+        for n in 0..MAX_KEYS {
+            short.allow(&format!("old{n}"));
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(short.allow("new"), Some(0));
+        assert_eq!(short.keys.lock().unwrap().len(), 1, "expired windows were dropped");
     }
 }
