@@ -53,7 +53,14 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
 
     log_warnings(&config);
     let sdk = crate::aws::load(&config.aws).await;
-    crate::aws::check_ready(&sdk, &config.aws).await?;
+    match crate::aws::check_ready(&sdk, &config.aws).await {
+        // A source of credentials that fails now (STS unreachable at boot, a role not yet
+        // trusted) may work in a minute: the SDK asks again on every call, so run and say so.
+        Err(crate::aws::SetupError::Credentials(why)) => {
+            tracing::error!("credentials cannot be had yet; every AWS call asks again: {why}")
+        }
+        ready => ready?,
+    }
     let account = crate::aws::account_id(&sdk, &config.aws).await?;
     info!(account, instance = %instance.id, "identity");
     let capacity = config.daemon.queue_capacity;

@@ -23,6 +23,10 @@ pub(super) fn appendable(path: &Path) -> io::Result<&'static str> {
 /// what is missing and a scratch file in it, then removes the scratch file and the directories
 /// it created (only while empty).
 pub(super) fn writable_dir(dir: &Path) -> io::Result<()> {
+    // The checks run at once: one probe removing the directory it made must not pull it from
+    // under another probing the same directory.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _probing = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let created = missing_ancestors(dir);
     let result = fs::create_dir_all(dir).and_then(|_| scratch_file(dir));
     for d in &created {
