@@ -18,22 +18,22 @@
 //! FANIN_BENCH_THROTTLE_MESSAGES (2000), FANIN_BENCH_ONLY (a comma list of throughput, memory,
 //! cron, replay, throttles).
 
-#[path = "../tests/support/serve.rs"]
-mod serve;
-#[path = "../tests/support/fake_sqs.rs"]
-mod fake_sqs;
-#[path = "../tests/support/lambda_endpoint.rs"]
-mod lambda_endpoint;
 #[path = "bench/bare_client.rs"]
 mod bare_client;
 #[path = "bench/cron_scale.rs"]
 mod cron_scale;
+#[path = "../tests/support/fake_sqs.rs"]
+mod fake_sqs;
+#[path = "../tests/support/lambda_endpoint.rs"]
+mod lambda_endpoint;
 #[path = "bench/measure.rs"]
 mod measure;
 #[path = "bench/replay_speed.rs"]
 mod replay_speed;
 #[path = "bench/sdk_consumer.rs"]
 mod sdk_consumer;
+#[path = "../tests/support/serve.rs"]
+mod serve;
 #[path = "bench/throttle_storm.rs"]
 mod throttle_storm;
 
@@ -173,7 +173,9 @@ fn throughput(messages: usize, peer_messages: usize) {
         "client", "events", "events/s", "x bare", "CPU us/event", "x bare", "RSS MiB", "SQS calls/1000"
     );
     let mut bare: Option<(f64, f64)> = None;
-    for contender in [Contender::Bare, Contender::Fanin, Contender::FaninOneWorker, Contender::Sdk, Contender::Boto3, Contender::SqsConsumer] {
+    for contender in
+        [Contender::Bare, Contender::Fanin, Contender::FaninOneWorker, Contender::Sdk, Contender::Boto3, Contender::SqsConsumer]
+    {
         let n = if matches!(contender, Contender::Boto3 | Contender::SqsConsumer) { peer_messages } else { messages };
         match run_contender(contender, n) {
             Ok(row) => {
@@ -187,7 +189,14 @@ fn throughput(messages: usize, peer_messages: usize) {
                 }
                 println!(
                     "{:<32} {:>8} {:>10.0} {:>7} {:>12.1} {:>7} {:>9.1} {:>16}",
-                    contender.label(), n, eps, eps_ratio, cpu, cpu_ratio, row.usage.max_rss_mib, row.sqs_calls
+                    contender.label(),
+                    n,
+                    eps,
+                    eps_ratio,
+                    cpu,
+                    cpu_ratio,
+                    row.usage.max_rss_mib,
+                    row.sqs_calls
                 );
             }
             Err(why) => println!("{:<32} {why}", contender.label()),

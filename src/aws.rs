@@ -37,7 +37,9 @@ impl AwsSettings {
         if let Some(region) = &self.region {
             // Region names go into endpoint host names: `us-east-1`, `eu-central-2`, a local
             // emulator's own name.
-            let ok = !region.is_empty() && region.len() <= 50 && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            let ok = !region.is_empty()
+                && region.len() <= 50
+                && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
                 let message = format!("\"{region}\" is not a region name (lowercase letters, digits and `-`, like \"us-east-1\")");
                 return Err(ConfigError::new(file, "aws.region", message));
@@ -49,7 +51,12 @@ impl AwsSettings {
         if let Some(role) = &self.assume_role_arn {
             // STS's RoleArn: 20 to 2048 characters, `arn:PARTITION:iam::ACCOUNT:role/NAME`.
             let parts: Vec<&str> = role.splitn(6, ':').collect();
-            let ok = role.len() <= 2048 && parts.len() == 6 && parts[0] == "arn" && parts[2] == "iam" && parts[5].starts_with("role/") && parts[5].len() > 5;
+            let ok = role.len() <= 2048
+                && parts.len() == 6
+                && parts[0] == "arn"
+                && parts[2] == "iam"
+                && parts[5].starts_with("role/")
+                && parts[5].len() > 5;
             if !ok {
                 return Err(ConfigError::new(file, "aws.assume_role_arn", "must be a role ARN: arn:aws:iam::ACCOUNT:role/NAME"));
             }
@@ -82,14 +89,8 @@ pub async fn load(settings: &AwsSettings) -> SdkConfig {
     match &settings.assume_role_arn {
         None => base,
         Some(role) => {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-                .session_name("fanin")
-                .configure(&base)
-                .build()
-                .await;
-            base.into_builder()
-                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
-                .build()
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role).session_name("fanin").configure(&base).build().await;
+            base.into_builder().credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider)).build()
         }
     }
 }

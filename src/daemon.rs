@@ -15,15 +15,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::dispatch::claim_check::ClaimCheck;
 use crate::dispatch::route::Route;
 use crate::dispatch::settings::TargetSettings;
-use crate::dlq::settings::DEFAULT_DLQ;
-use crate::settings::Config;
-use crate::sources::SourceSettings;
-use crate::dispatch::claim_check::ClaimCheck;
 use crate::dispatch::{Call, Dispatcher, Routes, Target};
+use crate::dlq::settings::DEFAULT_DLQ;
 use crate::dlq::DeadLetterSink;
 use crate::queue::{QueueSender, Retired};
+use crate::settings::Config;
+use crate::sources::SourceSettings;
 use crate::sources::{self, SourceContext};
 use crate::telemetry::events::{self, ConfigReloaded};
 use crate::telemetry::health::Health;
@@ -182,15 +182,12 @@ impl Running {
         let sinks = crate::dlq::build_all(&config.dlq, &config.default_dlq_path(), &self.sdk);
         let mut targets = HashMap::new();
         for (name, settings) in &config.targets {
-            let unchanged = self
-                .targets
-                .get(name)
-                .filter(|(old, _)| {
-                    let sink = |c: &Config, name: &Option<String>| name.as_ref().and_then(|n| c.dlq.get(n)).cloned();
-                    old == settings
-                        && config.dlq_of(settings) == self.config.dlq_of(settings)
-                        && sink(&config, &settings.on_success) == sink(&self.config, &settings.on_success)
-                });
+            let unchanged = self.targets.get(name).filter(|(old, _)| {
+                let sink = |c: &Config, name: &Option<String>| name.as_ref().and_then(|n| c.dlq.get(n)).cloned();
+                old == settings
+                    && config.dlq_of(settings) == self.config.dlq_of(settings)
+                    && sink(&config, &settings.on_success) == sink(&self.config, &settings.on_success)
+            });
             let target = match unchanged {
                 Some((_, target)) => target.clone(),
                 None => {
@@ -236,7 +233,8 @@ impl Running {
     /// function created after the start). A target replaced or removed meanwhile stops its check.
     fn check_target(&self, name: &str, target: &Arc<Target>, config: &Config) {
         let this = Arc::downgrade(target);
-        let (name, config, sdk, health, shutdown) = (name.to_string(), config.clone(), self.sdk.clone(), self.health.clone(), self.shutdown.clone());
+        let (name, config, sdk, health, shutdown) =
+            (name.to_string(), config.clone(), self.sdk.clone(), self.health.clone(), self.shutdown.clone());
         health.target_cleared(&name);
         tokio::spawn(async move {
             let mut said = false;
@@ -296,7 +294,13 @@ impl Running {
     }
 }
 
-fn build_target(sdk: &SdkConfig, scope: (&str, &str), name: &str, settings: &TargetSettings, sinks: &BTreeMap<String, Arc<dyn DeadLetterSink>>) -> Arc<Target> {
+fn build_target(
+    sdk: &SdkConfig,
+    scope: (&str, &str),
+    name: &str,
+    settings: &TargetSettings,
+    sinks: &BTreeMap<String, Arc<dyn DeadLetterSink>>,
+) -> Arc<Target> {
     let call = Call::of(sdk, settings, name, Some(scope));
     let dlq = sinks[settings.dlq.as_deref().unwrap_or(DEFAULT_DLQ)].clone();
     let on_success = settings.on_success.as_ref().map(|s| sinks[s].clone());

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 
-use crate::settings::Config;
 use crate::dispatch::{Invoker, Kind};
+use crate::settings::Config;
 
 /// How to invoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,7 +60,10 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         return usage(format!("no target named \"{}\" in {} (defined: {})", args.target, config.file.display(), known.join(", ")));
     };
     if target.state_machine.is_some() || target.url.is_some() {
-        return usage(format!("target \"{}\" is not called through Invoke (a state machine or a function URL); fanin invoke calls Lambda functions", args.target));
+        return usage(format!(
+            "target \"{}\" is not called through Invoke (a state machine or a function URL); fanin invoke calls Lambda functions",
+            args.target
+        ));
     }
     let payload = match read_event(args.event.as_deref()) {
         Ok(p) => p,
@@ -77,7 +80,12 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let sdk = crate::aws::load(&config.aws).await;
     crate::aws::check_ready(&sdk, &config.aws).await?;
     let invoker = Invoker::new(&sdk, target, None);
-    println!("target:           {} ({}{})", args.target, target.function, target.qualifier.as_deref().map(|q| format!(", qualifier {q}")).unwrap_or_default());
+    println!(
+        "target:           {} ({}{})",
+        args.target,
+        target.function,
+        target.qualifier.as_deref().map(|q| format!(", qualifier {q}")).unwrap_or_default()
+    );
     println!("invocation type:  {kind:?}");
     let kind = match kind {
         Type::Event => Kind::Event,

@@ -28,16 +28,22 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the daemon.
-    #[command(after_help = "Examples:\n  fanin run -c /etc/fanin/fanin.toml\n  RUST_LOG=fanin=debug fanin run -c fanin.toml --log-format json")]
+    #[command(
+        after_help = "Examples:\n  fanin run -c /etc/fanin/fanin.toml\n  RUST_LOG=fanin=debug fanin run -c fanin.toml --log-format json"
+    )]
     Run {
         /// The daemon configuration file.
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Parse everything, then check every target, queue, sink and schedule against AWS.
-    #[command(after_help = "Examples:\n  fanin validate -c fanin.toml\n  fanin validate -c /etc/fanin/fanin.toml --offline   # no AWS calls: systemd's ExecStartPre")]
+    #[command(
+        after_help = "Examples:\n  fanin validate -c fanin.toml\n  fanin validate -c /etc/fanin/fanin.toml --offline   # no AWS calls: systemd's ExecStartPre"
+    )]
     Validate {
         /// The daemon configuration file.
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
@@ -50,10 +56,14 @@ enum Command {
         format: fanin::validate::Format,
     },
     /// Send dead-lettered events again.
-    #[command(after_help = "Examples:\n  fanin replay --from file:/var/lib/fanin/dlq.jsonl -c /etc/fanin/fanin.toml --dry-run\n  fanin replay --from sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanin-dlq -c fanin.toml --since 6h")]
+    #[command(
+        after_help = "Examples:\n  fanin replay --from file:/var/lib/fanin/dlq.jsonl -c /etc/fanin/fanin.toml --dry-run\n  fanin replay --from sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanin-dlq -c fanin.toml --since 6h"
+    )]
     Replay(fanin::replay::ReplayArgs),
     /// Wire S3 notifications, SNS subscriptions and EventBridge rules to the source queues.
-    #[command(after_help = "Examples:\n  fanin setup -c fanin.toml            # list what would change\n  fanin setup -c fanin.toml --apply    # make the changes")]
+    #[command(
+        after_help = "Examples:\n  fanin setup -c fanin.toml            # list what would change\n  fanin setup -c fanin.toml --apply    # make the changes"
+    )]
     Setup {
         /// The daemon configuration file.
         #[arg(short, long, default_value = DEFAULT_CONFIG)]
@@ -63,19 +73,29 @@ enum Command {
         apply: bool,
     },
     /// Print a sample event in the shape fanin hands a function for a source type.
-    #[command(after_help = "Examples:\n  fanin events s3 --bucket photos --key 'in/a b.jpg'\n  fanin events sqs --shape body --message '{\"orderId\":\"o-1\"}' | fanin invoke -c fanin.toml --target process-order --event -")]
+    #[command(
+        after_help = "Examples:\n  fanin events s3 --bucket photos --key 'in/a b.jpg'\n  fanin events sqs --shape body --message '{\"orderId\":\"o-1\"}' | fanin invoke -c fanin.toml --target process-order --event -"
+    )]
     Events(fanin::samples::EventsArgs),
     /// Test an event against a pattern (`true` or `false`), or against every route of a source.
-    #[command(after_help = "Examples:\n  fanin events eventbridge --detail '{\"amount\":150}' | fanin test-pattern --pattern '{\"detail\":{\"amount\":[{\"numeric\":[\">=\",100]}]}}'\n  fanin events sqs | fanin test-pattern -c fanin.toml --source orders")]
+    #[command(
+        after_help = "Examples:\n  fanin events eventbridge --detail '{\"amount\":150}' | fanin test-pattern --pattern '{\"detail\":{\"amount\":[{\"numeric\":[\">=\",100]}]}}'\n  fanin events sqs | fanin test-pattern -c fanin.toml --source orders"
+    )]
     TestPattern(fanin::test_pattern::TestPatternArgs),
     /// Invoke a target once with an event, and print what came back.
-    #[command(after_help = "Examples:\n  fanin invoke -c fanin.toml --target process-order --type DryRun\n  fanin events s3 | fanin invoke -c fanin.toml --target resize --event - --type RequestResponse --log-tail")]
+    #[command(
+        after_help = "Examples:\n  fanin invoke -c fanin.toml --target process-order --type DryRun\n  fanin events s3 | fanin invoke -c fanin.toml --target resize --event - --type RequestResponse --log-tail"
+    )]
     Invoke(fanin::invoke::InvokeArgs),
     /// Look at dead letters without changing them: counts, a list, one record.
-    #[command(after_help = "Examples:\n  fanin dlq stats --from file:/var/lib/fanin/dlq.jsonl\n  fanin dlq list --from file:/var/lib/fanin/dlq.jsonl --filter '{\"requestContext\":{\"condition\":[\"ResourceNotFound\"]}}'")]
+    #[command(
+        after_help = "Examples:\n  fanin dlq stats --from file:/var/lib/fanin/dlq.jsonl\n  fanin dlq list --from file:/var/lib/fanin/dlq.jsonl --filter '{\"requestContext\":{\"condition\":[\"ResourceNotFound\"]}}'"
+    )]
     Dlq(fanin::inspect::DlqArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  fanin completions bash > /etc/bash_completion.d/fanin\n  fanin completions zsh > \"${fpath[1]}/_fanin\"")]
+    #[command(
+        after_help = "Examples:\n  fanin completions bash > /etc/bash_completion.d/fanin\n  fanin completions zsh > \"${fpath[1]}/_fanin\""
+    )]
     Completions {
         /// The shell.
         #[arg(value_enum)]
@@ -85,7 +105,9 @@ enum Command {
     #[command(hide = true)]
     Manpage,
     /// Print the least-privilege IAM policy this configuration needs.
-    #[command(after_help = "Examples:\n  fanin iam-policy -c fanin.toml > fanin-policy.json\n  fanin iam-policy -c fanin.toml --include-setup")]
+    #[command(
+        after_help = "Examples:\n  fanin iam-policy -c fanin.toml > fanin-policy.json\n  fanin iam-policy -c fanin.toml --include-setup"
+    )]
     IamPolicy {
         /// The daemon configuration file.
         #[arg(short, long, default_value = DEFAULT_CONFIG)]

@@ -13,10 +13,10 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde_json::{json, Value};
 
-use crate::sources::sqs::SqsShape;
 use crate::event::fingerprint;
 use crate::sources::decode::Decoded;
 use crate::sources::sns::SnsContext;
+use crate::sources::sqs::SqsShape;
 use crate::sources::{cloudwatch_alarm, eventbridge, s3, sns};
 
 /// The source types a sample can be made for.
@@ -344,7 +344,10 @@ mod tests {
         assert_eq!(sns["Records"][0]["Sns"]["Message"], "hi");
         assert_eq!(sns["Records"][0]["Sns"]["Subject"], "Hello");
         let eb = sample(&args("eventbridge --source shop --detail-type Paid --detail {\"n\":1}")).unwrap();
-        assert_eq!((eb["source"].as_str(), eb["detail-type"].as_str(), &eb["detail"]), (Some("shop"), Some("Paid"), &serde_json::json!({"n": 1})));
+        assert_eq!(
+            (eb["source"].as_str(), eb["detail-type"].as_str(), &eb["detail"]),
+            (Some("shop"), Some("Paid"), &serde_json::json!({"n": 1}))
+        );
         let alarm = sample(&args("cloudwatch_alarm --alarm-name disk --state OK --previous-state ALARM")).unwrap();
         assert_eq!(alarm["alarmData"]["state"]["value"], "OK");
         assert_eq!(alarm["alarmData"]["previousState"]["value"], "ALARM");

@@ -21,8 +21,8 @@ use anyhow::Context;
 use aws_config::SdkConfig;
 
 use crate::settings::Config;
-use crate::sources::{SourceKind, SourceSettings};
 use crate::sources::sqs_reader::{SqsSettings, Wiring};
+use crate::sources::{SourceKind, SourceSettings};
 use queue_policy::{QueuePolicy, Statement};
 pub use rule::rule_arn;
 

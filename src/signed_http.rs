@@ -92,7 +92,8 @@ impl Signer {
             .into();
         let uri = request.uri().to_string();
         let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-        let signable = SignableRequest::new(request.method().as_str(), &uri, headers, SignableBody::Bytes(payload)).map_err(|e| e.to_string())?;
+        let signable =
+            SignableRequest::new(request.method().as_str(), &uri, headers, SignableBody::Bytes(payload)).map_err(|e| e.to_string())?;
         let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
         instructions.apply_to_request_http1x(request);
         Ok(())
@@ -109,7 +110,8 @@ impl Signer {
             return Ok(identity);
         }
         let provider = self.provider.as_ref().ok_or("no credentials to sign with")?;
-        let credentials = provider.provide_credentials().await.map_err(|e| format!("no credentials to sign with: {}", crate::error_chain(&e)))?;
+        let credentials =
+            provider.provide_credentials().await.map_err(|e| format!("no credentials to sign with: {}", crate::error_chain(&e)))?;
         let expires = credentials.expiry().unwrap_or(now + DEFAULT_EXPIRATION);
         let identity = Identity::from(credentials);
         *self.cached.lock().unwrap() = Some((identity.clone(), expires));

@@ -142,8 +142,7 @@ fn read_pattern(arg: &str) -> Result<Pattern, TestPatternError> {
     let text = if arg.trim_start().starts_with('{') {
         arg.to_string()
     } else {
-        std::fs::read_to_string(arg)
-            .map_err(|error| TestPatternError::Read { what: "the pattern", path: arg.to_string(), error })?
+        std::fs::read_to_string(arg).map_err(|error| TestPatternError::Read { what: "the pattern", path: arg.to_string(), error })?
     };
     Pattern::parse_str(&text).map_err(TestPatternError::InvalidPattern)
 }

@@ -28,9 +28,9 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::SdkConfig;
 use serde::Serialize;
 
+use crate::iam::Subject;
 use crate::settings::Config;
 use crate::sources::SourceKind;
-use crate::iam::Subject;
 use crate::BoxFuture;
 
 /// How `validate` prints its findings.

@@ -13,7 +13,10 @@ use crate::measure::own_cpu;
 
 pub fn run(schedules: usize, run: Duration) {
     println!("== Cron: {schedules} every-second schedules for {}s", run.as_secs());
-    println!("{:<30} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9} {:>13}", "scheduler", "fires", "missed", "twice", "p50 ms", "p99 ms", "max ms", "CPU us/fire");
+    println!(
+        "{:<30} {:>8} {:>8} {:>6} {:>9} {:>9} {:>9} {:>13}",
+        "scheduler", "fires", "missed", "twice", "p50 ms", "p99 ms", "max ms", "CPU us/fire"
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let fanin = rt.block_on(fanin_fires(schedules, run));
     report("fanin (croner + sleep_until)", schedules, run, fanin);
@@ -37,8 +40,7 @@ async fn fanin_fires(schedules: usize, run: Duration) -> Fires {
     let health = Arc::new(fanin::telemetry::health::Health::new([]));
     let (started, cpu_before) = (SystemTime::now(), own_cpu());
     for i in 0..schedules {
-        let settings =
-            fanin::sources::cron::CronSettings {
+        let settings = fanin::sources::cron::CronSettings {
             schedule: "* * * * * *".into(),
             timezone: "UTC".into(),
             // With catch-up, each settled fire is also written down: the heavier case.

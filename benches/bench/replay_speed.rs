@@ -42,10 +42,7 @@ pub fn run(records: usize, concurrency: usize) {
     match measure::run(cmd, Done::Exits, Duration::from_secs(600)) {
         Ok(u) => {
             let left = std::fs::read_to_string(&path).map(|s| s.lines().filter(|l| !l.trim().is_empty()).count()).unwrap_or(usize::MAX);
-            println!(
-                "{:<12} {:>10} {:>12} {:>12} {:>12}",
-                "records", "records/s", "CPU us/rec", "peak RSS MiB", "left in file"
-            );
+            println!("{:<12} {:>10} {:>12} {:>12} {:>12}", "records", "records/s", "CPU us/rec", "peak RSS MiB", "left in file");
             println!(
                 "{:<12} {:>10.0} {:>12.1} {:>12.1} {:>12}",
                 records,

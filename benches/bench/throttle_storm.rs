@@ -18,8 +18,14 @@ const CALL: Duration = Duration::from_millis(50);
 
 pub fn run(messages: usize) {
     let capacity = RESERVED as f64 / CALL.as_secs_f64();
-    println!("== Throttle storm: reserved concurrency {RESERVED}, {} ms a call (capacity {capacity:.0} events/s), {messages} messages", CALL.as_millis());
-    println!("{:<28} {:>9} {:>14} {:>18} {:>10} {:>12}", "client", "delivered", "dead-lettered", "429s per delivery", "events/s", "of capacity");
+    println!(
+        "== Throttle storm: reserved concurrency {RESERVED}, {} ms a call (capacity {capacity:.0} events/s), {messages} messages",
+        CALL.as_millis()
+    );
+    println!(
+        "{:<28} {:>9} {:>14} {:>18} {:>10} {:>12}",
+        "client", "delivered", "dead-lettered", "429s per delivery", "events/s", "of capacity"
+    );
     for max_concurrency in [64, RESERVED] {
         let sqs = FakeSqs::start(messages, crate::body);
         let lambda = LambdaEndpoint::start_counting();

@@ -96,12 +96,16 @@ mod tests {
         let (s, h) = (Duration::from_secs(1), Duration::from_secs(3600));
         assert!(duration_between(f, "k", h, s, h).is_ok());
         assert_eq!(message(duration_between(f, "k", Duration::ZERO, s, h)), "fanin.toml: k: must be between 1s and 1h (it is 0s)");
-        assert_eq!(message(duration_between(f, "k", Duration::from_secs(3601), s, h)), "fanin.toml: k: must be between 1s and 1h (it is 1h 1s)");
+        assert_eq!(
+            message(duration_between(f, "k", Duration::from_secs(3601), s, h)),
+            "fanin.toml: k: must be between 1s and 1h (it is 1h 1s)"
+        );
     }
 
     #[test]
     fn durations_read_back_as_written() {
-        for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_millis(100), Duration::from_secs(31 * 86_400 + 1), Duration::MAX] {
+        for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_millis(100), Duration::from_secs(31 * 86_400 + 1), Duration::MAX]
+        {
             assert_eq!(crate::config::parse_duration(&human(d)).unwrap(), d, "{}", human(d));
         }
         assert_eq!(human(Duration::from_secs(14 * 86_400)), "14d");

@@ -79,17 +79,14 @@ pub const DEFAULT_FILE: &str = "/etc/fanin/fanin.toml";
 /// its keys.
 pub fn read_daemon_file<T: serde::de::DeserializeOwned>(file: &Path) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(file).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ConfigError::new(file, NO_FILE, format!("no configuration at {}: give --config FILE", file.display())),
+        std::io::ErrorKind::NotFound => {
+            ConfigError::new(file, NO_FILE, format!("no configuration at {}: give --config FILE", file.display()))
+        }
         _ => ConfigError::new(file, "", format!("cannot read: {e}")),
     })?;
     let raw = config::Config::builder()
         .add_source(config::File::from_str(&text, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix("FANIN")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        )
+        .add_source(config::Environment::with_prefix("FANIN").prefix_separator("__").separator("__").try_parsing(true))
         .build()
         .map_err(|e| ConfigError::new(file, "", e.to_string()))?;
     serde_path_to_error::deserialize(raw).map_err(|e| {
@@ -105,9 +102,7 @@ fn variable_for(key: &str) -> Option<String> {
         return None;
     }
     let wanted = format!("FANIN__{}", key.replace('.', "__"));
-    std::env::vars_os()
-        .filter_map(|(name, _)| name.into_string().ok())
-        .find(|name| name.eq_ignore_ascii_case(&wanted))
+    std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()).find(|name| name.eq_ignore_ascii_case(&wanted))
 }
 
 /// The TOML file at `path` as a table.

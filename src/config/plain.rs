@@ -70,18 +70,30 @@ mod tests {
 
     #[test]
     fn type_errors_say_what_to_write() {
-        assert_eq!(plain("invalid type: string \"two\", expected usize"), "\"two\" is not a whole number (write it like 4, without quotes)");
-        assert_eq!(plain("invalid type: string \"abc\", expected an integer"), "\"abc\" is not a whole number (write it like 4, without quotes)");
+        assert_eq!(
+            plain("invalid type: string \"two\", expected usize"),
+            "\"two\" is not a whole number (write it like 4, without quotes)"
+        );
+        assert_eq!(
+            plain("invalid type: string \"abc\", expected an integer"),
+            "\"abc\" is not a whole number (write it like 4, without quotes)"
+        );
         assert_eq!(plain("invalid type: integer `1`, expected a boolean"), "1 is not true or false (write it without quotes)");
         assert_eq!(plain("invalid type: integer `7`, expected a string"), "7 is not text (write it in quotes)");
         assert_eq!(plain("invalid type: string \"x\", expected a sequence"), "\"x\" is not a list (write it like [\"a\", \"b\"])");
-        assert_eq!(plain("invalid type: integer `3`, expected struct RetrySettings"), "3 is not a table (write it like { key = \"value\" })");
+        assert_eq!(
+            plain("invalid type: integer `3`, expected struct RetrySettings"),
+            "3 is not a table (write it like { key = \"value\" })"
+        );
     }
 
     #[test]
     fn values_out_of_range_say_the_range() {
         assert_eq!(plain("invalid value: integer `-1`, expected usize"), "-1 is out of range for this key (0 or more)");
-        assert_eq!(plain("invalid value: integer `99999999999`, expected u32"), "99999999999 is out of range for this key (0 to 4294967295)");
+        assert_eq!(
+            plain("invalid value: integer `99999999999`, expected u32"),
+            "99999999999 is out of range for this key (0 to 4294967295)"
+        );
     }
 
     #[test]

@@ -51,8 +51,7 @@ pub fn optional_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Rate>, D:
 
 /// Parses `"30s"`, `"6h"`, `"1h 30m"`, `"250ms"`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write it like \"30s\", \"5m\" or \"6h\""))
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration ({e}); write it like \"30s\", \"5m\" or \"6h\""))
 }
 
 /// The highest rate a target or `fanin replay --rate` may ask for, per second.

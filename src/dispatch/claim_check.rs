@@ -67,8 +67,7 @@ impl ClaimCheck {
 /// An event id as an object name: the id's safe characters (at most 100), then a fingerprint
 /// of the whole id, so two ids never share an object.
 fn object_name(event_id: &str) -> String {
-    let safe: String =
-        event_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).take(100).collect();
+    let safe: String = event_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).take(100).collect();
     format!("{safe}-{}", crate::event::fingerprint(event_id.as_bytes()))
 }
 

@@ -110,7 +110,9 @@ mod tests {
         assert_eq!(classify(Some("TooManyRequestsException"), Some(429), false), throttled);
         assert_eq!(classify(None, Some(429), false), throttled);
         assert_eq!(classify(Some("ServiceException"), Some(500), false), Class::Retry);
-        for code in ["ResourceNotReadyException", "EC2ThrottledException", "ENILimitReachedException", "SubnetIPAddressLimitReachedException"] {
+        for code in
+            ["ResourceNotReadyException", "EC2ThrottledException", "ENILimitReachedException", "SubnetIPAddressLimitReachedException"]
+        {
             assert_eq!(classify(Some(code), Some(502), false), Class::Retry, "{code}");
         }
         assert_eq!(classify(Some("KMSAccessDeniedException"), Some(502), false), Class::Terminal(Condition::Rejected));

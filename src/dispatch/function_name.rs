@@ -61,10 +61,7 @@ mod tests {
     fn function_forms_lambda_accepts() {
         assert_eq!(FunctionRef::parse("resize"), function(None, None, "resize", None));
         assert_eq!(FunctionRef::parse("resize:live"), function(None, None, "resize", Some("live")));
-        assert_eq!(
-            FunctionRef::parse("123456789012:function:resize"),
-            function(None, Some("123456789012"), "resize", None)
-        );
+        assert_eq!(FunctionRef::parse("123456789012:function:resize"), function(None, Some("123456789012"), "resize", None));
         assert_eq!(
             FunctionRef::parse("arn:aws:lambda:eu-west-1:123456789012:function:resize:7"),
             function(Some("eu-west-1"), Some("123456789012"), "resize", Some("7"))

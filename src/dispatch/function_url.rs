@@ -35,7 +35,14 @@ impl UrlCaller {
 
     /// POSTs `payload` once.
     pub async fn post(&self, payload: &Bytes) -> Result<Answer, InvokeFailure> {
-        let failed = |class, code: &str, status, message: String| InvokeFailure { class, code: Some(code.into()), status, message, request_id: None, answer: None };
+        let failed = |class, code: &str, status, message: String| InvokeFailure {
+            class,
+            code: Some(code.into()),
+            status,
+            message,
+            request_id: None,
+            answer: None,
+        };
         let client = signed_http::client().map_err(|e| failed(Class::Retry, "ConnectionError", None, e))?;
         let mut request = hyper::Request::post(&self.url)
             .header("content-type", "application/json")
@@ -49,7 +56,12 @@ impl UrlCaller {
             let status = response.status().as_u16();
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
             let (request_id, retry_after) = (header("x-amzn-requestid"), header("retry-after"));
-            let body = response.into_body().collect().await.map_err(|e| failed(Class::Retry, "ConnectionError", Some(status), e.to_string()))?.to_bytes();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| failed(Class::Retry, "ConnectionError", Some(status), e.to_string()))?
+                .to_bytes();
             Ok::<_, InvokeFailure>((status, request_id, retry_after, body))
         };
         let (status, request_id, retry_after, body) = tokio::time::timeout(self.timeout, call)
@@ -81,7 +93,6 @@ pub async fn reach(url: &str, timeout: Duration) -> Result<(), String> {
         Err(_) => Err(format!("no answer within {timeout:?}")),
     }
 }
-
 
 /// The region in a function URL's host (`<id>.lambda-url.<region>.on.aws`).
 fn url_region(url: &str) -> Option<String> {

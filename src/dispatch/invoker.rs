@@ -102,7 +102,9 @@ impl Invoker {
     /// dead-letter records carry, as Lambda's own do; without it they name it as configured.
     pub fn new(sdk: &SdkConfig, settings: &TargetSettings, scope: Option<(&str, &str)>) -> Self {
         let function_arn = match scope {
-            Some((region, account)) => super::function_name::function_arn(&settings.function, settings.qualifier.as_deref(), region, account),
+            Some((region, account)) => {
+                super::function_name::function_arn(&settings.function, settings.qualifier.as_deref(), region, account)
+            }
             None => match &settings.qualifier {
                 Some(q) => format!("{}:{q}", settings.function),
                 None => settings.function.clone(),
@@ -141,7 +143,11 @@ impl Invoker {
         let text = |field: &str| answer.payload.as_ref().and_then(|p| p.get(field)).and_then(|v| v.as_str()).map(str::to_string);
         Err(InvokeFailure {
             // Lambda's own asynchronous retries give up as RetriesExhausted too.
-            class: if self.retry_function_errors { Class::FunctionFailed } else { Class::Terminal(crate::dlq::Condition::RetriesExhausted) },
+            class: if self.retry_function_errors {
+                Class::FunctionFailed
+            } else {
+                Class::Terminal(crate::dlq::Condition::RetriesExhausted)
+            },
             code: Some(text("errorType").unwrap_or_else(|| "FunctionError".into())),
             status: Some(answer.status),
             message: text("errorMessage").unwrap_or_else(|| format!("the function failed ({kind})")),
@@ -153,7 +159,14 @@ impl Invoker {
     /// One Invoke call of `kind` with the target's function, qualifier and client context:
     /// what Lambda answered (a function error is an answer here), or the classified failure.
     pub async fn call(&self, payload: &Bytes, kind: Kind, log_tail: bool) -> Result<Answer, InvokeFailure> {
-        let failed = |class, code: &str, message: String| InvokeFailure { class, code: Some(code.into()), status: None, message, request_id: None, answer: None };
+        let failed = |class, code: &str, message: String| InvokeFailure {
+            class,
+            code: Some(code.into()),
+            status: None,
+            message,
+            request_id: None,
+            answer: None,
+        };
         let url = self.url.as_ref().map_err(|e| failed(Class::Retry, "ConfigurationError", e.clone()))?;
         let client = signed_http::client().map_err(|e| failed(Class::Retry, "ConnectionError", e))?;
         let mut request = hyper::Request::post(url.clone()).body(Full::new(payload.clone())).expect("a valid URI and static headers");
@@ -255,9 +268,9 @@ fn error_answer(status: u16, headers: &hyper::HeaderMap, body: &[u8], request_id
     let mut class = classify(code.as_deref(), Some(status), retry_kms);
     if let Class::Throttled { reason, retry_after } = &mut class {
         *reason = parsed.reason;
-        let seconds = header("retry-after").map(str::to_string).or_else(|| {
-            parsed.retry_after_seconds.map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
-        });
+        let seconds = header("retry-after")
+            .map(str::to_string)
+            .or_else(|| parsed.retry_after_seconds.map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())));
         *retry_after = seconds.as_deref().and_then(super::classify::retry_after);
     }
     InvokeFailure { class, code, status: Some(status), message: parsed.message.unwrap_or_default(), request_id, answer: None }
@@ -316,14 +329,38 @@ mod tests {
     #[test]
     fn a_throttle_carries_its_reason_and_retry_after_from_the_header_or_the_body() {
         let body = br#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded","retryAfterSeconds":"7"}"#;
-        let f = error_answer(429, &headers(&[("x-amzn-ErrorType", "TooManyRequestsException"), ("Retry-After", "3")]), body, Some("r1".into()), false);
-        assert_eq!(f.class, Class::Throttled { reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded".into()), retry_after: Some(Duration::from_secs(3)) });
-        assert_eq!((f.code.as_deref(), f.status, f.message.as_str(), f.request_id.as_deref()), (Some("TooManyRequestsException"), Some(429), "Rate Exceeded.", Some("r1")));
+        let f = error_answer(
+            429,
+            &headers(&[("x-amzn-ErrorType", "TooManyRequestsException"), ("Retry-After", "3")]),
+            body,
+            Some("r1".into()),
+            false,
+        );
+        assert_eq!(
+            f.class,
+            Class::Throttled {
+                reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded".into()),
+                retry_after: Some(Duration::from_secs(3))
+            }
+        );
+        assert_eq!(
+            (f.code.as_deref(), f.status, f.message.as_str(), f.request_id.as_deref()),
+            (Some("TooManyRequestsException"), Some(429), "Rate Exceeded.", Some("r1"))
+        );
         // Without the header, the body's retryAfterSeconds (a string or a number) is the wait.
         let f = error_answer(429, &headers(&[("x-amzn-ErrorType", "TooManyRequestsException")]), body, None, false);
-        assert_eq!(f.class, Class::Throttled { reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded".into()), retry_after: Some(Duration::from_secs(7)) });
+        assert_eq!(
+            f.class,
+            Class::Throttled {
+                reason: Some("ReservedFunctionConcurrentInvocationLimitExceeded".into()),
+                retry_after: Some(Duration::from_secs(7))
+            }
+        );
         let f = error_answer(429, &headers(&[]), br#"{"Reason":"CallerRateLimitExceeded","retryAfterSeconds":1.5}"#, None, false);
-        assert_eq!(f.class, Class::Throttled { reason: Some("CallerRateLimitExceeded".into()), retry_after: Some(Duration::from_millis(1500)) });
+        assert_eq!(
+            f.class,
+            Class::Throttled { reason: Some("CallerRateLimitExceeded".into()), retry_after: Some(Duration::from_millis(1500)) }
+        );
         // A wait that is not a number is no wait.
         let f = error_answer(429, &headers(&[("Retry-After", "soon")]), b"{}", None, false);
         assert_eq!(f.class, Class::Throttled { reason: None, retry_after: None });
@@ -331,11 +368,26 @@ mod tests {
 
     #[test]
     fn the_code_comes_from_the_header_then_the_body_without_namespace_or_url() {
-        let f = error_answer(404, &headers(&[("x-amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.awsgirlfriend/")]), b"{}", None, false);
+        let f = error_answer(
+            404,
+            &headers(&[("x-amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazonaws.awsgirlfriend/")]),
+            b"{}",
+            None,
+            false,
+        );
         assert_eq!((f.code.as_deref(), f.class), (Some("ResourceNotFoundException"), Class::Terminal(Condition::ResourceNotFound)));
         let f = error_answer(403, &headers(&[]), br#"{"__type":"com.amazonaws.lambda#AccessDeniedException","Message":"no"}"#, None, false);
-        assert_eq!((f.code.as_deref(), f.message.as_str(), f.class), (Some("AccessDeniedException"), "no", Class::Terminal(Condition::AccessDenied)));
-        let f = error_answer(400, &headers(&[]), br#"{"code":"InvalidRequestContentException","__type":"Other","errorMessage":"bad json"}"#, None, false);
+        assert_eq!(
+            (f.code.as_deref(), f.message.as_str(), f.class),
+            (Some("AccessDeniedException"), "no", Class::Terminal(Condition::AccessDenied))
+        );
+        let f = error_answer(
+            400,
+            &headers(&[]),
+            br#"{"code":"InvalidRequestContentException","__type":"Other","errorMessage":"bad json"}"#,
+            None,
+            false,
+        );
         assert_eq!((f.code.as_deref(), f.message.as_str()), (Some("InvalidRequestContentException"), "bad json"), "code wins over __type");
         assert_eq!(f.class, Class::Terminal(Condition::InvalidEvent));
     }

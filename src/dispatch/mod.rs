@@ -28,21 +28,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, warn};
 
-pub use classify::{classify, Class};
 pub use call::Call;
+pub use classify::{classify, Class};
 pub use invoker::{Answer, InvokeFailure, Invoker, Kind};
 pub use limits::AdaptiveLimit;
 pub use target::Target;
 
+use crate::dispatch::route::Route;
 use crate::dlq::record::ResponseContext;
 use crate::dlq::Condition;
-use crate::dispatch::route::Route;
 use crate::event::{Event, Outcome};
 use crate::pattern::Pattern;
 use crate::queue::{QueueReceiver, Queued, Slot};
-use crate::telemetry::events::{
-    DispatchLoad, EventDispatched, EventUnrouted, InvokeRetried, InvokeThrottled,
-};
+use crate::telemetry::events::{DispatchLoad, EventDispatched, EventUnrouted, InvokeRetried, InvokeThrottled};
 use crate::telemetry::health::Health;
 use crate::telemetry::{log_limit, systemd};
 
@@ -116,12 +114,8 @@ impl Dispatcher {
         let now = crate::clock::now();
         let oldest = self.births.lock().unwrap().values().min().and_then(|b| now.duration_since(*b).ok());
         let in_flight = self.max_in_flight - self.in_flight.available_permits();
-        DispatchLoad {
-            queue_depth: queue.held().saturating_sub(in_flight),
-            in_flight,
-            oldest_event_age: oldest.unwrap_or_default(),
-        }
-        .emit();
+        DispatchLoad { queue_depth: queue.held().saturating_sub(in_flight), in_flight, oldest_event_age: oldest.unwrap_or_default() }
+            .emit();
     }
 
     fn dispatch(&self, queued: Queued, shutdown: &CancellationToken) {
@@ -252,7 +246,13 @@ struct Attempts {
 }
 
 /// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it.
-async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_flight: &Arc<Semaphore>, shutdown: &CancellationToken) -> Outcome {
+async fn deliver(
+    event: &Delivery,
+    target: &Target,
+    dispatched: &Counter,
+    in_flight: &Arc<Semaphore>,
+    shutdown: &CancellationToken,
+) -> Outcome {
     let mut attempts = Attempts::default();
     if let Some(why) = &event.invalid {
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
@@ -360,7 +360,6 @@ async fn deliver(event: &Delivery, target: &Target, dispatched: &Counter, in_fli
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

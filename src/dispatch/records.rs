@@ -83,8 +83,7 @@ pub(super) fn success<'a>(
 async fn success_inner(event: &Delivery, target: &Target, sink: &dyn DeadLetterSink, attempts: &Attempts, answer: &Answer) -> Outcome {
     let response_context =
         ResponseContext { status_code: Some(answer.status), executed_version: answer.executed_version.clone(), ..Default::default() };
-    let record =
-        record(event, target, attempts, Condition::Success, answer.request_id.clone(), response_context, answer.payload.clone());
+    let record = record(event, target, attempts, Condition::Success, answer.request_id.clone(), response_context, answer.payload.clone());
     match sink.write(&record).await {
         Ok(()) => Outcome::Delivered,
         Err(e) => {

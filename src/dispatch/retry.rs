@@ -38,8 +38,7 @@ mod tests {
 
     #[test]
     fn is_jittered() {
-        let draws: std::collections::HashSet<_> =
-            (0..20).map(|_| backoff(5, Duration::from_secs(1), Duration::from_secs(60))).collect();
+        let draws: std::collections::HashSet<_> = (0..20).map(|_| backoff(5, Duration::from_secs(1), Duration::from_secs(60))).collect();
         assert!(draws.len() > 10, "full jitter draws differ");
     }
 }

@@ -221,7 +221,11 @@ impl TargetSettings {
         }
         // A URL that does not parse would fail every call, dead-lettering every event.
         if target.url.as_ref().is_some_and(|u| crate::config::limits::http_url(at, "", u, "").is_err()) {
-            return Err(ConfigError::new(at, format!("targets.{name}.url"), "must be a function URL: https://<id>.lambda-url.<region>.on.aws/"));
+            return Err(ConfigError::new(
+                at,
+                format!("targets.{name}.url"),
+                "must be a function URL: https://<id>.lambda-url.<region>.on.aws/",
+            ));
         }
         if let Some(arn) = &target.state_machine {
             if !(arn.starts_with("arn:") && arn.split(':').nth(5) == Some("stateMachine") && arn.split(':').count() == 7) {
@@ -231,7 +235,11 @@ impl TargetSettings {
         }
         // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
         if target.function.len() > 170 {
-            return Err(ConfigError::new(at, format!("targets.{name}.function"), format!("must be 1 to 170 characters (it is {})", target.function.len())));
+            return Err(ConfigError::new(
+                at,
+                format!("targets.{name}.function"),
+                format!("must be 1 to 170 characters (it is {})", target.function.len()),
+            ));
         }
         if target.retry.max_attempts == 0 {
             return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));
@@ -244,7 +252,11 @@ impl TargetSettings {
             }
         }
         if target.log_type == LogType::Tail && target.invocation_type != InvocationType::RequestResponse {
-            return Err(ConfigError::new(at, format!("targets.{name}.log_type"), "Lambda returns logs only for invocation_type = \"RequestResponse\""));
+            return Err(ConfigError::new(
+                at,
+                format!("targets.{name}.log_type"),
+                "Lambda returns logs only for invocation_type = \"RequestResponse\"",
+            ));
         }
         Ok(())
     }
@@ -272,7 +284,9 @@ mod tests {
         let e = refusal("invoke_timeout = \"0s\"");
         assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.invoke_timeout", "must be between 100ms and 1h (it is 0s)"));
         assert_eq!(refusal("qualifier = \"\"").key, "targets.t.qualifier");
-        let url = |u: &str| TargetSettings { url: Some(u.into()), ..toml::from_str("").unwrap() }.check("t", Path::new("f"), &BTreeMap::<String, ()>::new());
+        let url = |u: &str| {
+            TargetSettings { url: Some(u.into()), ..toml::from_str("").unwrap() }.check("t", Path::new("f"), &BTreeMap::<String, ()>::new())
+        };
         assert!(url("https://abc.lambda-url.us-east-1.on.aws/").is_ok());
         for bad in ["http://", "http://a b/", "https://[::1", "ftp://host/"] {
             assert_eq!(url(bad).unwrap_err().message, "must be a function URL: https://<id>.lambda-url.<region>.on.aws/", "{bad}");
@@ -296,7 +310,10 @@ mod tests {
         let context = |n: usize| format!("client_context = {{ k = \"{}\" }}", "x".repeat(n));
         assert!(accepted(&context(2677)));
         let e = refusal(&context(2678));
-        assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.client_context", "is 3584 bytes in base64; Lambda takes at most 3583"));
+        assert_eq!(
+            (e.key.as_str(), e.message.as_str()),
+            ("targets.t.client_context", "is 3584 bytes in base64; Lambda takes at most 3583")
+        );
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(r#"{"k":"xx"}"#).unwrap();
         assert_eq!(client_context_len(&map), base64::Engine::encode(&base64::engine::general_purpose::STANDARD, r#"{"k":"xx"}"#).len());
     }
@@ -304,6 +321,9 @@ mod tests {
     #[test]
     fn a_claim_check_needs_a_bucket_and_room_for_its_keys() {
         assert_eq!(refusal("large_payloads = { bucket = \"\" }").key, "targets.t.large_payloads.bucket");
-        assert_eq!(refusal(&format!("large_payloads = {{ bucket = \"b\", prefix = \"{}\" }}", "p".repeat(513))).key, "targets.t.large_payloads.prefix");
+        assert_eq!(
+            refusal(&format!("large_payloads = {{ bucket = \"b\", prefix = \"{}\" }}", "p".repeat(513))).key,
+            "targets.t.large_payloads.prefix"
+        );
     }
 }

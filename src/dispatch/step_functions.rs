@@ -82,6 +82,10 @@ mod tests {
         assert!(name.len() <= 80 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{name}");
         let long = "x".repeat(500);
         assert!(execution_name(&long, "flow").len() <= 80);
-        assert_ne!(execution_name(&format!("{long}a"), "flow"), execution_name(&format!("{long}b"), "flow"), "a long id is still told apart");
+        assert_ne!(
+            execution_name(&format!("{long}a"), "flow"),
+            execution_name(&format!("{long}b"), "flow"),
+            "a long id is still told apart"
+        );
     }
 }

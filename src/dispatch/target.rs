@@ -11,8 +11,8 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::claim_check::ClaimCheck;
 use super::call::Call;
+use super::claim_check::ClaimCheck;
 use super::limits::{AdaptiveLimit, LimitPermit};
 use crate::dispatch::settings::{RetrySettings, TargetSettings};
 use crate::dlq::DeadLetterSink;

@@ -40,23 +40,21 @@ pub trait DeadLetterSink: Send + Sync {
 
 /// Builds every configured sink, plus the default file sink at `default_path` (also where a
 /// file sink without a `path` writes).
-pub fn build_all(configured: &BTreeMap<String, DlqSettings>, default_path: &Path, sdk: &SdkConfig) -> BTreeMap<String, Arc<dyn DeadLetterSink>> {
+pub fn build_all(
+    configured: &BTreeMap<String, DlqSettings>,
+    default_path: &Path,
+    sdk: &SdkConfig,
+) -> BTreeMap<String, Arc<dyn DeadLetterSink>> {
     let mut sinks: BTreeMap<String, Arc<dyn DeadLetterSink>> = BTreeMap::new();
     sinks.insert(DEFAULT_DLQ.into(), Arc::new(FileSink::new(DEFAULT_DLQ, default_path.to_path_buf())));
     for (name, settings) in configured {
         let sink: Arc<dyn DeadLetterSink> = match settings {
-            DlqSettings::File { path } => {
-                Arc::new(FileSink::new(name, path.clone().unwrap_or_else(|| default_path.to_path_buf())))
-            }
+            DlqSettings::File { path } => Arc::new(FileSink::new(name, path.clone().unwrap_or_else(|| default_path.to_path_buf()))),
             DlqSettings::Sqs { queue_url, large_records } => {
-                let large = large_records
-                    .as_ref()
-                    .map(|l| S3Sink::new(name, crate::aws::s3(sdk), l.bucket.clone(), l.prefix.clone()));
+                let large = large_records.as_ref().map(|l| S3Sink::new(name, crate::aws::s3(sdk), l.bucket.clone(), l.prefix.clone()));
                 Arc::new(SqsSink::new(name, crate::aws::sqs(sdk), queue_url.clone(), large))
             }
-            DlqSettings::S3 { bucket, prefix } => {
-                Arc::new(S3Sink::new(name, crate::aws::s3(sdk), bucket.clone(), prefix.clone()))
-            }
+            DlqSettings::S3 { bucket, prefix } => Arc::new(S3Sink::new(name, crate::aws::s3(sdk), bucket.clone(), prefix.clone())),
         };
         sinks.insert(name.clone(), sink);
     }

@@ -63,7 +63,9 @@ impl DlqSettings {
         match self {
             DlqSettings::File { path } => match path {
                 // Relative paths were joined to their file's directory: an empty one is that directory.
-                Some(p) if p.is_dir() || p.as_os_str().is_empty() => Err(ConfigError::new(file, key("path"), format!("{} is a directory, not a file", p.display()))),
+                Some(p) if p.is_dir() || p.as_os_str().is_empty() => {
+                    Err(ConfigError::new(file, key("path"), format!("{} is a directory, not a file", p.display())))
+                }
                 _ => Ok(()),
             },
             DlqSettings::Sqs { queue_url, large_records } => {

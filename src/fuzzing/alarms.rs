@@ -31,7 +31,11 @@ fn timestamp(v: &Value, k: &str) -> Option<AwsDateTime> {
 
 fn dimensions(v: &Value) -> Option<Vec<Dimension>> {
     let list = v.get("Dimensions")?.as_array()?;
-    Some(list.iter().map(|d| Dimension::builder().set_name(field(d, "Name").map(Into::into)).set_value(field(d, "Value").map(Into::into)).build()).collect())
+    Some(
+        list.iter()
+            .map(|d| Dimension::builder().set_name(field(d, "Name").map(Into::into)).set_value(field(d, "Value").map(Into::into)).build())
+            .collect(),
+    )
 }
 
 fn metric_query(q: &Value) -> MetricDataQuery {

@@ -4,7 +4,8 @@ use super::*;
 
 /// Instants a schedule is walked from when the input names none: around daylight-saving
 /// changes in several zones, a date-line jump, a leap day.
-const STARTS: &[&str] = &["2026-03-08T06:00:00Z", "2026-11-01T04:00:00Z", "2026-03-29T00:00:00Z", "2011-12-29T09:00:00Z", "2028-02-28T12:00:00Z"];
+const STARTS: &[&str] =
+    &["2026-03-08T06:00:00Z", "2026-11-01T04:00:00Z", "2026-03-29T00:00:00Z", "2011-12-29T09:00:00Z", "2028-02-28T12:00:00Z"];
 
 /// Fires looked at from each start, and the longest window `fires_between` covers.
 const FIRES: usize = 12;
@@ -49,4 +50,3 @@ pub fn cron_schedule(data: &[u8]) {
 
 // ---------------------------------------------------------------------------------------------
 // Configuration files
-

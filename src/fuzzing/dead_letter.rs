@@ -8,7 +8,15 @@ fn use_letter(letter: item::DeadLetter) {
     match_probes(&letter.record);
     let function = letter.function.as_ref().map(item::FunctionRef::display);
     let payload = serde_json::to_vec(&letter.payload).expect("JSON values serialize");
-    std::hint::black_box((function, payload.len(), letter.event_id, letter.condition, letter.timestamp, letter.replay_count, letter.source));
+    std::hint::black_box((
+        function,
+        payload.len(),
+        letter.event_id,
+        letter.condition,
+        letter.timestamp,
+        letter.replay_count,
+        letter.source,
+    ));
 }
 
 /// A dead letter in every format replay reads: fanin's record, Lambda's destination record, a

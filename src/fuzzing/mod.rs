@@ -38,16 +38,16 @@ use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeN
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::settings::Config;
-use crate::sources::SourceKind;
-use crate::sources::sqs_reader::SqsSettings;
 use crate::pattern::Pattern;
 use crate::replay::item::{self, LegacyAttributes};
+use crate::settings::Config;
 use crate::sources::cron::schedule::Schedule;
 use crate::sources::decode::Decoded;
 use crate::sources::sns::SnsContext;
-use crate::sources::{cloudwatch_alarm, eventbridge, s3, sns};
 use crate::sources::sqs_reader::intake::{self, Intake};
+use crate::sources::sqs_reader::SqsSettings;
+use crate::sources::SourceKind;
+use crate::sources::{cloudwatch_alarm, eventbridge, s3, sns};
 
 pub use alarms::describe_alarms;
 pub use config_file::config_file;
@@ -94,10 +94,7 @@ fn text(data: &[u8]) -> String {
 
 /// `Name=Value` lines.
 fn key_values(data: &[u8]) -> Vec<(String, String)> {
-    text(data)
-        .lines()
-        .filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect()
+    text(data).lines().filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect()
 }
 
 /// A few route filters of the kinds operators write, compiled once.

@@ -18,12 +18,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+use crate::dispatch::function_name::function_arn;
 use crate::dispatch::settings::{TargetSettings, UrlAuth};
 use crate::dlq::settings::DlqSettings;
 use crate::settings::Config;
-use crate::sources::{SourceKind, SourceSettings};
 use crate::sources::sqs_reader::{SqsSettings, Wiring};
-use crate::dispatch::function_name::function_arn;
+use crate::sources::{SourceKind, SourceSettings};
 use scope::{queue_arn, Scope, ANY};
 
 /// The policy document for `config` (`include_setup`: also what `fanin setup --apply` needs).
@@ -133,12 +133,9 @@ impl Group {
             Group::StartExecutions => &["states:StartExecution"],
             // The batch calls (DeleteMessageBatch, ChangeMessageVisibilityBatch) are authorised
             // by these same actions.
-            Group::ConsumeSourceQueues => &[
-                "sqs:ChangeMessageVisibility",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ReceiveMessage",
-            ],
+            Group::ConsumeSourceQueues => {
+                &["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+            }
             Group::ConfirmSubscriptions => &["sns:ConfirmSubscription"],
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
@@ -170,10 +167,10 @@ fn identity_grant(config: &Config) -> Option<Grant> {
 
 /// What a target needs: invoking it, and writing its large payloads if it takes pointer events.
 fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
-    let claim_check = target.large_payloads.as_ref().map(|l| Grant {
-        group: Group::WriteLargePayloads,
-        resource: format!("arn:aws:s3:::{}/{}*", l.bucket, l.prefix),
-    });
+    let claim_check = target
+        .large_payloads
+        .as_ref()
+        .map(|l| Grant { group: Group::WriteLargePayloads, resource: format!("arn:aws:s3:::{}/{}*", l.bucket, l.prefix) });
     let call = match (&target.state_machine, &target.url) {
         (Some(arn), _) => Some(Grant { group: Group::StartExecutions, resource: arn.clone() }),
         // A URL's id does not name its function: the target's `function` does, else any.
@@ -189,7 +186,10 @@ fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
 /// `lambda:InvokeFunction` on exactly what the target calls: a qualified invoke is authorised
 /// against the qualified ARN only, an unqualified one against the bare function ARN only.
 fn invoke_grant(scope: &Scope, target: &TargetSettings) -> Grant {
-    Grant { group: Group::InvokeTargets, resource: function_arn(&target.function, target.qualifier.as_deref(), &scope.region, &scope.account) }
+    Grant {
+        group: Group::InvokeTargets,
+        resource: function_arn(&target.function, target.qualifier.as_deref(), &scope.region, &scope.account),
+    }
 }
 
 /// What the daemon calls on a source's upstream.
@@ -220,7 +220,9 @@ fn setup_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
     let wired = origin.wiring().map(|wiring| match wiring {
         Wiring::Bucket { bucket, .. } => Grant { group: Group::WireBucketNotifications, resource: format!("arn:aws:s3:::{bucket}") },
         Wiring::Topic { topic } => Grant { group: Group::WireTopicSubscriptions, resource: topic.to_string() },
-        Wiring::Rule { rule, .. } => Grant { group: Group::WireRules, resource: crate::setup::rule_arn(&queue, &rule.event_bus, &rule.rule) },
+        Wiring::Rule { rule, .. } => {
+            Grant { group: Group::WireRules, resource: crate::setup::rule_arn(&queue, &rule.event_bus, &rule.rule) }
+        }
     });
     match wired {
         Some(grant) => vec![grant, Grant { group: Group::WireQueuePolicies, resource: queue }],
@@ -237,7 +239,8 @@ fn claims_grant(config: &Config) -> Option<Grant> {
 
 /// What a dead-letter sink writes with; a file sink needs no AWS permission.
 fn sink_grants(scope: &Scope, sink: &DlqSettings) -> Vec<Grant> {
-    let objects = |bucket: &str, prefix: &str| Grant { group: Group::WriteDeadLetterObjects, resource: format!("arn:aws:s3:::{bucket}/{prefix}*") };
+    let objects =
+        |bucket: &str, prefix: &str| Grant { group: Group::WriteDeadLetterObjects, resource: format!("arn:aws:s3:::{bucket}/{prefix}*") };
     match sink {
         DlqSettings::File { .. } => vec![],
         DlqSettings::Sqs { queue_url, large_records } => {
@@ -299,7 +302,8 @@ mod tests {
         // No [aws] region: the queue's; its account too.
         assert_eq!(scope("[targets.t]\nfunction = \"f\"\n", eu), named("eu-west-1", "123456789012"));
         // [aws] region wins; the assumed role's account wins.
-        let daemon = "[aws]\nregion = \"us-west-2\"\nassume_role_arn = \"arn:aws:iam::210987654321:role/fanin\"\n[targets.t]\nfunction = \"f\"\n";
+        let daemon =
+            "[aws]\nregion = \"us-west-2\"\nassume_role_arn = \"arn:aws:iam::210987654321:role/fanin\"\n[targets.t]\nfunction = \"f\"\n";
         assert_eq!(scope(daemon, eu), named("us-west-2", "210987654321"));
         // Accounts (or regions) that disagree tell nothing: wildcards.
         let other = "[targets.t]\nfunction = \"arn:aws:lambda:us-east-1:210987654321:function:f\"\n";

@@ -31,7 +31,12 @@ impl Scope {
         let named = named_locations(config);
         let region = config.aws.region.clone().or_else(|| only(named.iter().filter_map(|(r, _)| r.clone())));
         let role_account = config.aws.assume_role_arn.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| is_account(a));
-        let account = config.aws.account_id.clone().or_else(|| role_account.map(str::to_string)).or_else(|| only(named.into_iter().filter_map(|(_, a)| a)));
+        let account = config
+            .aws
+            .account_id
+            .clone()
+            .or_else(|| role_account.map(str::to_string))
+            .or_else(|| only(named.into_iter().filter_map(|(_, a)| a)));
         Scope { region: region.unwrap_or_else(|| ANY.into()), account: account.unwrap_or_else(|| ANY.into()) }
     }
 }

@@ -59,10 +59,10 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::settings::Config;
 use crate::pattern::Pattern;
 use crate::replay::parse_time;
 use crate::replay::store::{Item, Store};
+use crate::settings::Config;
 
 use list::list;
 use show::show_one;
@@ -254,9 +254,7 @@ async fn read(args: &Selection) -> anyhow::Result<Result<Read, ExitCode>> {
         })
         .map(|item| row(&args.from, item))
         .collect();
-    rows.sort_by(|a, b| {
-        (a.timestamp.is_none(), a.timestamp, &a.event_id).cmp(&(b.timestamp.is_none(), b.timestamp, &b.event_id))
-    });
+    rows.sort_by(|a, b| (a.timestamp.is_none(), a.timestamp, &a.event_id).cmp(&(b.timestamp.is_none(), b.timestamp, &b.event_id)));
     for (n, row) in rows.iter_mut().enumerate() {
         row.index = n + 1;
     }

@@ -25,13 +25,7 @@ pub(super) fn header_json(read: &Read) -> serde_json::Map<String, Value> {
 }
 
 pub(super) fn header_text(read: &Read) -> String {
-    format!(
-        "read {} dead letters from {} ({} unreadable); {} selected\n",
-        read.read,
-        read.from,
-        read.unreadable.len(),
-        read.rows.len()
-    )
+    format!("read {} dead letters from {} ({} unreadable); {} selected\n", read.read, read.from, read.unreadable.len(), read.rows.len())
 }
 
 pub(super) fn pretty(v: &Value) -> String {

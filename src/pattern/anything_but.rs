@@ -30,12 +30,7 @@ pub(super) fn parse_anything_but(arg: &Value, path: &str) -> Result<AnythingBut,
                 return Err(PatternError::new(path, "the anything-but list is empty"));
             }
             if values.iter().all(Value::is_string) {
-                Ok(AnythingBut::Strings(
-                    values
-                        .iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect(),
-                ))
+                Ok(AnythingBut::Strings(values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()))
             } else if values.iter().all(Value::is_number) {
                 values
                     .iter()
@@ -44,10 +39,7 @@ pub(super) fn parse_anything_but(arg: &Value, path: &str) -> Result<AnythingBut,
                     .collect::<Result<_, _>>()
                     .map(AnythingBut::Numbers)
             } else {
-                Err(PatternError::new(
-                    path,
-                    "an anything-but list must hold only strings or only numbers",
-                ))
+                Err(PatternError::new(path, "an anything-but list must hold only strings or only numbers"))
             }
         }
         Value::Object(obj) => {
@@ -55,33 +47,17 @@ pub(super) fn parse_anything_but(arg: &Value, path: &str) -> Result<AnythingBut,
             let here = join(path, op);
             let strings: Vec<String> = match inner {
                 Value::String(s) => vec![s.clone()],
-                Value::Array(values) if !values.is_empty() => values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| expect_string(v, &index(&here, i), op))
-                    .collect::<Result<_, _>>()?,
-                _ => {
-                    return Err(PatternError::new(
-                        &here,
-                        format!(
-                            "the value of {op} must be a string or a non-empty list of strings"
-                        ),
-                    ))
+                Value::Array(values) if !values.is_empty() => {
+                    values.iter().enumerate().map(|(i, v)| expect_string(v, &index(&here, i), op)).collect::<Result<_, _>>()?
                 }
+                _ => return Err(PatternError::new(&here, format!("the value of {op} must be a string or a non-empty list of strings"))),
             };
             match op.as_str() {
                 "prefix" | "suffix" => {
                     if strings.iter().any(String::is_empty) {
-                        return Err(PatternError::new(
-                            &here,
-                            format!("an empty {op} is not allowed in anything-but"),
-                        ));
+                        return Err(PatternError::new(&here, format!("an empty {op} is not allowed in anything-but")));
                     }
-                    Ok(if op == "prefix" {
-                        AnythingBut::Prefixes(strings)
-                    } else {
-                        AnythingBut::Suffixes(strings)
-                    })
+                    Ok(if op == "prefix" { AnythingBut::Prefixes(strings) } else { AnythingBut::Suffixes(strings) })
                 }
                 "equals-ignore-case" => Ok(AnythingBut::IgnoreCase(strings.iter().map(|s| Folded::new(s)).collect())),
                 "wildcard" => strings
@@ -95,31 +71,24 @@ pub(super) fn parse_anything_but(arg: &Value, path: &str) -> Result<AnythingBut,
                 )),
             }
         }
-        Value::Bool(_) | Value::Null => Err(PatternError::new(
-            path,
-            "the value of anything-but must be a string, a number, a list or an operator object",
-        )),
+        Value::Bool(_) | Value::Null => {
+            Err(PatternError::new(path, "the value of anything-but must be a string, a number, a list or an operator object"))
+        }
     }
 }
 
 impl AnythingBut {
     pub(super) fn excludes(&self, value: &Value) -> bool {
         match self {
-            AnythingBut::Numbers(numbers) => {
-                numeric_value(value).is_some_and(|x| numbers.contains(&x))
-            }
+            AnythingBut::Numbers(numbers) => numeric_value(value).is_some_and(|x| numbers.contains(&x)),
             _ => {
                 let Some(s) = value.as_str() else {
                     return false;
                 };
                 match self {
                     AnythingBut::Strings(set) => set.contains(s),
-                    AnythingBut::Prefixes(prefixes) => {
-                        prefixes.iter().any(|p| s.starts_with(p.as_str()))
-                    }
-                    AnythingBut::Suffixes(suffixes) => {
-                        suffixes.iter().any(|p| s.ends_with(p.as_str()))
-                    }
+                    AnythingBut::Prefixes(prefixes) => prefixes.iter().any(|p| s.starts_with(p.as_str())),
+                    AnythingBut::Suffixes(suffixes) => suffixes.iter().any(|p| s.ends_with(p.as_str())),
                     AnythingBut::IgnoreCase(values) => values.iter().any(|v| v.equals(s)),
                     AnythingBut::Wildcards(wildcards) => wildcards.iter().any(|w| w.matches(s)),
                     AnythingBut::Numbers(_) => unreachable!("handled above"),

@@ -10,22 +10,12 @@ pub(super) struct Cidr {
 
 impl Cidr {
     pub(super) fn parse(s: &str) -> Result<Cidr, String> {
-        let (addr, len) = s.split_once('/').ok_or_else(|| {
-            format!("\"{s}\" is not a CIDR block (expected address/prefix-length)")
-        })?;
-        let network: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("\"{addr}\" is not an IPv4 or IPv6 address"))?;
+        let (addr, len) = s.split_once('/').ok_or_else(|| format!("\"{s}\" is not a CIDR block (expected address/prefix-length)"))?;
+        let network: IpAddr = addr.parse().map_err(|_| format!("\"{addr}\" is not an IPv4 or IPv6 address"))?;
         let max = if network.is_ipv4() { 32 } else { 128 };
-        let prefix_len: u8 = len
-            .parse()
-            .ok()
-            .filter(|n| *n <= max)
-            .ok_or_else(|| format!("\"{len}\" is not a prefix length between 0 and {max}"))?;
-        Ok(Cidr {
-            network,
-            prefix_len,
-        })
+        let prefix_len: u8 =
+            len.parse().ok().filter(|n| *n <= max).ok_or_else(|| format!("\"{len}\" is not a prefix length between 0 and {max}"))?;
+        Ok(Cidr { network, prefix_len })
     }
 
     pub(super) fn contains(&self, ip: IpAddr) -> bool {
@@ -38,12 +28,10 @@ impl Cidr {
         }
         match (self.network, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), 32, self.prefix_len)
-                    == masked(u32::from(ip).into(), 32, self.prefix_len)
+                masked(u32::from(net).into(), 32, self.prefix_len) == masked(u32::from(ip).into(), 32, self.prefix_len)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), 128, self.prefix_len)
-                    == masked(u128::from(ip), 128, self.prefix_len)
+                masked(u128::from(net), 128, self.prefix_len) == masked(u128::from(ip), 128, self.prefix_len)
             }
             _ => false,
         }

@@ -28,7 +28,8 @@ use super::wildcard::Wildcard;
 pub(super) const MAX_COMPLEXITY: usize = 9;
 
 /// EventBridge's message for a pattern over the limit.
-pub(super) const TOO_COMPLEX: &str = "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character";
+pub(super) const TOO_COMPLEX: &str =
+    "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character";
 
 /// A position in one wildcard: the pattern's index and how many of its tokens are behind.
 type State = (u32, u32);

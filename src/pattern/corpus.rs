@@ -63,10 +63,7 @@ fn the_whole_corpus_agrees() {
         }
     }
     let total = cases.len() + refused.len();
-    eprintln!(
-        "conformance corpus: {} of {total} cases agree",
-        total - disagreements.len()
-    );
+    eprintln!("conformance corpus: {} of {total} cases agree", total - disagreements.len());
     for d in &disagreements {
         eprintln!("  disagrees: {d}");
     }

@@ -72,11 +72,7 @@ fn walk(node: &Node, value: Option<&Value>, path: &str, out: &mut Vec<FieldReaso
     let field = |key: &str| map.and_then(|m| m.get(key));
     for (key, matchers) in &node.leaves {
         let at = field(key);
-        out.push(FieldReason {
-            path: join(path, key),
-            held: eval_leaf(matchers, at) != Outcome::No,
-            found: describe(at),
-        });
+        out.push(FieldReason { path: join(path, key), held: eval_leaf(matchers, at) != Outcome::No, found: describe(at) });
     }
     for (key, child) in &node.children {
         let at = field(key);

@@ -44,10 +44,7 @@ impl Folded {
                 at..spellings.len()
             });
             if second.is_some()
-                && (upper.starts_with(&lower)
-                    || lower.starts_with(&upper)
-                    || upper.ends_with(&lower)
-                    || lower.ends_with(&upper))
+                && (upper.starts_with(&lower) || lower.starts_with(&upper) || upper.ends_with(&lower) || lower.ends_with(&upper))
             {
                 ambiguous = true;
             }
@@ -58,8 +55,7 @@ impl Folded {
 
     fn spellings_of(&self, i: usize) -> impl Iterator<Item = &str> {
         let (first, second) = &self.chars[i];
-        std::iter::once(&self.spellings[first.clone()])
-            .chain(second.as_ref().map(|r| &self.spellings[r.clone()]))
+        std::iter::once(&self.spellings[first.clone()]).chain(second.as_ref().map(|r| &self.spellings[r.clone()]))
     }
 
     /// Is `value` the pattern, in any case?
@@ -83,8 +79,7 @@ impl Folded {
     pub(super) fn is_suffix_of(&self, value: &str) -> bool {
         if self.ascii {
             let n = self.source.len();
-            return value.len() >= n
-                && value.as_bytes()[value.len() - n..].eq_ignore_ascii_case(self.source.as_bytes());
+            return value.len() >= n && value.as_bytes()[value.len() - n..].eq_ignore_ascii_case(self.source.as_bytes());
         }
         // Walk the pattern backwards from the end of the value.
         let mut starts = vec![value.len()];

@@ -77,9 +77,7 @@ pub(super) fn eval_node(node: &Node, value: Option<&Value>) -> Outcome {
         // EventBridge reads an event as dotted paths, so `{"a.b": 1}` is `{"a": {"b": 1}}`. An
         // object with a dotted key is rebuilt nested (allocating); one without, the usual case,
         // is used as it is.
-        Some(Value::Object(map)) if map.keys().any(|k| k.contains('.')) => {
-            eval_fields(node, Some(&undot(map)))
-        }
+        Some(Value::Object(map)) if map.keys().any(|k| k.contains('.')) => eval_fields(node, Some(&undot(map))),
         Some(Value::Object(map)) => eval_fields(node, Some(map)),
         Some(Value::Array(items)) => eval_array(node, items),
         _ => eval_fields(node, None),
@@ -228,10 +226,7 @@ impl Matcher {
             Matcher::EqualsIgnoreCase(f) => value.as_str().is_some_and(|s| f.equals(s)),
             Matcher::Wildcard(w) => value.as_str().is_some_and(|s| w.matches(s)),
             Matcher::Numeric(range) => numeric_value(value).is_some_and(|x| range.contains(x)),
-            Matcher::Cidr(cidr) => value
-                .as_str()
-                .and_then(|s| s.parse::<IpAddr>().ok())
-                .is_some_and(|ip| cidr.contains(ip)),
+            Matcher::Cidr(cidr) => value.as_str().and_then(|s| s.parse::<IpAddr>().ok()).is_some_and(|ip| cidr.contains(ip)),
             // Any leaf value means the field exists; absence is handled by `eval_leaf`.
             Matcher::Exists(exists) => *exists,
             Matcher::AnythingBut(but) => !but.excludes(value),

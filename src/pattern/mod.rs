@@ -32,8 +32,8 @@
 
 mod anything_but;
 mod cidr;
-mod explain;
 mod complexity;
+mod explain;
 mod fold;
 mod matcher;
 mod numeric;
@@ -66,19 +66,14 @@ pub struct PatternError {
 
 impl PatternError {
     fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        PatternError {
-            path: path.into(),
-            message: message.into(),
-        }
+        PatternError { path: path.into(), message: message.into() }
     }
 }
 
 impl Pattern {
     /// Compiles a pattern given as a JSON value.
     pub fn parse(pattern: &Value) -> Result<Pattern, PatternError> {
-        let obj = pattern
-            .as_object()
-            .ok_or_else(|| PatternError::new("", "an event pattern must be a JSON object"))?;
+        let obj = pattern.as_object().ok_or_else(|| PatternError::new("", "an event pattern must be a JSON object"))?;
         let tree = parse_object(obj, "", false)?;
         for (field, wildcards) in wildcards_by_field(&tree) {
             if complexity::complexity(&wildcards, complexity::MAX_COMPLEXITY) > complexity::MAX_COMPLEXITY {
@@ -91,16 +86,13 @@ impl Pattern {
 
     /// Compiles a pattern given as JSON text. Invalid JSON is reported with an empty path.
     pub fn parse_str(json: &str) -> Result<Pattern, PatternError> {
-        let value: Value = serde_json::from_str(json)
-            .map_err(|e| PatternError::new("", format!("invalid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(json).map_err(|e| PatternError::new("", format!("invalid JSON: {e}")))?;
         Pattern::parse(&value)
     }
 
     /// Does `event` match this pattern?
     pub fn matches(&self, event: &Value) -> bool {
-        self.branches
-            .iter()
-            .any(|branch| eval_node(branch, Some(event)) != Outcome::No)
+        self.branches.iter().any(|branch| eval_node(branch, Some(event)) != Outcome::No)
     }
 }
 
@@ -113,6 +105,6 @@ impl FromStr for Pattern {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod corpus;
+#[cfg(test)]
+mod tests;

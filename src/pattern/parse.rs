@@ -58,48 +58,29 @@ pub(super) fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
-pub(super) fn parse_object(
-    obj: &Map<String, Value>,
-    path: &str,
-    in_or: bool,
-) -> Result<RawNode, PatternError> {
+pub(super) fn parse_object(obj: &Map<String, Value>, path: &str, in_or: bool) -> Result<RawNode, PatternError> {
     if obj.is_empty() {
         return Err(PatternError::new(path, "empty objects are not allowed"));
     }
-    let mut node = RawNode {
-        path: path.to_string(),
-        leaves: Vec::new(),
-        children: Vec::new(),
-        ors: Vec::new(),
-    };
+    let mut node = RawNode { path: path.to_string(), leaves: Vec::new(), children: Vec::new(), ors: Vec::new() };
     for (key, value) in obj {
         let here = join(path, key);
         if key == "$or" {
-            let entries = value.as_array().ok_or_else(|| {
-                PatternError::new(&here, "$or must be an array of pattern objects")
-            })?;
+            let entries = value.as_array().ok_or_else(|| PatternError::new(&here, "$or must be an array of pattern objects"))?;
             if entries.len() < 2 {
-                return Err(PatternError::new(
-                    &here,
-                    "$or must contain at least 2 pattern objects",
-                ));
+                return Err(PatternError::new(&here, "$or must contain at least 2 pattern objects"));
             }
             let mut parsed = Vec::with_capacity(entries.len());
             for (i, entry) in entries.iter().enumerate() {
                 let at = index(&here, i);
-                let entry = entry.as_object().ok_or_else(|| {
-                    PatternError::new(&at, "each entry of $or must be a pattern object")
-                })?;
+                let entry = entry.as_object().ok_or_else(|| PatternError::new(&at, "each entry of $or must be a pattern object"))?;
                 parsed.push(parse_object(entry, &at, true)?);
             }
             node.ors.push((here, parsed));
             continue;
         }
         if in_or && RESERVED_IN_OR.contains(&key.as_str()) {
-            return Err(PatternError::new(
-                &here,
-                format!("\"{key}\" is a reserved keyword and cannot be a field name inside $or"),
-            ));
+            return Err(PatternError::new(&here, format!("\"{key}\" is a reserved keyword and cannot be a field name inside $or")));
         }
         // EventBridge reads a pattern as dotted paths, so `"a.b": [..]` and `"a": {"b": [..]}` are
         // one field: a dotted key becomes the nested objects it names.
@@ -109,16 +90,9 @@ pub(super) fn parse_object(
             continue;
         }
         match value {
-            Value::Object(inner) => node
-                .children
-                .push((key.clone(), parse_object(inner, &here, in_or)?)),
+            Value::Object(inner) => node.children.push((key.clone(), parse_object(inner, &here, in_or)?)),
             Value::Array(values) => node.leaves.push((key.clone(), parse_leaf(values, &here)?)),
-            _ => {
-                return Err(PatternError::new(
-                    &here,
-                    "must be an object or an array (values to match are always given in an array)",
-                ))
-            }
+            _ => return Err(PatternError::new(&here, "must be an object or an array (values to match are always given in an array)")),
         }
     }
     Ok(node)
@@ -134,46 +108,30 @@ fn parse_leaf(values: &[Value], path: &str) -> Result<Vec<Matcher>, PatternError
         .map(|(i, value)| {
             let at = index(path, i);
             Ok(match value {
-                Value::String(s) => Matcher::ExactString {
-                    value: s.clone(),
-                    ip: s.parse().ok(),
-                },
+                Value::String(s) => Matcher::ExactString { value: s.clone(), ip: s.parse().ok() },
                 Value::Number(n) => Matcher::ExactNumber(n.clone()),
                 Value::Bool(b) => Matcher::ExactBool(*b),
                 Value::Null => Matcher::ExactNull,
                 Value::Object(op) => parse_operator(op, &at)?,
                 Value::Array(_) => {
-                    return Err(PatternError::new(
-                        &at,
-                        "a match value must be a string, number, true, false, null or an operator object",
-                    ))
+                    return Err(PatternError::new(&at, "a match value must be a string, number, true, false, null or an operator object"))
                 }
             })
         })
         .collect()
 }
 
-pub(super) fn single_entry<'a>(
-    obj: &'a Map<String, Value>,
-    path: &str,
-    what: &str,
-) -> Result<(&'a String, &'a Value), PatternError> {
+pub(super) fn single_entry<'a>(obj: &'a Map<String, Value>, path: &str, what: &str) -> Result<(&'a String, &'a Value), PatternError> {
     let mut entries = obj.iter();
     match (entries.next(), entries.next()) {
         (Some(entry), None) => Ok(entry),
         (None, _) => Err(PatternError::new(path, format!("empty {what}"))),
-        (Some(_), Some(_)) => Err(PatternError::new(
-            path,
-            format!("only one key is allowed in {what}"),
-        )),
+        (Some(_), Some(_)) => Err(PatternError::new(path, format!("only one key is allowed in {what}"))),
     }
 }
 
 pub(super) fn expect_string(value: &Value, path: &str, op: &str) -> Result<String, PatternError> {
-    value
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| PatternError::new(path, format!("the value of {op} must be a string")))
+    value.as_str().map(str::to_string).ok_or_else(|| PatternError::new(path, format!("the value of {op} must be a string")))
 }
 
 fn parse_operator(obj: &Map<String, Value>, path: &str) -> Result<Matcher, PatternError> {
@@ -197,9 +155,7 @@ fn parse_operator(obj: &Map<String, Value>, path: &str) -> Result<Matcher, Patte
                 _ => {
                     return Err(PatternError::new(
                         &here,
-                        format!(
-                        "the value of {op} must be a string or {{\"equals-ignore-case\": string}}"
-                    ),
+                        format!("the value of {op} must be a string or {{\"equals-ignore-case\": string}}"),
                     ))
                 }
             };
@@ -215,36 +171,23 @@ fn parse_operator(obj: &Map<String, Value>, path: &str) -> Result<Matcher, Patte
             let s = expect_string(arg, &here, op)?;
             Matcher::Wildcard(Wildcard::parse(&s).map_err(|m| PatternError::new(&here, m))?)
         }
-        "exists" => Matcher::Exists(arg.as_bool().ok_or_else(|| {
-            PatternError::new(&here, "the value of exists must be true or false")
-        })?),
+        "exists" => Matcher::Exists(arg.as_bool().ok_or_else(|| PatternError::new(&here, "the value of exists must be true or false"))?),
         "cidr" => {
             let s = expect_string(arg, &here, op)?;
             Matcher::Cidr(Cidr::parse(&s).map_err(|m| PatternError::new(&here, m))?)
         }
         "numeric" => Matcher::Numeric(parse_numeric(arg, &here)?),
         "anything-but" => Matcher::AnythingBut(parse_anything_but(arg, &here)?),
-        _ => {
-            return Err(PatternError::new(
-                path,
-                format!("unknown match operator \"{op}\""),
-            ))
-        }
+        _ => return Err(PatternError::new(path, format!("unknown match operator \"{op}\""))),
     })
 }
 
 /// Expands the `$or` clauses of a pattern object into `$or`-free alternatives.
 pub(super) fn expand(raw: &RawNode) -> Result<Vec<Node>, PatternError> {
-    let mut acc = vec![Node {
-        leaves: raw.leaves.clone(),
-        children: Vec::new(),
-    }];
+    let mut acc = vec![Node { leaves: raw.leaves.clone(), children: Vec::new() }];
     for (key, child) in &raw.children {
         let alternatives = expand(child)?;
-        acc = product(acc, &alternatives, |base, alt| {
-            base.add_child(key.clone(), alt)
-        })
-        .ok_or_else(|| too_many_branches(&child.path))?;
+        acc = product(acc, &alternatives, |base, alt| base.add_child(key.clone(), alt)).ok_or_else(|| too_many_branches(&child.path))?;
     }
     for (path, entries) in &raw.ors {
         let mut alternatives = Vec::new();
@@ -257,17 +200,10 @@ pub(super) fn expand(raw: &RawNode) -> Result<Vec<Node>, PatternError> {
 }
 
 fn too_many_branches(path: &str) -> PatternError {
-    PatternError::new(
-        path,
-        format!("the $or clauses of this pattern expand to more than {MAX_BRANCHES} combinations"),
-    )
+    PatternError::new(path, format!("the $or clauses of this pattern expand to more than {MAX_BRANCHES} combinations"))
 }
 
-fn product(
-    acc: Vec<Node>,
-    alternatives: &[Node],
-    combine: impl Fn(&mut Node, Node),
-) -> Option<Vec<Node>> {
+fn product(acc: Vec<Node>, alternatives: &[Node], combine: impl Fn(&mut Node, Node)) -> Option<Vec<Node>> {
     if acc.len().saturating_mul(alternatives.len()) > MAX_BRANCHES {
         return None;
     }

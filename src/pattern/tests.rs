@@ -217,9 +217,7 @@ fn event_arrays_match_if_any_element_matches() {
         "arn:aws:ec2:us-east-1:123456789012:instance/i-b188560f"
     ]});
     assert!(p.matches(&event));
-    assert!(!p.matches(
-        &json!({"resources": ["arn:aws:ec2:us-east-1:999999999999:instance/i-b188560f"]})
-    ));
+    assert!(!p.matches(&json!({"resources": ["arn:aws:ec2:us-east-1:999999999999:instance/i-b188560f"]})));
     assert!(!p.matches(&json!({"resources": []})));
     // Nested arrays are flattened.
     let p = pat(json!({"tags": ["b"]}));
@@ -234,24 +232,15 @@ fn arrays_of_objects_match_within_one_element() {
         {"firstName": "Peter", "lastName": "Jones"}
     ]});
     assert!(pat(json!({"employees": {"firstName": ["Anna"]}})).matches(&event));
-    assert!(
-        pat(json!({"employees": {"firstName": ["Anna"], "lastName": ["Smith"]}}))
-            .matches(&event)
-    );
-    assert!(
-        !pat(json!({"employees": {"firstName": ["Anna"], "lastName": ["Jones"]}}))
-            .matches(&event)
-    );
+    assert!(pat(json!({"employees": {"firstName": ["Anna"], "lastName": ["Smith"]}})).matches(&event));
+    assert!(!pat(json!({"employees": {"firstName": ["Anna"], "lastName": ["Jones"]}})).matches(&event));
     // Multi-level arrays.
     let nested = json!({"employees": [
         [{"firstName": "John", "lastName": "Doe"}, {"firstName": "Anna", "lastName": "Smith"}],
         [{"firstName": "Peter", "lastName": "Jones"}]
     ]});
     assert!(pat(json!({"employees": {"firstName": ["Peter"]}})).matches(&nested));
-    assert!(
-        !pat(json!({"employees": {"firstName": ["Anna"], "lastName": ["Jones"]}}))
-            .matches(&nested)
-    );
+    assert!(!pat(json!({"employees": {"firstName": ["Anna"], "lastName": ["Jones"]}})).matches(&nested));
 }
 
 #[test]
@@ -298,10 +287,7 @@ fn prefix_matching() {
 fn prefix_ignore_case() {
     let p = pat(json!({"detail": {"service": [{"prefix": {"equals-ignore-case": "EventB"}}]}}));
     for service in ["EventBridge", "eventbridge", "EVENTBRIDGE", "eVeNtB"] {
-        assert!(
-            p.matches(&with_detail(json!({"service": service}))),
-            "{service}"
-        );
+        assert!(p.matches(&with_detail(json!({"service": service}))), "{service}");
     }
     assert!(!p.matches(&with_detail(json!({"service": "Event Bridge"}))));
 }
@@ -334,14 +320,9 @@ fn wildcard_matching() {
     assert!(p.matches(&json!({"source": "SimpleQueueService"})));
     assert!(p.matches(&json!({"source": "SimpleService"})));
     assert!(!p.matches(&json!({"source": "SimpleServiceX"})));
-    let p =
-        pat(json!({"EventBusArn": [{"wildcard": "arn:aws:events:us-east-1:*:event-bus/*"}]}));
-    assert!(p.matches(
-        &json!({"EventBusArn": "arn:aws:events:us-east-1:123456789012:event-bus/default"})
-    ));
-    assert!(!p.matches(
-        &json!({"EventBusArn": "arn:aws:events:us-west-2:123456789012:event-bus/default"})
-    ));
+    let p = pat(json!({"EventBusArn": [{"wildcard": "arn:aws:events:us-east-1:*:event-bus/*"}]}));
+    assert!(p.matches(&json!({"EventBusArn": "arn:aws:events:us-east-1:123456789012:event-bus/default"})));
+    assert!(!p.matches(&json!({"EventBusArn": "arn:aws:events:us-west-2:123456789012:event-bus/default"})));
     let p = pat(json!({"key": [{"wildcard": "dir/*.png"}]}));
     assert!(p.matches(&json!({"key": "dir/a.png"})));
     assert!(p.matches(&json!({"key": "dir/a/b.png"})));
@@ -413,15 +394,11 @@ fn anything_but_prefix_and_suffix() {
 
 #[test]
 fn anything_but_ignore_case() {
-    let p = pat(
-        json!({"detail": {"state": [{"anything-but": {"equals-ignore-case": "initializing"}}]}}),
-    );
+    let p = pat(json!({"detail": {"state": [{"anything-but": {"equals-ignore-case": "initializing"}}]}}));
     assert!(p.matches(&with_detail(json!({"state": "running"}))));
     assert!(!p.matches(&with_detail(json!({"state": "INITIALIZING"}))));
     assert!(!p.matches(&with_detail(json!({"state": "Initializing"}))));
-    let p = pat(
-        json!({"state": [{"anything-but": {"equals-ignore-case": ["stopped", "overloaded"]}}]}),
-    );
+    let p = pat(json!({"state": [{"anything-but": {"equals-ignore-case": ["stopped", "overloaded"]}}]}));
     assert!(!p.matches(&json!({"state": "Stopped"})));
     assert!(!p.matches(&json!({"state": "OVERLOADED"})));
     assert!(p.matches(&json!({"state": "running"})));
@@ -445,33 +422,18 @@ fn numeric_matching_example() {
         "x-limit": [{"numeric": ["=", 3.018e2]}]
     }}));
     assert!(p.matches(&ruler_event()));
-    let check = |c: Value, d: Value, x: Value| {
-        p.matches(&with_detail(
-            json!({"c-count": c, "d-count": d, "x-limit": x}),
-        ))
-    };
+    let check = |c: Value, d: Value, x: Value| p.matches(&with_detail(json!({"c-count": c, "d-count": d, "x-limit": x})));
     assert!(check(json!(1), json!(9.99), json!(301.8)));
-    assert!(
-        !check(json!(0), json!(3), json!(301.8)),
-        "lower bound is exclusive"
-    );
+    assert!(!check(json!(0), json!(3), json!(301.8)), "lower bound is exclusive");
     assert!(!check(json!(6), json!(3), json!(301.8)));
-    assert!(
-        !check(json!(5), json!(10), json!(301.8)),
-        "< 10 excludes 10"
-    );
+    assert!(!check(json!(5), json!(10), json!(301.8)), "< 10 excludes 10");
     assert!(!check(json!(5), json!(3), json!(301.9)));
-    assert!(
-        !check(json!("5"), json!(3), json!(301.8)),
-        "only numbers match"
-    );
+    assert!(!check(json!("5"), json!(3), json!(301.8)), "only numbers match");
 }
 
 #[test]
 fn numeric_operators() {
-    let m = |range: Value, n: Value| {
-        pat(json!({"n": [{"numeric": range}]})).matches(&json!({"n": n}))
-    };
+    let m = |range: Value, n: Value| pat(json!({"n": [{"numeric": range}]})).matches(&json!({"n": n}));
     assert!(m(json!([">=", 5]), json!(5)));
     assert!(!m(json!([">", 5]), json!(5)));
     assert!(m(json!(["<=", 5]), json!(5.0)));
@@ -634,12 +596,8 @@ fn or_nested_and_parallel() {
         e
     };
     assert!(p.matches(&base(json!({"scope": "Service"}))));
-    assert!(p.matches(&base(
-        json!({"metricType": "MetricType", "namespace": "AWS/EC2", "spaceId": 1000})
-    )));
-    assert!(!p.matches(&base(
-        json!({"metricType": "MetricType", "namespace": "AWS/EC2"})
-    )));
+    assert!(p.matches(&base(json!({"metricType": "MetricType", "namespace": "AWS/EC2", "spaceId": 1000}))));
+    assert!(!p.matches(&base(json!({"metricType": "MetricType", "namespace": "AWS/EC2"}))));
     assert!(!p.matches(&base(json!({"metricType": "MetricType", "spaceId": 1000}))));
 
     // Parallel $or at two levels.
@@ -669,20 +627,13 @@ fn or_entries_share_array_elements_with_parent() {
         "kind": ["book"],
         "$or": [{"price": [{"numeric": ["<", 10]}]}, {"sale": [true]}]
     }}));
-    assert!(p.matches(
-        &json!({"items": [{"kind": "cd", "price": 5}, {"kind": "book", "sale": true}]})
-    ));
-    assert!(!p.matches(
-        &json!({"items": [{"kind": "cd", "price": 5}, {"kind": "book", "price": 20}]})
-    ));
+    assert!(p.matches(&json!({"items": [{"kind": "cd", "price": 5}, {"kind": "book", "sale": true}]})));
+    assert!(!p.matches(&json!({"items": [{"kind": "cd", "price": 5}, {"kind": "book", "price": 20}]})));
 }
 
 #[test]
 fn repeated_key_last_one_wins() {
-    let p = Pattern::parse_str(
-        r#"{"detail": {"location": [{"prefix": "us-"}], "location": [{"anything-but": "us-east"}]}}"#,
-    )
-    .unwrap();
+    let p = Pattern::parse_str(r#"{"detail": {"location": [{"prefix": "us-"}], "location": [{"anything-but": "us-east"}]}}"#).unwrap();
     assert!(p.matches(&with_detail(json!({"location": "eu-west"}))));
     assert!(!p.matches(&with_detail(json!({"location": "us-east"}))));
 }
@@ -864,8 +815,7 @@ fn too_complex_wildcards_are_refused_with_eventbridges_message() {
     assert!(e.message.starts_with("Rule is too complex"), "{}", e.message);
     // A field's wildcards count together, across `$or` branches and anything-but too.
     let stacks = |names: &[&str]| {
-        let list: Vec<Value> =
-            names.iter().map(|n| json!({"wildcard": format!("*:stack/{n}/*")})).collect();
+        let list: Vec<Value> = names.iter().map(|n| json!({"wildcard": format!("*:stack/{n}/*")})).collect();
         Pattern::parse(&json!({"detail": {"stack-id": list}}))
     };
     assert!(stacks(&["Api", "Data", "Web"]).is_ok());
@@ -911,11 +861,7 @@ fn accepted_wildcards_match_in_linear_time() {
         for n in [10usize, 1_000, 100_000] {
             for value in ["a".repeat(n), format!("{}b", "ab".repeat(n)), ":".repeat(n)] {
                 let scanned = w.bytes_searched(&value);
-                assert!(
-                    scanned <= value.len(),
-                    "{pattern} over {} bytes searched {scanned} bytes",
-                    value.len()
-                );
+                assert!(scanned <= value.len(), "{pattern} over {} bytes searched {scanned} bytes", value.len());
             }
         }
     }

@@ -36,10 +36,7 @@ impl Wildcard {
                 other => pieces.last_mut().expect("non-empty").push(other),
             }
         }
-        Ok(Wildcard {
-            source: source.to_string(),
-            pieces,
-        })
+        Ok(Wildcard { source: source.to_string(), pieces })
     }
 
     /// The value as written in the pattern.

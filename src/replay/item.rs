@@ -82,9 +82,7 @@ pub fn parse(body: &str, key: &str, legacy: Option<&LegacyAttributes>) -> Result
     let fanin = value.get("fanin");
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     Ok(DeadLetter {
-        event_id: text(fanin.and_then(|f| f.get("eventId")))
-            .or_else(|| text(ctx.get("requestId")))
-            .unwrap_or_else(|| key.to_string()),
+        event_id: text(fanin.and_then(|f| f.get("eventId"))).or_else(|| text(ctx.get("requestId"))).unwrap_or_else(|| key.to_string()),
         function: text(ctx.get("functionArn")).map(|a| FunctionRef::parse(&a)),
         payload: value["requestPayload"].clone(),
         condition: text(ctx.get("condition")).unwrap_or_else(|| "Unknown".into()),
@@ -109,7 +107,10 @@ mod tests {
             FunctionRef { function: "arn:aws:lambda:us-east-1:123456789012:function:resize".into(), qualifier: Some("$LATEST".into()) }
         );
         assert_eq!(f("arn:aws:lambda:us-east-1:123456789012:function:resize").qualifier, None);
-        assert_eq!(f("123456789012:function:resize:7"), FunctionRef { function: "123456789012:function:resize".into(), qualifier: Some("7".into()) });
+        assert_eq!(
+            f("123456789012:function:resize:7"),
+            FunctionRef { function: "123456789012:function:resize".into(), qualifier: Some("7".into()) }
+        );
     }
 
     #[test]

@@ -169,19 +169,22 @@ impl Config {
         let entries = match std::fs::read_dir(&dir) {
             // No directory is no source, as an empty one is: a warning (`Config::warnings`).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            other => other.map_err(|e| {
-                ConfigError::new(&self.file, "daemon.sources_dir", format!("cannot read {}: {e}", dir.display()))
-            })?,
+            other => {
+                other.map_err(|e| ConfigError::new(&self.file, "daemon.sources_dir", format!("cannot read {}: {e}", dir.display())))?
+            }
         };
         // The daemon file's own directory would make it a source file too.
         let own = self.file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        if dir.canonicalize().ok().is_some_and(|d| Some(d) == own.canonicalize().ok()) && self.file.extension().is_some_and(|x| x == "toml") {
-            return Err(ConfigError::new(&self.file, "daemon.sources_dir", format!("{} holds this daemon file: give the source files a directory of their own", dir.display())));
+        if dir.canonicalize().ok().is_some_and(|d| Some(d) == own.canonicalize().ok()) && self.file.extension().is_some_and(|x| x == "toml")
+        {
+            return Err(ConfigError::new(
+                &self.file,
+                "daemon.sources_dir",
+                format!("{} holds this daemon file: give the source files a directory of their own", dir.display()),
+            ));
         }
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
         files.sort();
         for path in files {
             let source = self.load_source(&path, defined_in)?;
@@ -190,11 +193,7 @@ impl Config {
         Ok(())
     }
 
-    fn load_source(
-        &mut self,
-        path: &Path,
-        defined_in: &mut BTreeMap<String, PathBuf>,
-    ) -> Result<SourceSettings, ConfigError> {
+    fn load_source(&mut self, path: &Path, defined_in: &mut BTreeMap<String, PathBuf>) -> Result<SourceSettings, ConfigError> {
         let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
         let mut table = read_table(path)?;
 
@@ -205,11 +204,7 @@ impl Config {
             for (entry, value) in entries {
                 let key = format!("{section}.{entry}");
                 if let Some(first) = defined_in.get(&key) {
-                    return Err(ConfigError::new(
-                        path,
-                        key,
-                        format!("defined twice (also in {})", first.display()),
-                    ));
+                    return Err(ConfigError::new(path, key, format!("defined twice (also in {})", first.display())));
                 }
                 defined_in.insert(key.clone(), path.to_path_buf());
                 if is_target {

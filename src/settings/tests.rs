@@ -27,7 +27,11 @@ fn loads_a_daemon_file_and_sources() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "fanin.toml", DAEMON);
     write(dir.path(), "sources/orders.toml", "type = \"sqs\"\nqueue_url = \"http://q\"\ntarget = \"resize\"\n");
-    write(dir.path(), "sources/nightly.toml", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntimezone = \"Asia/Tokyo\"\ncatch_up = \"1h\"\ntarget = \"resize\"\n");
+    write(
+        dir.path(),
+        "sources/nightly.toml",
+        "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntimezone = \"Asia/Tokyo\"\ncatch_up = \"1h\"\ntarget = \"resize\"\n",
+    );
     let c = Config::load(&file).unwrap();
     assert_eq!(c.sources.len(), 2);
     assert_eq!(c.sources[0].name, "nightly");
@@ -71,10 +75,7 @@ fn route_to_missing_target_names_file_and_key() {
 
 #[test]
 fn target_defined_twice_is_refused() {
-    let e = error_of(
-        DAEMON,
-        &[("a.toml", "type = \"sqs\"\nqueue_url = \"u\"\ntarget = \"resize\"\n[targets.resize]\nfunction = \"f\"\n")],
-    );
+    let e = error_of(DAEMON, &[("a.toml", "type = \"sqs\"\nqueue_url = \"u\"\ntarget = \"resize\"\n[targets.resize]\nfunction = \"f\"\n")]);
     assert_eq!(e.key, "targets.resize");
     assert!(e.message.contains("defined twice"));
 }
@@ -115,7 +116,11 @@ fn an_alarm_source_is_fed_by_a_queue_or_polls_never_both() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "fanin.toml", DAEMON);
-    write(dir.path(), "sources/a.toml", "type = \"cloudwatch_alarm\"\npoll_interval = \"30s\"\nstates = [\"ALARM\"]\ntarget = \"resize\"\n");
+    write(
+        dir.path(),
+        "sources/a.toml",
+        "type = \"cloudwatch_alarm\"\npoll_interval = \"30s\"\nstates = [\"ALARM\"]\ntarget = \"resize\"\n",
+    );
     let SourceKind::AlarmPoll(polling) = &Config::load(&file).unwrap().sources[0].kind else { panic!("not polling") };
     assert_eq!(polling.poll_interval, Duration::from_secs(30));
     assert_eq!(polling.options.states, ["ALARM"]);

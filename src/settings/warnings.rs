@@ -35,7 +35,11 @@ impl Config {
             .collect();
         names.sort();
         for name in names {
-            warnings.push(ConfigError::new(&self.file, key, format!("{} is not read: only files whose name ends in .toml are sources", dir.join(name).display())));
+            warnings.push(ConfigError::new(
+                &self.file,
+                key,
+                format!("{} is not read: only files whose name ends in .toml are sources", dir.join(name).display()),
+            ));
         }
         if self.sources.is_empty() {
             warnings.push(ConfigError::new(&self.file, key, format!("no source file (*.toml) in {}: nothing will be read", dir.display())));
@@ -50,7 +54,11 @@ impl Config {
             .keys()
             .filter(|name| !routed.contains(&name.as_str()))
             .map(|name| {
-                ConfigError::new(&self.file, format!("targets.{name}"), "no source routes to this target: only fanin replay and fanin invoke reach it")
+                ConfigError::new(
+                    &self.file,
+                    format!("targets.{name}"),
+                    "no source routes to this target: only fanin replay and fanin invoke reach it",
+                )
             })
             .collect()
     }

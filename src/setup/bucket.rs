@@ -114,7 +114,10 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str) -> anyhow::Result<GetBucket
 
 /// `current` with the source's entry added (`"add"`) or corrected (`"update"`), every other
 /// entry as it was; `None` when the entry is there as wanted.
-fn merge(current: GetBucketNotificationConfigurationOutput, wanted: &Wanted) -> anyhow::Result<Option<(&'static str, NotificationConfiguration)>> {
+fn merge(
+    current: GetBucketNotificationConfigurationOutput,
+    wanted: &Wanted,
+) -> anyhow::Result<Option<(&'static str, NotificationConfiguration)>> {
     let mut queues = current.queue_configurations.unwrap_or_default();
     let verb = match queues.iter().position(|q| q.id() == Some(wanted.id.as_str())) {
         Some(i) if wanted.matches(&queues[i]) => return Ok(None),
@@ -162,8 +165,10 @@ mod tests {
 
     #[test]
     fn merging_keeps_every_other_entry_and_finds_its_own_again() {
-        let theirs_queue = QueueConfiguration::builder().id("theirs").queue_arn("arn:q2").events(Event::from("s3:ObjectRemoved:*")).build().unwrap();
-        let theirs_topic = TopicConfiguration::builder().id("topic").topic_arn("arn:t").events(Event::from("s3:ObjectCreated:*")).build().unwrap();
+        let theirs_queue =
+            QueueConfiguration::builder().id("theirs").queue_arn("arn:q2").events(Event::from("s3:ObjectRemoved:*")).build().unwrap();
+        let theirs_topic =
+            TopicConfiguration::builder().id("topic").topic_arn("arn:t").events(Event::from("s3:ObjectCreated:*")).build().unwrap();
         let current = GetBucketNotificationConfigurationOutput::builder()
             .queue_configurations(theirs_queue.clone())
             .topic_configurations(theirs_topic.clone())
@@ -192,7 +197,9 @@ mod tests {
             .unwrap();
         assert!(wanted.matches(&capitalised));
         // A changed filter corrects the entry in place.
-        let read_back = GetBucketNotificationConfigurationOutput::builder().set_queue_configurations(Some(merged.queue_configurations().to_vec())).build();
+        let read_back = GetBucketNotificationConfigurationOutput::builder()
+            .set_queue_configurations(Some(merged.queue_configurations().to_vec()))
+            .build();
         let (verb, merged) = merge(read_back, &Wanted::new("uploads", "arn:q", &options(&[], None))).unwrap().unwrap();
         assert_eq!((verb, merged.queue_configurations().len()), ("update", 2));
         assert_eq!(merged.queue_configurations()[1].events(), [Event::from("s3:ObjectCreated:*")]);

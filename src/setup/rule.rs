@@ -32,7 +32,11 @@ impl Update {
             Update::PutTarget { rule, bus, target } => {
                 let out = events.put_targets().rule(rule).event_bus_name(bus).targets(*target).send().await?;
                 if let Some(failed) = out.failed_entries().first() {
-                    anyhow::bail!("target refused: {} {}", failed.error_code().unwrap_or_default(), failed.error_message().unwrap_or_default());
+                    anyhow::bail!(
+                        "target refused: {} {}",
+                        failed.error_code().unwrap_or_default(),
+                        failed.error_message().unwrap_or_default()
+                    );
                 }
             }
         }
@@ -110,10 +114,8 @@ pub fn rule_arn(queue_arn: &str, bus: &str, rule: &str) -> String {
 
 /// `fanin-<source>`, in the characters and length EventBridge allows for target ids.
 fn target_id(source: &str) -> String {
-    let id: String = format!("fanin-{source}")
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
-        .collect();
+    let id: String =
+        format!("fanin-{source}").chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
     id.chars().take(64).collect()
 }
 
@@ -129,5 +131,4 @@ mod tests {
         assert_eq!(target_id("bus ä"), "fanin-bus--");
         assert_eq!(target_id(&"x".repeat(100)).len(), 64);
     }
-
 }

@@ -29,7 +29,13 @@ fn source(queue: usize, target: &str) -> SourceSpec {
 }
 
 fn target(function: &str, max_concurrency: usize) -> TargetSpec {
-    TargetSpec { function: function.into(), max_concurrency, retry: RetrySettings::default(), sink: 0, invoke_timeout: Duration::from_secs(10) }
+    TargetSpec {
+        function: function.into(),
+        max_concurrency,
+        retry: RetrySettings::default(),
+        sink: 0,
+        invoke_timeout: Duration::from_secs(10),
+    }
 }
 
 /// One queue read by source `s0` routing to target `t0`, calling function `f0`; `count`
@@ -56,7 +62,12 @@ fn plan(fifo: bool, function: FunctionSpec, source: SourceSpec, target: TargetSp
 fn assert_clean(what: &str, plan: Plan, rules: &Rules) -> super::Run {
     let result = run(plan);
     let verdict = result.check(rules);
-    assert!(verdict.violations.is_empty(), "{what}: {} violations, first: {:#?}", verdict.violations.len(), &verdict.violations[..verdict.violations.len().min(10)]);
+    assert!(
+        verdict.violations.is_empty(),
+        "{what}: {} violations, first: {:#?}",
+        verdict.violations.len(),
+        &verdict.violations[..verdict.violations.len().min(10)]
+    );
     result
 }
 

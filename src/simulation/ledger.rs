@@ -87,9 +87,28 @@ impl Tally {
             ($($f:ident),*) => { $(self.$f += other.$f;)* };
         }
         sum!(
-            messages, hand_outs, sqs_hand_outs_in_flight, accepted, dead_letters, throttled, server_errors, function_errors, not_found, stalls,
-            sink_failures, deletes, delete_entry_failures, visibility_changes, visibility_entry_failures, stale_receipts,
-            not_in_flight, call_errors, receive_errors, crashes, reloads, faults
+            messages,
+            hand_outs,
+            sqs_hand_outs_in_flight,
+            accepted,
+            dead_letters,
+            throttled,
+            server_errors,
+            function_errors,
+            not_found,
+            stalls,
+            sink_failures,
+            deletes,
+            delete_entry_failures,
+            visibility_changes,
+            visibility_entry_failures,
+            stale_receipts,
+            not_in_flight,
+            call_errors,
+            receive_errors,
+            crashes,
+            reloads,
+            faults
         );
         for (k, v) in &other.dead_letters_by_condition {
             *self.dead_letters_by_condition.entry(k.clone()).or_default() += v;

@@ -29,10 +29,21 @@ pub enum Step {
     /// The daemon reloads this configuration.
     Reload(SimConfig),
     /// The daemon crashes and is started again after `down_for`.
-    Crash { down_for: Duration },
-    Sink { sink: usize, down: bool },
-    Function { function: String, faults: FnFaults },
-    Queue { queue: usize, faults: SqsFaults },
+    Crash {
+        down_for: Duration,
+    },
+    Sink {
+        sink: usize,
+        down: bool,
+    },
+    Function {
+        function: String,
+        faults: FnFaults,
+    },
+    Queue {
+        queue: usize,
+        faults: SqsFaults,
+    },
 }
 
 /// One run.

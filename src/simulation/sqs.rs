@@ -178,7 +178,14 @@ impl SimQueue {
         (messages, next)
     }
 
-    async fn receive(&self, alive: &AtomicBool, max: i32, wait: Duration, visibility: Duration, routes: &[String]) -> Result<Vec<Message>, SqsError> {
+    async fn receive(
+        &self,
+        alive: &AtomicBool,
+        max: i32,
+        wait: Duration,
+        visibility: Duration,
+        routes: &[String],
+    ) -> Result<Vec<Message>, SqsError> {
         tokio::time::sleep(CALL_LATENCY).await;
         halt_unless(alive).await;
         if self.chance(self.state.lock().unwrap().faults.receive_error) {
@@ -269,7 +276,12 @@ impl SimQueue {
         result
     }
 
-    async fn change_visibility_batch(&self, alive: &AtomicBool, receipts: &[String], visibility: Duration) -> Result<Vec<Failed>, SqsError> {
+    async fn change_visibility_batch(
+        &self,
+        alive: &AtomicBool,
+        receipts: &[String],
+        visibility: Duration,
+    ) -> Result<Vec<Failed>, SqsError> {
         let receipts: Vec<&str> = receipts.iter().map(String::as_str).collect();
         let now = Instant::now();
         let result = self
@@ -287,7 +299,8 @@ impl SimQueue {
             })
             .await;
         if let Ok(failed) = &result {
-            self.ledger.lock().unwrap().tally.visibility_entry_failures += failed.iter().filter(|f| f.code == "InternalError").count() as u64;
+            self.ledger.lock().unwrap().tally.visibility_entry_failures +=
+                failed.iter().filter(|f| f.code == "InternalError").count() as u64;
         }
         result
     }

@@ -96,7 +96,11 @@ fn five_hundred_seeds_lose_nothing() {
     let started = Instant::now();
     let summary = sweep(0..500, threads());
     summary.print(started.elapsed());
-    assert!(summary.failures.is_empty(), "seeds {:?} failed; replay one with scripts/simulate --seed N", summary.failures.keys().collect::<Vec<_>>());
+    assert!(
+        summary.failures.is_empty(),
+        "seeds {:?} failed; replay one with scripts/simulate --seed N",
+        summary.failures.keys().collect::<Vec<_>>()
+    );
 }
 
 /// `scripts/simulate [SEEDS] [--seed N]`: `FANIN_SIM_SEEDS` seeds (10,000 unless set), or the

@@ -92,7 +92,6 @@ pub struct Meta {
     pub state: Option<String>,
 }
 
-
 pub(crate) fn parse_body(body: &str) -> Result<Value, String> {
     serde_json::from_str(body).map_err(|e| format!("body is not valid JSON: {e}"))
 }
@@ -102,8 +101,7 @@ pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 pub(crate) fn is_eventbridge(obj: &Map<String, Value>) -> bool {
-    obj.get("source").is_some_and(Value::is_string)
-        && obj.get("detail-type").is_some_and(Value::is_string)
+    obj.get("source").is_some_and(Value::is_string) && obj.get("detail-type").is_some_and(Value::is_string)
 }
 
 pub(crate) fn prefix_invalid(d: Decoded, prefix: &str) -> Decoded {
@@ -114,12 +112,7 @@ pub(crate) fn prefix_invalid(d: Decoded, prefix: &str) -> Decoded {
 }
 
 pub(crate) fn single(id: String, payload: Value, filter_view: Option<Value>, meta: Meta) -> Decoded {
-    Decoded::Events(vec![DecodedEvent {
-        id,
-        payload,
-        filter_view,
-        meta,
-    }])
+    Decoded::Events(vec![DecodedEvent { id, payload, filter_view, meta }])
 }
 
 pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {

@@ -46,9 +46,15 @@ fn describe() {
     describe_counter!("fanin_invoke_retries_total", "Failed attempts that will be retried.");
     describe_counter!("fanin_invoke_throttles_total", "429 answers, by Lambda's Reason.");
     describe_counter!("fanin_events_unrouted_total", "Events with no route, acknowledged.");
-    describe_counter!("fanin_messages_left_upstream_total", "Upstream messages left in place because a route did not settle; they come back.");
+    describe_counter!(
+        "fanin_messages_left_upstream_total",
+        "Upstream messages left in place because a route did not settle; they come back."
+    );
     describe_counter!("fanin_events_skipped_total", "Messages that became no event (S3 test events, SNS confirmations, source filters).");
-    describe_counter!("fanin_duplicates_suppressed_total", "Copies of a message received while an earlier copy was still in flight, not invoked again.");
+    describe_counter!(
+        "fanin_duplicates_suppressed_total",
+        "Copies of a message received while an earlier copy was still in flight, not invoked again."
+    );
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
@@ -105,8 +111,7 @@ pub struct InvokeRetried<'a> {
 
 impl InvokeRetried<'_> {
     pub fn emit(&self) {
-        counter!("fanin_invoke_retries_total", "source" => self.source.to_string(), "target" => self.target.to_string())
-            .increment(1);
+        counter!("fanin_invoke_retries_total", "source" => self.source.to_string(), "target" => self.target.to_string()).increment(1);
     }
 }
 
@@ -118,8 +123,7 @@ pub struct InvokeThrottled<'a> {
 
 impl InvokeThrottled<'_> {
     pub fn emit(&self) {
-        counter!("fanin_invoke_throttles_total", "target" => self.target.to_string(), "reason" => self.reason.to_string())
-            .increment(1);
+        counter!("fanin_invoke_throttles_total", "target" => self.target.to_string(), "reason" => self.reason.to_string()).increment(1);
     }
 }
 
@@ -176,8 +180,7 @@ pub struct DeadLetterFailed<'a> {
 
 impl DeadLetterFailed<'_> {
     pub fn emit(&self) {
-        counter!("fanin_dead_letter_failures_total", "source" => self.source.to_string(), "target" => self.target.to_string())
-            .increment(1);
+        counter!("fanin_dead_letter_failures_total", "source" => self.source.to_string(), "target" => self.target.to_string()).increment(1);
     }
 }
 

@@ -2,8 +2,8 @@
 
 use super::failure::Failure;
 use super::{Check, Status, World};
-use crate::sources::SourceKind;
 use crate::iam::Subject;
+use crate::sources::SourceKind;
 
 const KIND: &str = "source";
 

@@ -12,9 +12,7 @@ pub(super) fn appendable(path: &Path) -> io::Result<&'static str> {
     match fs::metadata(path) {
         Ok(m) if m.is_dir() => Err(io::Error::other("is a directory")),
         Ok(_) => OpenOptions::new().append(true).open(path).map(|_| "appendable"),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            writable_dir(path.parent().unwrap_or(Path::new("."))).map(|_| "can be created")
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => writable_dir(path.parent().unwrap_or(Path::new("."))).map(|_| "can be created"),
         Err(e) => Err(e),
     }
 }

@@ -24,9 +24,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use super::failure::Failure;
 use super::{Check, Status, World};
 use crate::dispatch::settings::TargetSettings;
-use crate::sources::{SourceKind, SourceSettings};
-use crate::sources::sqs_reader::SqsSettings;
 use crate::iam::Subject;
+use crate::sources::sqs_reader::SqsSettings;
+use crate::sources::{SourceKind, SourceSettings};
 
 const KIND: &str = "source";
 

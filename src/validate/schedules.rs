@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use super::failure::Failure;
 use super::{files, Check, Status, World};
 use crate::settings::Config;
-use crate::sources::SourceKind;
-use crate::sources::cron::CronSettings;
 use crate::sources::cron::schedule::Schedule;
+use crate::sources::cron::CronSettings;
+use crate::sources::SourceKind;
 
 const KIND: &str = "schedule";
 
@@ -24,10 +24,8 @@ pub(super) fn check(name: &str, cron: &CronSettings, now: DateTime<Utc>) -> Chec
         Err(e) => return Check::new(KIND, name, Status::Fail, e.to_string()),
     };
     let tz = schedule.timezone();
-    let fires: Vec<String> = next_fires(&schedule, now)
-        .into_iter()
-        .map(|at| at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z (%:z)").to_string())
-        .collect();
+    let fires: Vec<String> =
+        next_fires(&schedule, now).into_iter().map(|at| at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z (%:z)").to_string()).collect();
     if fires.is_empty() {
         Check::new(KIND, name, Status::Warn, format!("`{}` in {tz} never fires again", schedule.expression()))
     } else {
@@ -46,11 +44,10 @@ pub(super) fn state(config: &Config) -> Option<Check> {
         let dir = config.daemon.state_dir.join("cron");
         match files::writable_dir(&dir) {
             Ok(()) => Check::new("state", "cron", Status::Ok, format!("directory {}: writable", dir.display())),
-            Err(e) => Check::new("state", "cron", Status::Fail, format!("directory {}: cannot be written: {e}", dir.display()))
-                .advise(
-                    "cron keeps each schedule's last fire there (for catch_up): make daemon.state_dir a directory \
+            Err(e) => Check::new("state", "cron", Status::Fail, format!("directory {}: cannot be written: {e}", dir.display())).advise(
+                "cron keeps each schedule's last fire there (for catch_up): make daemon.state_dir a directory \
                      writable by the user fanin runs as (systemd: StateDirectory=), or change it",
-                ),
+            ),
         }
     })
 }

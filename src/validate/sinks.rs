@@ -17,8 +17,8 @@ use super::files;
 use super::queues::{attributes, missing_queue_advice};
 use super::{Check, Status, World};
 use crate::dlq::settings::{DlqSettings, DEFAULT_DLQ};
-use crate::settings::Config;
 use crate::iam::Subject;
+use crate::settings::Config;
 
 const KIND: &str = "dlq";
 

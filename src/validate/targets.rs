@@ -5,10 +5,10 @@ use aws_sdk_lambda::types::InvocationType;
 
 use super::failure::Failure;
 use super::{Check, Status, World};
+use crate::dispatch::function_name::split_qualifier;
 use crate::dispatch::settings::TargetSettings;
 use crate::dispatch::{classify, Class};
 use crate::dlq::Condition;
-use crate::dispatch::function_name::split_qualifier;
 use crate::iam::Subject;
 
 const KIND: &str = "target";
@@ -62,15 +62,20 @@ const NOT_FOUND: Class = Class::Terminal(Condition::ResourceNotFound);
 async fn explain(world: &World, name: &str, target: &TargetSettings, client: &aws_sdk_lambda::Client, f: Failure) -> Check {
     let what = describe(target);
     match class(&f) {
-        None => Check::new(KIND, name, Status::Fail, format!("{what}: Lambda did not answer: {}", f.summary()))
-            .unless_answered(&f, "LAMBDA"),
+        None => {
+            Check::new(KIND, name, Status::Fail, format!("{what}: Lambda did not answer: {}", f.summary())).unless_answered(&f, "LAMBDA")
+        }
         Some(NOT_FOUND) => not_found(world, name, target, client).await,
         Some(Class::Terminal(Condition::AccessDenied)) => denied(world, name, target, &f),
-        Some(Class::Throttled { .. }) => {
-            Check::new(KIND, name, Status::Warn, format!("{what}: Lambda throttled the DryRun: {}", f.summary())).advise(
-                "the function exists, but calls to it are being throttled: check its reserved concurrency and the account's concurrency limits",
-            )
-        }
+        Some(Class::Throttled { .. }) => Check::new(
+            KIND,
+            name,
+            Status::Warn,
+            format!("{what}: Lambda throttled the DryRun: {}", f.summary()),
+        )
+        .advise(
+            "the function exists, but calls to it are being throttled: check its reserved concurrency and the account's concurrency limits",
+        ),
         Some(_) => Check::new(KIND, name, Status::Fail, format!("{what}: Lambda refused the DryRun: {}", f.summary())),
     }
 }
@@ -84,12 +89,11 @@ async fn not_found(world: &World, name: &str, target: &TargetSettings, client: &
     };
     match dry_run(client, function, None).await {
         Err(f) if class(&f) == Some(NOT_FOUND) => function_missing(world, name, function),
-        _ => Check::new(KIND, name, Status::Fail, format!("function {function} has no alias or version \"{qualifier}\""))
-            .advise(format!(
-                "see the aliases and versions it has, then fix targets.{name}.qualifier:\n\
+        _ => Check::new(KIND, name, Status::Fail, format!("function {function} has no alias or version \"{qualifier}\"")).advise(format!(
+            "see the aliases and versions it has, then fix targets.{name}.qualifier:\n\
                  aws lambda list-aliases --function-name {function}\n\
                  aws lambda list-versions-by-function --function-name {function}"
-            )),
+        )),
     }
 }
 
@@ -118,7 +122,12 @@ async fn state_machine(world: &World, name: &str, target: &TargetSettings, arn: 
     let sdk = world.sdk.as_ref().expect("target checks run online");
     let described = crate::aws::sfn(sdk, target.invoke_timeout).describe_state_machine().state_machine_arn(arn).send().await;
     match described.map_err(|e| Failure::of(&e)) {
-        Ok(out) => Check::new(KIND, name, Status::Ok, format!("state machine {arn}: exists ({}, {})", out.r#type().as_str(), out.status().map(|s| s.as_str()).unwrap_or("ACTIVE"))),
+        Ok(out) => Check::new(
+            KIND,
+            name,
+            Status::Ok,
+            format!("state machine {arn}: exists ({}, {})", out.r#type().as_str(), out.status().map(|s| s.as_str()).unwrap_or("ACTIVE")),
+        ),
         Err(f) if f.code.as_deref() == Some("StateMachineDoesNotExist") => {
             Check::new(KIND, name, Status::Fail, format!("state machine {arn} does not exist")).advise(format!(
                 "check targets.{name}.state_machine and the region:\naws stepfunctions describe-state-machine --state-machine-arn {arn}"

@@ -57,7 +57,10 @@ async fn polled_alarm_transitions_arrive_once_each_across_a_restart() {
 
     let setup = Setup::new("", "[targets.watch]\nfunction = \"watch\"\n[targets.pager]\nfunction = \"pager\"\n");
     // Every transition of the prefix's alarms to one function; only those into ALARM to the other.
-    setup.source("alarms", &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1s\"\nalarm_name_prefix = \"{prefix}\"\ntarget = \"watch\"\n"));
+    setup.source(
+        "alarms",
+        &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1s\"\nalarm_name_prefix = \"{prefix}\"\ntarget = \"watch\"\n"),
+    );
     setup.source(
         "paging",
         &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1s\"\nalarm_name_prefix = \"{prefix}\"\nstates = [\"ALARM\"]\ntarget = \"pager\"\n"),

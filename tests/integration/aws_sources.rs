@@ -43,7 +43,11 @@ async fn s3_notifications_arrive_as_lambdas_s3_event_with_every_kind_of_key() {
         .notification_configuration(
             NotificationConfiguration::builder()
                 .queue_configurations(
-                    QueueConfiguration::builder().queue_arn(moto.queue_arn(&queue)).events(S3Event::from("s3:ObjectCreated:*")).build().unwrap(),
+                    QueueConfiguration::builder()
+                        .queue_arn(moto.queue_arn(&queue))
+                        .events(S3Event::from("s3:ObjectCreated:*"))
+                        .build()
+                        .unwrap(),
                 )
                 .build(),
         )
@@ -58,7 +62,16 @@ async fn s3_notifications_arrive_as_lambdas_s3_event_with_every_kind_of_key() {
     s3.copy_object().bucket(&bucket).key("copied.txt").copy_source(format!("{bucket}/a%2Bb.txt")).send().await.unwrap();
     let upload = s3.create_multipart_upload().bucket(&bucket).key("big file.bin").send().await.unwrap();
     let id = upload.upload_id().unwrap();
-    let part = s3.upload_part().bucket(&bucket).key("big file.bin").upload_id(id).part_number(1).body(vec![7u8; 1024].into()).send().await.unwrap();
+    let part = s3
+        .upload_part()
+        .bucket(&bucket)
+        .key("big file.bin")
+        .upload_id(id)
+        .part_number(1)
+        .body(vec![7u8; 1024].into())
+        .send()
+        .await
+        .unwrap();
     s3.complete_multipart_upload()
         .bucket(&bucket)
         .key("big file.bin")
@@ -133,7 +146,10 @@ async fn sns_messages_raw_and_enveloped_arrive_as_lambdas_sns_event() {
     setup.source("enveloped", &format!("type = \"sns\"\nqueue_url = \"{enveloped}\"\ntarget = \"enveloped\"\nwait_time = \"1s\"\n"));
     setup.source("raw", &format!("type = \"sns\"\nqueue_url = \"{raw}\"\ntopic_arn = \"{topic}\"\ntarget = \"raw\"\nwait_time = \"1s\"\n"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
-    eventually(PATIENCE, "both deliveries", || async { !lambda.accepted_payloads("enveloped").is_empty() && !lambda.accepted_payloads("raw").is_empty() }).await;
+    eventually(PATIENCE, "both deliveries", || async {
+        !lambda.accepted_payloads("enveloped").is_empty() && !lambda.accepted_payloads("raw").is_empty()
+    })
+    .await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
     for (function, subject) in [("enveloped", json!("Order placed")), ("raw", Value::Null)] {
@@ -292,10 +308,8 @@ async fn malformed_s3_and_sns_messages_are_dead_lettered_as_invalid() {
     setup.source("bad-s3", &format!("type = \"s3\"\nqueue_url = \"{s3_queue}\"\ntarget = \"work\"\nwait_time = \"1s\"\n"));
     setup.source("bad-eb", &format!("type = \"eventbridge\"\nqueue_url = \"{eb_queue}\"\ntarget = \"work\"\nwait_time = \"1s\"\n"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
-    eventually(PATIENCE, "both queues empty", || async {
-        moto.depth(&s3_queue).await == (0, 0) && moto.depth(&eb_queue).await == (0, 0)
-    })
-    .await;
+    eventually(PATIENCE, "both queues empty", || async { moto.depth(&s3_queue).await == (0, 0) && moto.depth(&eb_queue).await == (0, 0) })
+        .await;
     assert!(daemon.running(), "no crash");
     assert!(daemon.terminate(Duration::from_secs(30)).success());
     let dead = setup.dead_letters();
@@ -326,7 +340,11 @@ async fn s3_notifications_through_sns_and_through_eventbridge_arrive_as_the_same
         .notification_configuration(
             NotificationConfiguration::builder()
                 .topic_configurations(
-                    aws_sdk_s3::types::TopicConfiguration::builder().topic_arn(&topic).events(S3Event::from("s3:ObjectCreated:*")).build().unwrap(),
+                    aws_sdk_s3::types::TopicConfiguration::builder()
+                        .topic_arn(&topic)
+                        .events(S3Event::from("s3:ObjectCreated:*"))
+                        .build()
+                        .unwrap(),
                 )
                 .build(),
         )
@@ -339,7 +357,13 @@ async fn s3_notifications_through_sns_and_through_eventbridge_arrive_as_the_same
     s3.create_bucket().bucket(&via_eb_bucket).send().await.unwrap();
     let via_eb = moto.queue(&unique("via-eb-events")).await;
     let rule = unique("s3-rule");
-    events.put_rule().name(&rule).event_pattern(json!({"source": ["aws.s3"], "detail": {"bucket": {"name": [via_eb_bucket.as_str()]}}}).to_string()).send().await.unwrap();
+    events
+        .put_rule()
+        .name(&rule)
+        .event_pattern(json!({"source": ["aws.s3"], "detail": {"bucket": {"name": [via_eb_bucket.as_str()]}}}).to_string())
+        .send()
+        .await
+        .unwrap();
     events
         .put_targets()
         .rule(&rule)
@@ -350,7 +374,9 @@ async fn s3_notifications_through_sns_and_through_eventbridge_arrive_as_the_same
     s3.put_bucket_notification_configuration()
         .bucket(&via_eb_bucket)
         .notification_configuration(
-            NotificationConfiguration::builder().event_bridge_configuration(aws_sdk_s3::types::EventBridgeConfiguration::builder().build()).build(),
+            NotificationConfiguration::builder()
+                .event_bridge_configuration(aws_sdk_s3::types::EventBridgeConfiguration::builder().build())
+                .build(),
         )
         .send()
         .await
@@ -376,14 +402,13 @@ async fn s3_notifications_through_sns_and_through_eventbridge_arrive_as_the_same
         lambda.accepted_payloads("sns").len() >= 2 && lambda.accepted_payloads("eb").len() >= 2
     })
     .await;
-    eventually(PATIENCE, "both queues empty", || async {
-        moto.depth(&via_sns).await == (0, 0) && moto.depth(&via_eb).await == (0, 0)
-    })
-    .await;
+    eventually(PATIENCE, "both queues empty", || async { moto.depth(&via_sns).await == (0, 0) && moto.depth(&via_eb).await == (0, 0) })
+        .await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
     for (function, bucket) in [("sns", &via_sns_bucket), ("eb", &via_eb_bucket)] {
-        let mut got: Vec<String> = lambda.accepted_payloads(function)
+        let mut got: Vec<String> = lambda
+            .accepted_payloads(function)
             .iter()
             .map(|p| {
                 let r = &p["Records"][0];

@@ -40,7 +40,11 @@ fn mark(n: usize) -> String {
 
 /// The marks in `text` (one payload or one record), each once.
 fn marks(text: &str) -> BTreeSet<usize> {
-    text.match_indices("chaos").filter_map(|(i, _)| text.get(i + 5..i + 12)).filter(|m| m.ends_with('z')).filter_map(|m| m[..6].parse().ok()).collect()
+    text.match_indices("chaos")
+        .filter_map(|(i, _)| text.get(i + 5..i + 12))
+        .filter(|m| m.ends_with('z'))
+        .filter_map(|m| m[..6].parse().ok())
+        .collect()
 }
 
 /// The body of message `n` for a source of `kind`, as that service would deliver it.
@@ -92,7 +96,9 @@ async fn drain(moto: &Moto, queue: &str) -> Vec<usize> {
     let sqs = moto.sqs();
     let mut found = Vec::new();
     loop {
-        let Ok(out) = sqs.receive_message().queue_url(queue).max_number_of_messages(10).wait_time_seconds(0).send().await else { return found };
+        let Ok(out) = sqs.receive_message().queue_url(queue).max_number_of_messages(10).wait_time_seconds(0).send().await else {
+            return found;
+        };
         let messages = out.messages.unwrap_or_default();
         if messages.is_empty() {
             return found;
@@ -107,9 +113,10 @@ async fn drain(moto: &Moto, queue: &str) -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_lost_through_kills_faults_and_sinks_that_are_down() {
     let cycles: usize = std::env::var("FANIN_CHAOS_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(3);
-    let seed: u64 = std::env::var("FANIN_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
+    let seed: u64 = std::env::var("FANIN_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
     let mut rng = Rng(seed);
     println!("chaos: {cycles} cycles, FANIN_CHAOS_SEED={seed}");
     let moto = Moto::from_env();

@@ -153,7 +153,8 @@ fn a_log_tail_for_an_asynchronous_target_and_an_unknown_success_sink() {
 
 #[test]
 fn a_target_must_be_one_kind_and_name_it_well() {
-    let s = Setup::new("", "[targets.work]\nfunction = \"work\"\nstate_machine = \"arn:aws:states:us-east-1:123456789012:stateMachine:m\"\n");
+    let s =
+        Setup::new("", "[targets.work]\nfunction = \"work\"\nstate_machine = \"arn:aws:states:us-east-1:123456789012:stateMachine:m\"\n");
     refused(&s, &[], "config/fanin.toml", "targets.work");
     let s = Setup::new("", "[targets.work]\nqualifier = \"live\"\n");
     refused(&s, &[], "config/fanin.toml", "targets.work");

@@ -110,14 +110,18 @@ async fn every_source_type_and_path_delivers_what_powertools_accepts() {
         .send()
         .await
         .unwrap();
-    setup.source("alarm_polled", &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1s\"\nalarm_name_prefix = \"{alarm}\"\ntarget = \"alarm_polled\"\n"));
+    setup.source(
+        "alarm_polled",
+        &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1s\"\nalarm_name_prefix = \"{alarm}\"\ntarget = \"alarm_polled\"\n"),
+    );
 
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "the alarm source to poll once", || async { daemon.log().contains("cloudwatch alarm polling started") }).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     cloudwatch.set_alarm_state().alarm_name(&alarm).state_value(StateValue::Alarm).state_reason("conformance").send().await.unwrap();
     let functions: Vec<&str> = queued.iter().map(|(case, ..)| *case).chain(["cron", "alarm_polled", "claim_check"]).collect();
-    eventually(PATIENCE, "an event at every function", || async { functions.iter().all(|f| !lambda.accepted_payloads(f).is_empty()) }).await;
+    eventually(PATIENCE, "an event at every function", || async { functions.iter().all(|f| !lambda.accepted_payloads(f).is_empty()) })
+        .await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
     assert!(setup.dead_letters().is_empty(), "{:?}", setup.dead_letters());
 
@@ -126,7 +130,11 @@ async fn every_source_type_and_path_delivers_what_powertools_accepts() {
         cases.insert(case.to_string(), json!({ "kind": kind, "event": lambda.accepted_payloads(case)[0] }));
     }
     cases.insert("cron".into(), json!({ "kind": "cron", "event": lambda.accepted_payloads("cron")[0] }));
-    let polled = lambda.accepted_payloads("alarm_polled").into_iter().find(|p| p["alarmData"]["state"]["value"] == "ALARM").expect("the ALARM transition");
+    let polled = lambda
+        .accepted_payloads("alarm_polled")
+        .into_iter()
+        .find(|p| p["alarmData"]["state"]["value"] == "ALARM")
+        .expect("the ALARM transition");
     cases.insert("alarm_polled".into(), json!({ "kind": "alarm", "event": polled }));
     let pointer = lambda.accepted_payloads("claim_check")[0].clone();
     let require: Vec<String> = ["bucket", "key", "size", "eventId", "source"].iter().map(|f| format!("fanin.claimCheck.{f}")).collect();

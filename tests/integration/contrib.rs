@@ -93,7 +93,10 @@ impl Exported {
                 }
             }
         }
-        Err(format!("`{name}` is not a metric the daemon exports (it exports {})", self.types.keys().cloned().collect::<Vec<_>>().join(", ")))
+        Err(format!(
+            "`{name}` is not a metric the daemon exports (it exports {})",
+            self.types.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
     }
 }
 
@@ -293,7 +296,21 @@ fn scan_promql(expr: &str) -> (Vec<MetricRef>, Vec<Grouping>) {
                 } else if next < s.len() && s[next] == b'(' {
                     pending = Some(word.to_string());
                 } else if KEYWORDS.contains(&word) {
-                } else if matches!(word, "sum" | "min" | "max" | "avg" | "count" | "group" | "stddev" | "stdvar" | "topk" | "bottomk" | "quantile" | "count_values") {
+                } else if matches!(
+                    word,
+                    "sum"
+                        | "min"
+                        | "max"
+                        | "avg"
+                        | "count"
+                        | "group"
+                        | "stddev"
+                        | "stdvar"
+                        | "topk"
+                        | "bottomk"
+                        | "quantile"
+                        | "count_values"
+                ) {
                     pending = Some(word.to_string());
                 } else {
                     refs.push(MetricRef { name: word.to_string(), at: start, within: stack.clone(), matchers: Vec::new() });
@@ -308,7 +325,14 @@ fn scan_promql(expr: &str) -> (Vec<MetricRef>, Vec<Grouping>) {
 /// Checks one expression against what the daemon exports; pushes what is wrong to `problems`.
 /// `strict_counters`: every counter (and histogram series) is read through rate/increase (the
 /// dashboard; the alerts may also look at a counter as it is, to see a series appear).
-fn check_expr(whence: &str, expr: &str, exported: &Exported, strict_counters: bool, used: &mut BTreeSet<String>, problems: &mut Vec<String>) {
+fn check_expr(
+    whence: &str,
+    expr: &str,
+    exported: &Exported,
+    strict_counters: bool,
+    used: &mut BTreeSet<String>,
+    problems: &mut Vec<String>,
+) {
     let (refs, groupings) = scan_promql(expr);
     for r in &refs {
         if !r.name.starts_with("fanin_") {
@@ -345,13 +369,17 @@ fn check_expr(whence: &str, expr: &str, exported: &Exported, strict_counters: bo
         for l in &g.labels {
             let known = FANIN_LABELS.contains(&l.as_str()) || SCRAPE_LABELS.contains(&l.as_str()) || l == "le";
             if !known {
-                problems.push(format!("{whence}: `{} ({l})`: fanin sets only {FANIN_LABELS:?} (and Prometheus adds {SCRAPE_LABELS:?})\n    in {expr}", g.keyword));
+                problems.push(format!(
+                    "{whence}: `{} ({l})`: fanin sets only {FANIN_LABELS:?} (and Prometheus adds {SCRAPE_LABELS:?})\n    in {expr}",
+                    g.keyword
+                ));
                 continue;
             }
             let Some((from, to)) = g.scope else { continue };
             for r in refs.iter().filter(|r| r.at > from && r.at < to && r.name.starts_with("fanin_")) {
                 let Ok((base, _, suffix)) = exported.resolve(&r.name) else { continue };
-                let carries = if l == "le" { suffix == "_bucket" } else { SCRAPE_LABELS.contains(&l.as_str()) || exported.labels[base].contains(l) };
+                let carries =
+                    if l == "le" { suffix == "_bucket" } else { SCRAPE_LABELS.contains(&l.as_str()) || exported.labels[base].contains(l) };
                 if !carries {
                     problems.push(format!(
                         "{whence}: `{} ({l})` over {}, which has no label `{l}` (it has: {:?})\n    in {expr}",
@@ -390,7 +418,10 @@ fn dashboard_queries(dash: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for p in panels(dash) {
         for t in p["targets"].as_array().into_iter().flatten() {
-            out.push((format!("panel {:?} query {}", p["title"].as_str().unwrap_or(""), t["refId"].as_str().unwrap_or("?")), t["expr"].as_str().unwrap_or("").to_string()));
+            out.push((
+                format!("panel {:?} query {}", p["title"].as_str().unwrap_or(""), t["refId"].as_str().unwrap_or("?")),
+                t["expr"].as_str().unwrap_or("").to_string(),
+            ));
         }
     }
     out
@@ -404,8 +435,12 @@ fn label_values_variables(dash: &Value) -> Vec<(String, String, String)> {
             continue;
         }
         let q = v["query"]["query"].as_str().or(v["query"].as_str()).or(v["definition"].as_str()).unwrap_or("");
-        let args = q.strip_prefix("label_values(").and_then(|r| r.strip_suffix(')')).unwrap_or_else(|| panic!("variable {}: not label_values(metric, label): {q:?}", v["name"]));
-        let (metric, label) = args.rsplit_once(',').unwrap_or_else(|| panic!("variable {}: label_values needs a metric and a label: {q:?}", v["name"]));
+        let args = q
+            .strip_prefix("label_values(")
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("variable {}: not label_values(metric, label): {q:?}", v["name"]));
+        let (metric, label) =
+            args.rsplit_once(',').unwrap_or_else(|| panic!("variable {}: label_values needs a metric and a label: {q:?}", v["name"]));
         out.push((v["name"].as_str().unwrap().to_string(), metric.trim().to_string(), label.trim().to_string()));
     }
     out
@@ -505,7 +540,9 @@ impl Yaml {
             self.at += 1;
             let value = if rest.is_empty() {
                 self.skip_blank();
-                if !self.done() && (self.indent() > indent || (self.indent() == indent && self.lines[self.at].trim_start().starts_with("- "))) {
+                if !self.done()
+                    && (self.indent() > indent || (self.indent() == indent && self.lines[self.at].trim_start().starts_with("- ")))
+                {
                     let inner = self.indent();
                     self.node(inner)
                 } else {
@@ -514,7 +551,11 @@ impl Yaml {
             } else if rest.starts_with('|') || rest.starts_with('>') {
                 self.block(indent, rest)
             } else {
-                assert!(!rest.starts_with('{') && !rest.starts_with('['), "flow-style YAML this test cannot read at line {}: {line:?}", self.at);
+                assert!(
+                    !rest.starts_with('{') && !rest.starts_with('['),
+                    "flow-style YAML this test cannot read at line {}: {line:?}",
+                    self.at
+                );
                 Value::String(scalar(rest))
             };
             map.insert(key.trim_matches(|c| c == '"' || c == '\'').to_string(), value);
@@ -595,7 +636,10 @@ fn contrib_every_panel_has_a_query_and_every_rule_says_what_to_do() {
     assert!(dash["uid"].as_str().is_some_and(|u| !u.is_empty()) && dash["title"].as_str().is_some(), "a uid and a title");
     assert!(dash["id"].is_null(), "no `id`: Grafana gives one at import");
     let inputs = dash["__inputs"].as_array().expect("__inputs, for Grafana's import to ask for the data source");
-    assert!(inputs.iter().any(|i| i["name"] == "DS_PROMETHEUS" && i["type"] == "datasource" && i["pluginId"] == "prometheus"), "{inputs:?}");
+    assert!(
+        inputs.iter().any(|i| i["name"] == "DS_PROMETHEUS" && i["type"] == "datasource" && i["pluginId"] == "prometheus"),
+        "{inputs:?}"
+    );
     let vars = dash["templating"]["list"].as_array().expect("templating.list");
     assert!(
         vars.iter().any(|v| v["name"] == "DS_PROMETHEUS" && v["type"] == "datasource" && v["query"] == "prometheus"),
@@ -603,7 +647,10 @@ fn contrib_every_panel_has_a_query_and_every_rule_says_what_to_do() {
     );
     let label_vars = label_values_variables(&dash);
     for want in ["source", "target"] {
-        assert!(label_vars.iter().any(|(name, _, label)| name == want && label == want), "a `{want}` variable from label_values(…, {want}): {label_vars:?}");
+        assert!(
+            label_vars.iter().any(|(name, _, label)| name == want && label == want),
+            "a `{want}` variable from label_values(…, {want}): {label_vars:?}"
+        );
     }
 
     let mut ids = BTreeSet::new();
@@ -617,7 +664,10 @@ fn contrib_every_panel_has_a_query_and_every_rule_says_what_to_do() {
             problems.push(format!("panel {id} has no title"));
         }
         let g = &p["gridPos"];
-        if !(g["w"].as_u64().is_some_and(|w| w >= 1 && g["x"].as_u64().unwrap_or(99) + w <= 24) && g["h"].as_u64().is_some() && g["y"].as_u64().is_some()) {
+        if !(g["w"].as_u64().is_some_and(|w| w >= 1 && g["x"].as_u64().unwrap_or(99) + w <= 24)
+            && g["h"].as_u64().is_some()
+            && g["y"].as_u64().is_some())
+        {
             problems.push(format!("panel {title:?}: gridPos {g} does not fit 24 columns"));
         }
         if p["type"] == "row" {
@@ -655,7 +705,8 @@ fn contrib_every_panel_has_a_query_and_every_rule_says_what_to_do() {
         if r["expr"].as_str().is_none_or(|e| e.trim().is_empty()) {
             problems.push(format!("{name}: no `expr`"));
         }
-        if !r["for"].as_str().is_some_and(|f| !f.is_empty() && f.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse::<u64>().is_ok()) {
+        if !r["for"].as_str().is_some_and(|f| !f.is_empty() && f.trim_end_matches(|c: char| c.is_ascii_alphabetic()).parse::<u64>().is_ok())
+        {
             problems.push(format!("{name}: `for:` missing or not a duration: {}", r["for"]));
         }
         if !r["labels"]["severity"].as_str().is_some_and(|s| ["critical", "warning", "info"].contains(&s)) {
@@ -671,7 +722,14 @@ fn contrib_every_panel_has_a_query_and_every_rule_says_what_to_do() {
             problems.push(format!("{name}: the description names no command to run (`fanin …`, `systemctl …`)"));
         }
     }
-    for want in ["FaninDeadLettersRising", "FaninDeadLetterSinkFailing", "FaninEventsGettingOld", "FaninNoInvokeWhileEventsWait", "FaninThrottled", "FaninNotReady"] {
+    for want in [
+        "FaninDeadLettersRising",
+        "FaninDeadLetterSinkFailing",
+        "FaninEventsGettingOld",
+        "FaninNoInvokeWhileEventsWait",
+        "FaninThrottled",
+        "FaninNotReady",
+    ] {
         if !names.contains(want) {
             problems.push(format!("alerts.yml has no {want}"));
         }
@@ -764,9 +822,13 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     // Daemon 2, against a fake SQS that hands every message out a second time.
     let twice = FakeSqs::start_handing_out_twice(6, |i| format!(r#"{{"n":{i}}}"#));
     let setup2 = Setup::new("", "[targets.slow]\nfunction = \"slow\"\nmax_concurrency = 16\n");
-    setup2.source("twice", &format!("type = \"sqs\"\nqueue_url = \"{}\"\ntarget = \"slow\"\npollers = 2\nwait_time = \"1s\"\n", twice.queue_url()));
+    setup2.source(
+        "twice",
+        &format!("type = \"sqs\"\nqueue_url = \"{}\"\ntarget = \"slow\"\npollers = 2\nwait_time = \"1s\"\n", twice.queue_url()),
+    );
     let config2 = setup2.config();
-    let mut daemon2 = Daemon::spawn(&["run", "--config", config2.to_str().unwrap()], &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_SQS", &twice.url())]);
+    let mut daemon2 =
+        Daemon::spawn(&["run", "--config", config2.to_str().unwrap()], &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_SQS", &twice.url())]);
 
     let addr = daemon.metrics_addr().await;
     let addr2 = daemon2.metrics_addr().await;
@@ -778,7 +840,13 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     let described = described_in_src();
     assert!(described.len() >= 10, "found only {described:?} described in src/");
     let exported = scrape_until(&[addr, addr2], &described, PATIENCE).await;
-    eprintln!("DEBUG twice: deleted={} again={} delete_calls={} accepted={}", twice.deleted(), twice.handed_out_again(), twice.delete_calls(), lambda.accepted_payloads("slow").len());
+    eprintln!(
+        "DEBUG twice: deleted={} again={} delete_calls={} accepted={}",
+        twice.deleted(),
+        twice.handed_out_again(),
+        twice.delete_calls(),
+        lambda.accepted_payloads("slow").len()
+    );
     tokio::time::sleep(Duration::from_secs(5)).await;
     eprintln!("DEBUG twice after 5s: deleted={} again={} delete_calls={}", twice.deleted(), twice.handed_out_again(), twice.delete_calls());
     daemon.terminate(Duration::from_secs(30));
@@ -806,7 +874,9 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     for (var, metric, label) in label_values_variables(&dash) {
         match exported.resolve(&metric) {
             Ok((base, _, _)) if exported.labels[base].contains(&label) || SCRAPE_LABELS.contains(&label.as_str()) => {}
-            Ok((base, _, _)) => problems.push(format!("variable {var}: {metric} has no label `{label}` (it has {:?})", exported.labels[base])),
+            Ok((base, _, _)) => {
+                problems.push(format!("variable {var}: {metric} has no label `{label}` (it has {:?})", exported.labels[base]))
+            }
             Err(e) => problems.push(format!("variable {var}: {e}")),
         }
     }
@@ -820,17 +890,20 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
             problems.push(format!("the dashboard shows nothing of {m}"));
         }
     }
-    for m in ["fanin_events_dead_lettered_total", "fanin_dead_letter_failures_total", "fanin_success_record_failures_total", "fanin_oldest_event_age_seconds", "fanin_queue_depth", "fanin_events_dispatched_total", "fanin_invoke_throttles_total"] {
+    for m in [
+        "fanin_events_dead_lettered_total",
+        "fanin_dead_letter_failures_total",
+        "fanin_success_record_failures_total",
+        "fanin_oldest_event_age_seconds",
+        "fanin_queue_depth",
+        "fanin_events_dispatched_total",
+        "fanin_invoke_throttles_total",
+    ] {
         if !in_rules.contains(m) {
             problems.push(format!("no alert uses {m}"));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "contrib/ does not match what fanin exports:\n  {}\n\nexported: {:#?}",
-        problems.join("\n  "),
-        exported
-    );
+    assert!(problems.is_empty(), "contrib/ does not match what fanin exports:\n  {}\n\nexported: {:#?}", problems.join("\n  "), exported);
 }
 
 /// The PromQL reader finds what it should (so the checks above check something).
@@ -870,5 +943,9 @@ fn contrib_promql_reader_finds_metrics_labels_and_groupings() {
     assert_eq!(check("fanin_x_total").len(), 1, "a counter read as it is");
     assert_eq!(check("rate(fanin_queue_depth[5m])").len(), 1, "rate of a gauge");
     assert_eq!(check("rate(fanin_h_seconds[5m])").len(), 1, "a histogram without a suffix");
-    assert_eq!(check(r#"sum(rate(fanin_h_seconds_bucket{source="x"}[5m]))"#).len(), 2, "a bucket outside histogram_quantile, and a label it lacks");
+    assert_eq!(
+        check(r#"sum(rate(fanin_h_seconds_bucket{source="x"}[5m]))"#).len(),
+        2,
+        "a bucket outside histogram_quantile, and a label it lacks"
+    );
 }

@@ -39,7 +39,10 @@ fn assert_every_second_once(fires: &BTreeMap<DateTime<Utc>, usize>) {
 
 fn setup() -> Setup {
     let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
-    setup.source("tick", "type = \"cron\"\nschedule = \"* * * * * *\"\ntimezone = \"Europe/Berlin\"\ncatch_up = \"10m\"\ntarget = \"work\"\n");
+    setup.source(
+        "tick",
+        "type = \"cron\"\nschedule = \"* * * * * *\"\ntimezone = \"Europe/Berlin\"\ncatch_up = \"10m\"\ntarget = \"work\"\n",
+    );
     setup
 }
 
@@ -75,7 +78,10 @@ async fn after_a_stop_catch_up_fires_each_missed_instant_once() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     let mut second = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "fires after the restart", || async {
-        fires(&lambda).keys().last().is_some_and(|t| *t > Utc::now() - chrono::Duration::seconds(2) && *t > last_before + chrono::Duration::seconds(6))
+        fires(&lambda)
+            .keys()
+            .last()
+            .is_some_and(|t| *t > Utc::now() - chrono::Duration::seconds(2) && *t > last_before + chrono::Duration::seconds(6))
     })
     .await;
     assert!(second.terminate(Duration::from_secs(30)).success());
@@ -202,10 +208,8 @@ async fn catch_up_fires_what_this_host_claimed_before_and_leaves_what_another_cl
     }
 
     let mut daemon = Daemon::start(&me, &moto, &lambda.url());
-    eventually(PATIENCE, "the catch-up and a fire after it", || async {
-        fires(&lambda).keys().last().is_some_and(|t| *t > second(7))
-    })
-    .await;
+    eventually(PATIENCE, "the catch-up and a fire after it", || async { fires(&lambda).keys().last().is_some_and(|t| *t > second(7)) })
+        .await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
     let fires = fires(&lambda);
     assert!(fires.contains_key(&second(1)), "its own claim is fired again: {fires:?}");
@@ -269,11 +273,18 @@ async fn fires_claimed_by_a_host_killed_for_good_are_taken_over_once_their_lease
     // The function fails for the first 11 s: both hosts hold claimed fires unsettled.
     let recovers = std::time::Instant::now() + Duration::from_secs(11);
     let recovers_wall = Utc::now() + chrono::Duration::seconds(11);
-    lambda.set_default_behavior(Behavior::from_fn(move |_, _| if std::time::Instant::now() < recovers { Reply::service_error() } else { Reply::Accept }));
+    lambda.set_default_behavior(Behavior::from_fn(move |_, _| {
+        if std::time::Instant::now() < recovers {
+            Reply::service_error()
+        } else {
+            Reply::Accept
+        }
+    }));
     let setups = [leasing_host(&bucket, "host-a"), leasing_host(&bucket, "host-b")];
     let mut daemons: Vec<Daemon> = setups.iter().map(|s| Daemon::start(s, &moto, &lambda.url())).collect();
     eventually(PATIENCE, "both hosts to claim fires", || async {
-        let ids: Vec<String> = setups.iter().map(|s| std::fs::read_to_string(s.state_dir().join("instance-id")).unwrap_or_default()).collect();
+        let ids: Vec<String> =
+            setups.iter().map(|s| std::fs::read_to_string(s.state_dir().join("instance-id")).unwrap_or_default()).collect();
         let owners = claims(&moto, &bucket, "instance").await;
         owners.len() >= 4 && ids.iter().all(|id| owners.values().any(|o| o == id))
     })
@@ -314,7 +325,10 @@ async fn fires_claimed_by_a_host_killed_for_good_are_taken_over_once_their_lease
             .filter(|inv| inv.payload_json()["time"].as_str().is_some_and(|s| s.parse::<DateTime<Utc>>().unwrap() == *t))
             .map(|inv| DateTime::<Utc>::from(inv.received_wall))
             .min();
-        assert!(first_delivery.is_some_and(|d| d <= deadline), "{t} did not reach the function by {deadline} (first: {first_delivery:?}): {delivered:?}");
+        assert!(
+            first_delivery.is_some_and(|d| d <= deadline),
+            "{t} did not reach the function by {deadline} (first: {first_delivery:?}): {delivered:?}"
+        );
     }
     // The survivor keeps firing; a few more instants, then every instant is counted.
     tokio::time::sleep(Duration::from_secs(4)).await;

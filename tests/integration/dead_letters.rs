@@ -45,7 +45,12 @@ async fn a_missing_function_is_dead_lettered_after_one_attempt() {
 }
 
 /// A sink that is down: the message must stay in SQS and come back, then land once the sink exists.
-async fn sink_down_then_back(sink_toml: &str, create_sink: impl std::future::Future<Output = ()>, moto: &Moto, lambda: &LambdaEndpoint) -> Setup {
+async fn sink_down_then_back(
+    sink_toml: &str,
+    create_sink: impl std::future::Future<Output = ()>,
+    moto: &Moto,
+    lambda: &LambdaEndpoint,
+) -> Setup {
     lambda.set_behavior("ghost", Behavior::not_found());
     let queue = moto.queue(&unique("stuck")).await;
     moto.send_all(&queue, &numbered(3)).await;
@@ -274,7 +279,8 @@ async fn a_dead_letter_file_left_torn_by_a_crash_gets_the_next_record_on_a_line_
     let text = std::fs::read_to_string(setup.state_dir().join("dlq.jsonl")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], torn, "the torn line is kept as it was");
-    let records: Vec<serde_json::Value> = lines[1..].iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let records: Vec<serde_json::Value> =
+        lines[1..].iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     let mut numbers: Vec<u64> = records.iter().map(|r| body_n(&r["requestPayload"])).collect();
     numbers.sort();
     assert_eq!(numbers, [0, 1, 2]);

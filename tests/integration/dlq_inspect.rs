@@ -130,7 +130,10 @@ async fn stats_list_and_show_over_a_file_group_by_target_condition_and_error_typ
         "{text}"
     );
     assert_eq!(words(lines[3]), ["first", "event-3", "last", "event-1"], "{text}");
-    assert_eq!(words(lines[6]), ["work", "RetriesExhausted", "TooManyRequestsException", "3", "2026-11-26T01:02:00.000Z", "2026-11-26T01:02:02.000Z"]);
+    assert_eq!(
+        words(lines[6]),
+        ["work", "RetriesExhausted", "TooManyRequestsException", "3", "2026-11-26T01:02:00.000Z", "2026-11-26T01:02:02.000Z"]
+    );
     assert_eq!(words(lines[8]), ["total", "7", "2026-11-26T01:02:00.000Z", "2026-11-26T01:02:06.000Z"], "{text}");
     assert_eq!(lines[9], "unreadable, skipped: 1", "{text}");
     assert!(lines[10].contains("dlq.jsonl:7: not JSON"), "{text}");
@@ -151,7 +154,10 @@ async fn stats_list_and_show_over_a_file_group_by_target_condition_and_error_typ
     let text = dlq_text(&["list", "--from", &from], &moto);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 9, "header, column names, 7 records:\n{text}");
-    assert_eq!(words(lines[2]), ["1", "2026-11-26T01:02:00.000Z", "work", "RetriesExhausted", "TooManyRequestsException", "event-0", "orders"]);
+    assert_eq!(
+        words(lines[2]),
+        ["1", "2026-11-26T01:02:00.000Z", "work", "RetriesExhausted", "TooManyRequestsException", "event-0", "orders"]
+    );
     assert_eq!(words(lines[8])[..3], ["7", "2026-11-26T01:02:06.000Z", "ghost"]);
 
     // show: by number, by event id (the first of two, with a note), by both; the payload whole.
@@ -215,7 +221,15 @@ async fn receive_all(moto: &Moto, queue: &str) -> HashSet<String> {
     let sqs = moto.sqs();
     let mut ids = HashSet::new();
     loop {
-        let out = sqs.receive_message().queue_url(queue).max_number_of_messages(10).wait_time_seconds(1).visibility_timeout(60).send().await.unwrap();
+        let out = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(60)
+            .send()
+            .await
+            .unwrap();
         let messages = out.messages.unwrap_or_default();
         if messages.is_empty() {
             return ids;
@@ -320,8 +334,16 @@ async fn over_s3_it_reads_the_prefix_and_leaves_every_object_as_it_was() {
         let (s3, bucket, key) = (s3.clone(), bucket.clone(), key.to_string());
         async move { s3.put_object().bucket(bucket).key(key).body(body.into_bytes().into()).send().await.unwrap() }
     };
-    put("dlq/2026/11/26/01/event-0.json", fanin_record("event-0", 0, "work", "work", "RetriesExhausted", 429, "TooManyRequestsException").to_string()).await;
-    put("dlq/2026/11/26/01/event-1.json", fanin_record("event-1", 1, "work", "work", "RetriesExhausted", 429, "TooManyRequestsException").to_string()).await;
+    put(
+        "dlq/2026/11/26/01/event-0.json",
+        fanin_record("event-0", 0, "work", "work", "RetriesExhausted", 429, "TooManyRequestsException").to_string(),
+    )
+    .await;
+    put(
+        "dlq/2026/11/26/01/event-1.json",
+        fanin_record("event-1", 1, "work", "work", "RetriesExhausted", 429, "TooManyRequestsException").to_string(),
+    )
+    .await;
     put("dlq/2026/11/26/01/lambda.json", lambda_record(7).to_string()).await;
     put("dlq/2026/11/26/01/torn.json", "{\"version\":".into()).await;
     // Already replayed with --keep: replay does not read it, nor does dlq.
@@ -337,8 +359,12 @@ async fn over_s3_it_reads_the_prefix_and_leaves_every_object_as_it_was() {
     let unreadable = stats["unreadable"].as_array().unwrap();
     assert_eq!(unreadable.len(), 1);
     assert!(unreadable[0].as_str().unwrap().starts_with(&format!("s3://{bucket}/dlq/2026/11/26/01/torn.json: not JSON")), "{stats}");
-    let groups: Vec<(String, u64)> =
-        stats["groups"].as_array().unwrap().iter().map(|g| (g["target"].as_str().unwrap().to_string(), g["count"].as_u64().unwrap())).collect();
+    let groups: Vec<(String, u64)> = stats["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["target"].as_str().unwrap().to_string(), g["count"].as_u64().unwrap()))
+        .collect();
     assert_eq!(groups, [("arn:aws:lambda:us-east-1:123456789012:function:work:$LATEST".to_string(), 1), ("work".to_string(), 2)]);
 
     let list = dlq_json(&["list", "--from", &from], &moto);

@@ -64,12 +64,20 @@ const ROWS: &[Row] = &[
     row(D, "daemon.state_dir", &["\"\"", "\"../state\"", "\".\""]),
     row(D, "daemon.queue_capacity", &["0", "-1", "1", "1000000", "1000001", "4611686018427387904", I64_MAX]),
     row(D, "daemon.max_in_flight", &["0", "-1", "1", "100000", "100001", "2305843009213693952", I64_MAX]),
-    row(D, "daemon.shutdown_grace", &["\"0s\"", "\"1h\"", "\"1h 1s\"", "\"-1s\"", "\"18446744073709551616s\"", "\"99999999999999999s\"", "\"1000000000y\"", "\"\""]),
+    row(
+        D,
+        "daemon.shutdown_grace",
+        &["\"0s\"", "\"1h\"", "\"1h 1s\"", "\"-1s\"", "\"18446744073709551616s\"", "\"99999999999999999s\"", "\"1000000000y\"", "\"\""],
+    ),
     row(D, "daemon.log_payloads", &["true", "false", "\"yes\"", "1"]),
     // [aws]
     row(D, "aws.region", &["\"us-east-1\"", "\"eu-central-2\"", "\"\"", "\"US East\"", "\"us-east-1/..\"", "@long(51)"]),
     row(D, "aws.profile", &["\"edge\"", "\"\""]),
-    row(D, "aws.assume_role_arn", &["\"arn:aws:iam::123456789012:role/edge\"", "\"\"", "\"edge\"", "\"arn:aws:iam::123456789012:user/edge\""]),
+    row(
+        D,
+        "aws.assume_role_arn",
+        &["\"arn:aws:iam::123456789012:role/edge\"", "\"\"", "\"edge\"", "\"arn:aws:iam::123456789012:user/edge\""],
+    ),
     row(D, "aws.endpoint_url", &["\"http://127.0.0.1:1\"", "\"\"", "\"not a url\"", "\"ftp://127.0.0.1/\"", "\"http://\""]),
     row(D, "aws.account_id", &["\"123456789012\"", "\"\"", "\"12345678901\"", "\"1234567890123\"", "\"12345678901x\"", "123456789012"]),
     // [metrics]
@@ -77,7 +85,23 @@ const ROWS: &[Row] = &[
     // [fleet]
     row(D, "fleet.claims", &["\"s3://edge-claims/fanin/\"", "\"s3://edge-claims\"", "\"s3://\"", "\"\"", "\"edge-claims\""]),
     row(D, "fleet.host", &["\"web-1\"", "@long(10000)", "\"\"", "\" \""]),
-    row(D, "fleet.lease", &["\"3s\"", "\"30s\"", "\"1h\"", "\"2s\"", "\"0s\"", "\"1h 1s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
+    row(
+        D,
+        "fleet.lease",
+        &[
+            "\"3s\"",
+            "\"30s\"",
+            "\"1h\"",
+            "\"2s\"",
+            "\"0s\"",
+            "\"1h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
     // [dlq.NAME], one sink per type, named after it
     row(D, "dlq.file.type", &["\"file\"", "\"\"", "\"tape\""]),
     row(D, "dlq.file.path", &["\"edge.jsonl\"", "\"\"", "\"/\"", "\".\""]),
@@ -89,18 +113,80 @@ const ROWS: &[Row] = &[
     row(D, "dlq.s3.prefix", &["\"\"", "\"dead/\"", "@long(512)", "@long(513)"]),
     // [targets.NAME]: `edge` calls a function, `url` a function URL, `flow` a state machine,
     // `sync` is RequestResponse
-    row(D, "targets.edge.function", &["\"edge\"", "\"arn:aws:lambda:us-east-1:123456789012:function:edge:live\"", "@long(170)", "\"\"", "@long(171)"]),
+    row(
+        D,
+        "targets.edge.function",
+        &["\"edge\"", "\"arn:aws:lambda:us-east-1:123456789012:function:edge:live\"", "@long(170)", "\"\"", "@long(171)"],
+    ),
     row(D, "targets.flow.state_machine", &["\"arn:aws:states:us-east-1:123456789012:stateMachine:flow\"", "\"\"", "\"flow\""]),
     row(D, "targets.url.url", &["\"http://127.0.0.1:1/\"", "\"\"", "\"ftp://127.0.0.1/\"", "\"http://\"", "\"http://a b/\""]),
     row(D, "targets.url.auth", &["\"AWS_IAM\"", "\"NONE\"", "\"\"", "\"SOMETIMES\""]),
     row(D, "targets.edge.qualifier", &["\"live\"", "@long(128)", "\"\"", "@long(129)"]),
     row(D, "targets.edge.max_concurrency", &["1", "100000", "0", "-1", "100001", "2305843009213693952", I64_MAX]),
-    row(D, "targets.edge.rate", &["\"1/m\"", "\"1000000/s\"", "\"60000000/m\"", "\"0/s\"", "\"-1/s\"", "\"1000001/s\"", "\"1000000001/s\"", "\"4294967295/s\"", "\"4294967296/s\"", "\"60000001/m\"", "\"\""]),
+    row(
+        D,
+        "targets.edge.rate",
+        &[
+            "\"1/m\"",
+            "\"1000000/s\"",
+            "\"60000000/m\"",
+            "\"0/s\"",
+            "\"-1/s\"",
+            "\"1000001/s\"",
+            "\"1000000001/s\"",
+            "\"4294967295/s\"",
+            "\"4294967296/s\"",
+            "\"60000001/m\"",
+            "\"\"",
+        ],
+    ),
     row(D, "targets.edge.retry", &["{}", "\"3\""]),
     row(D, "targets.edge.retry.max_attempts", &["1", "1000", "0", "-1", "1001", "4294967295", "4294967296"]),
-    row(D, "targets.edge.retry.base_delay", &["\"1ms\"", "\"1h\"", "\"0s\"", "\"1h 1ms\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
-    row(D, "targets.edge.retry.max_delay", &["\"1ms\"", "\"12h\"", "\"0s\"", "\"12h 1s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
-    row(D, "targets.edge.retry.max_event_age", &["\"1s\"", "\"14days\"", "\"0s\"", "\"15days\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
+    row(
+        D,
+        "targets.edge.retry.base_delay",
+        &[
+            "\"1ms\"",
+            "\"1h\"",
+            "\"0s\"",
+            "\"1h 1ms\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
+    row(
+        D,
+        "targets.edge.retry.max_delay",
+        &[
+            "\"1ms\"",
+            "\"12h\"",
+            "\"0s\"",
+            "\"12h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
+    row(
+        D,
+        "targets.edge.retry.max_event_age",
+        &[
+            "\"1s\"",
+            "\"14days\"",
+            "\"0s\"",
+            "\"15days\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
     row(D, "targets.edge.retry.retry_kms_errors", &["true", "false", "\"yes\""]),
     row(D, "targets.edge.retry.retry_function_errors", &["false", "true", "0"]),
     row(D, "targets.edge.dlq", &["\"file\"", "\"s3\"", "\"\"", "\"nowhere\""]),
@@ -112,24 +198,80 @@ const ROWS: &[Row] = &[
     row(D, "dlq.s3.type", &["\"s3\"", "\"sqs\""]),
     // Lambda takes 3,583 bytes of base64: 2,685 bytes of JSON, `{"k":"…"}` holding 2,677.
     row(D, "targets.edge.client_context", &["{}", "{ app = \"fanin\" }", "@context(2677)", "@context(2678)", "\"fanin\""]),
-    row(D, "targets.edge.invoke_timeout", &["\"100ms\"", "\"1h\"", "\"0s\"", "\"99ms\"", "\"1h 1s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
+    row(
+        D,
+        "targets.edge.invoke_timeout",
+        &[
+            "\"100ms\"",
+            "\"1h\"",
+            "\"0s\"",
+            "\"99ms\"",
+            "\"1h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
     row(D, "targets.edge.large_payloads", &["{ bucket = \"edge\" }", "{}", "\"edge\""]),
     row(D, "targets.edge.large_payloads.bucket", &["\"edge\"", "\"\"", "\"edge/payloads\""]),
-    row_with(D, "targets.edge.large_payloads.prefix", &[("targets.edge.large_payloads.bucket", "\"edge\"")], &["\"\"", "@long(512)", "@long(513)"]),
+    row_with(
+        D,
+        "targets.edge.large_payloads.prefix",
+        &[("targets.edge.large_payloads.bucket", "\"edge\"")],
+        &["\"\"", "@long(512)", "@long(513)"],
+    ),
     // Every source file
     row(src(&["cron"]), "type", &["\"cron\"", "\"\"", "\"kafka\"", "1"]),
     row(src(&["cron"]), "target", &["\"edge\"", "\"\"", "\"nowhere\""]),
     row_with(src(&["cron"]), "routes", &[("target", "@remove")], &["[{ target = \"edge\" }, { target = \"url\" }]", "[]", "\"edge\""]),
     row_with(src(&["cron"]), "routes.target", &[("target", "@remove")], &["\"edge\"", "\"\"", "\"nowhere\""]),
-    row_with(src(&["cron"]), "routes.filter", &[("target", "@remove"), ("routes.target", "\"edge\"")], &["{ source = [\"aws.events\"] }", "{}", "\"x\"", "{ source = [{ numeric = [\">\", 1e10] }] }"]),
-    row(src(&["cron"]), "targets", &["{ insource = { function = \"insource\" } }", "{ edge = { function = \"again\" } }", "{ insource = { rate = \"0/s\" } }"]),
-    row(src(&["cron"]), "dlq", &["{ insource = { type = \"file\", path = \"insource.jsonl\" } }", "{ file = { type = \"file\" } }", "{ insource = { type = \"tape\" } }"]),
+    row_with(
+        src(&["cron"]),
+        "routes.filter",
+        &[("target", "@remove"), ("routes.target", "\"edge\"")],
+        &["{ source = [\"aws.events\"] }", "{}", "\"x\"", "{ source = [{ numeric = [\">\", 1e10] }] }"],
+    ),
+    row(
+        src(&["cron"]),
+        "targets",
+        &["{ insource = { function = \"insource\" } }", "{ edge = { function = \"again\" } }", "{ insource = { rate = \"0/s\" } }"],
+    ),
+    row(
+        src(&["cron"]),
+        "dlq",
+        &[
+            "{ insource = { type = \"file\", path = \"insource.jsonl\" } }",
+            "{ file = { type = \"file\" } }",
+            "{ insource = { type = \"tape\" } }",
+        ],
+    ),
     // The queue settings every queue-fed type shares
     row(src(QUEUE_TYPES), "queue_url", &["\"http://127.0.0.1:1/123456789012/edge\"", "\"\"", "\"edge\"", "\"ftp://127.0.0.1/q\""]),
     row(src(QUEUE_TYPES), "pollers", &["1", "1000", "0", "-1", "1001", I64_MAX]),
     row(src(QUEUE_TYPES), "batch_size", &["1", "10", "0", "-1", "11", "2147483648", I64_MAX]),
-    row(src(QUEUE_TYPES), "wait_time", &["\"0s\"", "\"20s\"", "\"21s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
-    row(src(QUEUE_TYPES), "visibility_timeout", &["\"3s\"", "\"12h\"", "\"0s\"", "\"2s\"", "\"12h 1s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
+    row(
+        src(QUEUE_TYPES),
+        "wait_time",
+        &["\"0s\"", "\"20s\"", "\"21s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]],
+    ),
+    row(
+        src(QUEUE_TYPES),
+        "visibility_timeout",
+        &[
+            "\"3s\"",
+            "\"12h\"",
+            "\"0s\"",
+            "\"2s\"",
+            "\"12h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
     row(src(&["sqs"]), "shape", &["\"sqs\"", "\"body\"", "\"s3\"", "\"\""]),
     row(src(&["sns", "eventbridge", "cloudwatch_alarm"]), "shape", &["\"sqs\""]),
     // type = "s3"
@@ -144,23 +286,82 @@ const ROWS: &[Row] = &[
     row(src(&["sns"]), "topic_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge\"", "\"\"", "\"edge\""]),
     row(src(&["sns"]), "subscription_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge:fanin\"", "\"\""]),
     row(src(&["sns"]), "setup", &["{ topic_arn = \"arn:aws:sns:us-east-1:123456789012:edge\" }", "{}", "\"edge\""]),
-    row(src(&["sns"]), "setup.topic_arn", &["\"arn:aws:sns:us-east-1:123456789012:edge\"", "\"\"", "\"arn:aws:sqs:us-east-1:123456789012:edge\""]),
+    row(
+        src(&["sns"]),
+        "setup.topic_arn",
+        &["\"arn:aws:sns:us-east-1:123456789012:edge\"", "\"\"", "\"arn:aws:sqs:us-east-1:123456789012:edge\""],
+    ),
     // type = "eventbridge", and a queue-fed cloudwatch_alarm's `setup`
-    row(src(&["eventbridge"]), "setup", &["{ rule = \"edge\", pattern = { source = [\"shop\"] } }", "{ rule = \"edge\" }", "{}", "\"edge\""]),
-    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.rule", &[("setup.pattern", "{ source = [\"shop\"] }")], &["\"edge\"", "@long(64)", "\"\"", "@long(65)", "\"edge rule\"", "1"]),
-    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.event_bus", &[("setup.rule", "\"edge\""), ("setup.pattern", "{ source = [\"shop\"] }")], &["\"default\"", "\"arn:aws:events:us-east-1:123456789012:event-bus/edge\"", "\"\"", "@long(1601)", "1"]),
-    row_with(src(&["eventbridge", "cloudwatch_alarm"]), "setup.pattern", &[("setup.rule", "\"edge\"")], &["{ source = [\"shop\"] }", "\"shop\"", "{}", "{ source = \"shop\" }"]),
+    row(
+        src(&["eventbridge"]),
+        "setup",
+        &["{ rule = \"edge\", pattern = { source = [\"shop\"] } }", "{ rule = \"edge\" }", "{}", "\"edge\""],
+    ),
+    row_with(
+        src(&["eventbridge", "cloudwatch_alarm"]),
+        "setup.rule",
+        &[("setup.pattern", "{ source = [\"shop\"] }")],
+        &["\"edge\"", "@long(64)", "\"\"", "@long(65)", "\"edge rule\"", "1"],
+    ),
+    row_with(
+        src(&["eventbridge", "cloudwatch_alarm"]),
+        "setup.event_bus",
+        &[("setup.rule", "\"edge\""), ("setup.pattern", "{ source = [\"shop\"] }")],
+        &["\"default\"", "\"arn:aws:events:us-east-1:123456789012:event-bus/edge\"", "\"\"", "@long(1601)", "1"],
+    ),
+    row_with(
+        src(&["eventbridge", "cloudwatch_alarm"]),
+        "setup.pattern",
+        &[("setup.rule", "\"edge\"")],
+        &["{ source = [\"shop\"] }", "\"shop\"", "{}", "{ source = \"shop\" }"],
+    ),
     // type = "cloudwatch_alarm", by queue and by polling
     row(src(&["cloudwatch_alarm", "cloudwatch_alarm_poll"]), "alarm_name_prefix", &["\"prod-\"", "@long(255)", "\"\"", "@long(256)"]),
-    row(src(&["cloudwatch_alarm", "cloudwatch_alarm_poll"]), "states", &["[]", "[\"OK\", \"ALARM\", \"INSUFFICIENT_DATA\"]", "[\"\"]", "[\"alarm\"]", "\"ALARM\""]),
+    row(
+        src(&["cloudwatch_alarm", "cloudwatch_alarm_poll"]),
+        "states",
+        &["[]", "[\"OK\", \"ALARM\", \"INSUFFICIENT_DATA\"]", "[\"\"]", "[\"alarm\"]", "\"ALARM\""],
+    ),
     row(src(&["cloudwatch_alarm"]), "setup", &["{ rule = \"edge\" }", "{}", "\"edge\""]),
     row(src(&["cloudwatch_alarm"]), "poll_interval", &["\"1m\""]),
-    row(src(&["cloudwatch_alarm_poll"]), "poll_interval", &["\"1s\"", "\"24h\"", "\"0s\"", "\"999ms\"", "\"24h 1s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
+    row(
+        src(&["cloudwatch_alarm_poll"]),
+        "poll_interval",
+        &[
+            "\"1s\"",
+            "\"24h\"",
+            "\"0s\"",
+            "\"999ms\"",
+            "\"24h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
     row(src(&["cloudwatch_alarm_poll"]), "setup", &["{ rule = \"edge\" }"]),
     // type = "cron"
-    row(src(&["cron"]), "schedule", &["\"* * * * * *\"", "\"0 0 2 29 2 *\"", "\"0 0 0 30 2 *\"", "\"\"", "\"0 2 * * *\"", "\"99 * * * * *\"", "@long(100000)"]),
+    row(
+        src(&["cron"]),
+        "schedule",
+        &["\"* * * * * *\"", "\"0 0 2 29 2 *\"", "\"0 0 0 30 2 *\"", "\"\"", "\"0 2 * * *\"", "\"99 * * * * *\"", "@long(100000)"],
+    ),
     row(src(&["cron"]), "timezone", &["\"UTC\"", "\"Asia/Tokyo\"", "\"\"", "\"Mars/Olympus_Mons\""]),
-    row(src(&["cron"]), "catch_up", &["\"0s\"", "\"31days\"", "\"31days 1s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]]),
+    row(
+        src(&["cron"]),
+        "catch_up",
+        &[
+            "\"0s\"",
+            "\"31days\"",
+            "\"31days 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
     row(src(&["cron"]), "payload", &["{}", "\"text\"", "[1, 2]", "@payload(1048000)", "@payload(1048577)"]),
 ];
 
@@ -276,7 +477,9 @@ fn set(t: &mut toml::Table, key: &str, v: Option<toml::Value>) {
 /// one, a bad target is reported as the file's `target`).
 fn set_key(t: &mut toml::Table, key: &str, v: Option<toml::Value>) {
     if let Some(inner) = key.strip_prefix("routes.") {
-        let routes = t.entry("routes").or_insert_with(|| toml::Value::Array(vec![toml::Value::Table(toml::Table::new()), value("{ target = \"url\" }").unwrap()]));
+        let routes = t
+            .entry("routes")
+            .or_insert_with(|| toml::Value::Array(vec![toml::Value::Table(toml::Table::new()), value("{ target = \"url\" }").unwrap()]));
         if let toml::Value::Array(items) = routes {
             while items.len() < 2 {
                 items.push(value("{ target = \"url\" }").unwrap());
@@ -388,8 +591,11 @@ fn validate_one(row: &Row, kind: Option<&'static str>, text: &str) -> Result<Ver
 fn every_key_at_its_edge_values_is_refused_naming_it_or_runs() {
     let started = Instant::now();
     // Every (row, place, value), validated alone, four at a time.
-    let jobs: Vec<(usize, Option<&'static str>, &'static str)> =
-        ROWS.iter().enumerate().flat_map(|(i, row)| kinds(row).into_iter().flat_map(move |k| row.values.iter().map(move |v| (i, k, *v)))).collect();
+    let jobs: Vec<(usize, Option<&'static str>, &'static str)> = ROWS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, row)| kinds(row).into_iter().flat_map(move |k| row.values.iter().map(move |v| (i, k, *v))))
+        .collect();
     let verdicts: Vec<Result<Verdict, String>> = {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let out = std::sync::Mutex::new(BTreeMap::new());
@@ -596,9 +802,24 @@ fn schema() -> BTreeSet<String> {
     for t in types {
         let own: Vec<String> = match t.as_str() {
             "sqs" => queue.clone(),
-            "s3" => [queue.clone(), fields_of::<fanin::sources::s3::S3Options>(), prefixed("setup.", fields_of::<fanin::sources::s3::BucketWiring>())].concat(),
-            "sns" => [queue.clone(), fields_of::<fanin::sources::sns::SnsOptions>(), prefixed("setup.", fields_of::<fanin::sources::sns::TopicWiring>())].concat(),
-            "eventbridge" => [queue.clone(), fields_of::<fanin::sources::eventbridge::EventBridgeOptions>(), prefixed("setup.", fields_of::<fanin::sources::eventbridge::RuleWiring>())].concat(),
+            "s3" => [
+                queue.clone(),
+                fields_of::<fanin::sources::s3::S3Options>(),
+                prefixed("setup.", fields_of::<fanin::sources::s3::BucketWiring>()),
+            ]
+            .concat(),
+            "sns" => [
+                queue.clone(),
+                fields_of::<fanin::sources::sns::SnsOptions>(),
+                prefixed("setup.", fields_of::<fanin::sources::sns::TopicWiring>()),
+            ]
+            .concat(),
+            "eventbridge" => [
+                queue.clone(),
+                fields_of::<fanin::sources::eventbridge::EventBridgeOptions>(),
+                prefixed("setup.", fields_of::<fanin::sources::eventbridge::RuleWiring>()),
+            ]
+            .concat(),
             "cloudwatch_alarm" => [
                 queue.clone(),
                 fields_of::<fanin::sources::cloudwatch_alarm::AlarmOptions>(),
@@ -606,12 +827,15 @@ fn schema() -> BTreeSet<String> {
                 vec!["poll_interval".into()],
             ]
             .concat(),
-            "cloudwatch_alarm_poll" => [fields_of::<fanin::sources::cloudwatch_alarm::AlarmOptions>(), vec!["poll_interval".into()]].concat(),
+            "cloudwatch_alarm_poll" => {
+                [fields_of::<fanin::sources::cloudwatch_alarm::AlarmOptions>(), vec!["poll_interval".into()]].concat()
+            }
             "cron" => fields_of::<fanin::sources::cron::CronSettings>(),
             other => panic!("source type {other} has no schema in this test: add its rows to ROWS and its structs here"),
         };
         // Keys every source file has are covered once, in the cron file.
-        let everywhere: Vec<String> = if t == "cron" { common.iter().map(|k| k.to_string()).chain(routes.clone()).collect() } else { vec![] };
+        let everywhere: Vec<String> =
+            if t == "cron" { common.iter().map(|k| k.to_string()).chain(routes.clone()).collect() } else { vec![] };
         add(&format!("{t}:"), [own, everywhere].concat());
     }
     keys

@@ -25,7 +25,12 @@ async fn a_target_whose_function_does_not_exist_makes_readyz_say_so_and_logs_one
     lambda.set_missing(&["proces-order"]);
     let queue = moto.queue(&crate::support::harness::unique("orders")).await;
     let setup = Setup::new("", "[targets.orders]\nfunction = \"proces-order\"\n[targets.work]\nfunction = \"work\"\n");
-    setup.source("orders", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\nroutes = [{{ target = \"orders\" }}, {{ target = \"work\" }}]\n"));
+    setup.source(
+        "orders",
+        &format!(
+            "type = \"sqs\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\nroutes = [{{ target = \"orders\" }}, {{ target = \"work\" }}]\n"
+        ),
+    );
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     let addr = daemon.metrics_addr().await;
 
@@ -140,7 +145,11 @@ fn a_queue_arn_and_an_eventbridge_schedule_are_refused_with_what_to_write() {
     setup.source("noon", "type = \"cron\"\nschedule = \"cron(0 12 * * ? *)\"\ntarget = \"work\"\n");
     let (code, out) = validate(&setup, &moto, "http://127.0.0.1:9", &["--offline"], &[]);
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("sources/noon.toml: schedule:") && out.contains("six fields: sec min hour day-of-month month day-of-week: write `0 0 12 * * *`"), "{out}");
+    assert!(
+        out.contains("sources/noon.toml: schedule:")
+            && out.contains("six fields: sec min hour day-of-month month day-of-week: write `0 0 12 * * *`"),
+        "{out}"
+    );
 }
 
 /// Waits up to [`PATIENCE`] for `done`.
@@ -161,7 +170,10 @@ async fn queue_depth_counts_events_not_pollers_room_and_the_last_line_says_what_
     let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n[targets.gone]\nfunction = \"gone\"\n");
     // Two pollers of ten: the room they reserve is 20 slots with nothing in them.
     let routes = "routes = [{ target = \"work\" }, { target = \"gone\", filter = { kind = [\"lost\"] } }]";
-    setup.source("orders", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nshape = \"body\"\npollers = 2\nwait_time = \"2s\"\n{routes}\n"));
+    setup.source(
+        "orders",
+        &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nshape = \"body\"\npollers = 2\nwait_time = \"2s\"\n{routes}\n"),
+    );
     moto.send_all(&queue, &["{\"kind\":\"ok\"}".to_string(), "{\"kind\":\"ok\"}".to_string(), "{\"kind\":\"lost\"}".to_string()]).await;
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     let addr = daemon.metrics_addr().await;
@@ -197,16 +209,31 @@ fn every_command_that_reads_a_configuration_takes_it_the_same_way_and_every_help
     let reads_config: &[&[&str]] = &[&["run"], &["validate"], &["setup"], &["invoke"], &["iam-policy"], &["test-pattern"]];
     for args in reads_config {
         let text = help(args);
-        let line = text.lines().find(|l| l.contains("--config")).unwrap_or_else(|| panic!("fanin {args:?} --help has no --config:\n{text}"));
+        let line =
+            text.lines().find(|l| l.contains("--config")).unwrap_or_else(|| panic!("fanin {args:?} --help has no --config:\n{text}"));
         assert!(line.trim_start().starts_with("-c, --config <CONFIG>"), "fanin {args:?}: {line:?}");
         assert!(text.contains("[default: /etc/fanin/fanin.toml]"), "fanin {args:?} --help:\n{text}");
     }
-    let all: &[&[&str]] = &[&["run"], &["validate"], &["replay"], &["setup"], &["events"], &["test-pattern"], &["invoke"], &["dlq"], &["completions"], &["iam-policy"]];
+    let all: &[&[&str]] = &[
+        &["run"],
+        &["validate"],
+        &["replay"],
+        &["setup"],
+        &["events"],
+        &["test-pattern"],
+        &["invoke"],
+        &["dlq"],
+        &["completions"],
+        &["iam-policy"],
+    ];
     for args in all {
         let text = help(args);
         let examples = text.split("\nExamples:\n").nth(1).unwrap_or_else(|| panic!("fanin {args:?} --help ends without examples:\n{text}"));
         let lines: Vec<&str> = examples.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert!((1..=2).contains(&lines.len()) && lines.iter().all(|l| l.trim_start().starts_with("fanin ") || l.contains(" fanin ")), "fanin {args:?}: {examples}");
+        assert!(
+            (1..=2).contains(&lines.len()) && lines.iter().all(|l| l.trim_start().starts_with("fanin ") || l.contains(" fanin ")),
+            "fanin {args:?}: {examples}"
+        );
     }
     // Every shell the README names is one `completions` takes.
     let completions = help(&["completions"]);

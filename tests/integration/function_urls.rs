@@ -39,7 +39,8 @@ async fn events_are_posted_signed_or_not_and_statuses_decide_retry_or_dead_lette
         })
         .collect();
     let setup = Setup::new("", &targets);
-    let routes: String = ["signed", "open", "denied", "missing", "large", "teapot"].iter().map(|t| format!("[[routes]]\ntarget = \"{t}\"\n")).collect();
+    let routes: String =
+        ["signed", "open", "denied", "missing", "large", "teapot"].iter().map(|t| format!("[[routes]]\ntarget = \"{t}\"\n")).collect();
     setup.source("hooks", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nshape = \"body\"\n{routes}"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
@@ -63,12 +64,21 @@ async fn events_are_posted_signed_or_not_and_statuses_decide_retry_or_dead_lette
     let records = setup.dead_letters();
     let mut dead: Vec<(String, String, u64)> = records
         .iter()
-        .map(|r| (r["fanin"]["target"].as_str().unwrap().to_string(), r["requestContext"]["condition"].as_str().unwrap().to_string(), r["requestContext"]["approximateInvokeCount"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["fanin"]["target"].as_str().unwrap().to_string(),
+                r["requestContext"]["condition"].as_str().unwrap().to_string(),
+                r["requestContext"]["approximateInvokeCount"].as_u64().unwrap(),
+            )
+        })
         .collect();
     dead.sort();
     dead.dedup();
     let want = |t: &str, c: &str| (t.to_string(), c.to_string(), 1);
-    assert_eq!(dead, [want("denied", "AccessDenied"), want("large", "RequestTooLarge"), want("missing", "ResourceNotFound"), want("teapot", "Rejected")]);
+    assert_eq!(
+        dead,
+        [want("denied", "AccessDenied"), want("large", "RequestTooLarge"), want("missing", "ResourceNotFound"), want("teapot", "Rejected")]
+    );
     assert_eq!(records.len(), 8);
     let r = records.iter().find(|r| r["fanin"]["target"] == "teapot").unwrap();
     assert_eq!(r["requestContext"]["functionArn"], lambda.function_url("teapot").as_str());
@@ -116,7 +126,13 @@ async fn validate_reaches_each_url_sending_nothing_and_iam_policy_grants_iam_url
     let mut run = Daemon::spawn(&["validate", "--config", config.to_str().unwrap()], &moto, &lambda.url(), &[]);
     assert_eq!(run.wait(PATIENCE).code(), Some(1), "{}", run.stdout());
     let out = run.stdout();
-    assert!(out.contains(&format!("ok    target hook: function URL {}: resolves and answers (plain HTTP); nothing sent", lambda.function_url("hook"))), "{out}");
+    assert!(
+        out.contains(&format!(
+            "ok    target hook: function URL {}: resolves and answers (plain HTTP); nothing sent",
+            lambda.function_url("hook")
+        )),
+        "{out}"
+    );
     assert!(out.contains("FAIL  target closed: function URL http://127.0.0.1:9/url/x/:"), "{out}");
     assert!(lambda.invocations().is_empty(), "validate sends no event");
 

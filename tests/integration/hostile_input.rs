@@ -87,7 +87,9 @@ async fn an_s3_key_with_every_reserved_character_arrives_as_s3_sent_it_and_filte
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let queue = moto.queue(&unique("keys-events")).await;
     let config = NotificationConfiguration::builder()
-        .queue_configurations(QueueConfiguration::builder().queue_arn(moto.queue_arn(&queue)).events(S3Event::from("s3:ObjectCreated:*")).build().unwrap())
+        .queue_configurations(
+            QueueConfiguration::builder().queue_arn(moto.queue_arn(&queue)).events(S3Event::from("s3:ObjectCreated:*")).build().unwrap(),
+        )
         .build();
     s3.put_bucket_notification_configuration().bucket(&bucket).notification_configuration(config).send().await.unwrap();
     // RFC 3986's reserved and unsafe characters, a space, a plus, a percent, and beyond ASCII.
@@ -122,7 +124,13 @@ async fn an_s3_key_with_every_reserved_character_arrives_as_s3_sent_it_and_filte
 fn toml_inline(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Object(m) => {
-            format!("{{ {} }}", m.iter().map(|(k, v)| format!("{} = {}", serde_json::Value::from(k.as_str()), toml_inline(v))).collect::<Vec<_>>().join(", "))
+            format!(
+                "{{ {} }}",
+                m.iter()
+                    .map(|(k, v)| format!("{} = {}", serde_json::Value::from(k.as_str()), toml_inline(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         serde_json::Value::Array(a) => format!("[{}]", a.iter().map(toml_inline).collect::<Vec<_>>().join(", ")),
         other => other.to_string(),

@@ -25,9 +25,8 @@ fn iam_policy(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
 /// Parliament's findings on `policy` (empty: clean), at every severity down to INFO. The policy
 /// goes in on stdin: parliament refuses `--file` when its stdin is not a terminal.
 fn parliament(policy: &serde_json::Value) -> String {
-    let bin = std::env::var("FANIN_TEST_PARLIAMENT").unwrap_or_else(|_| {
-        panic!("FANIN_TEST_PARLIAMENT is not set: the iam-policy tests need parliament; run them with scripts/test")
-    });
+    let bin = std::env::var("FANIN_TEST_PARLIAMENT")
+        .unwrap_or_else(|_| panic!("FANIN_TEST_PARLIAMENT is not set: the iam-policy tests need parliament; run them with scripts/test"));
     let mut child = Command::new(&bin)
         .args(["--minimum_severity", "INFO"])
         .stdin(Stdio::piped())
@@ -174,7 +173,10 @@ fn iam_policy_grants_exactly_the_functions_queues_and_sinks_configured() {
          [targets.twice]\nfunction = \"plain\"\n",
     );
     setup.source("orders", "type = \"sqs\"\nqueue_url = \"https://sqs.us-east-1.amazonaws.com/123456789012/orders\"\ntarget = \"plain\"\n");
-    setup.source("audit", "type = \"sqs\"\nqueue_url = \"https://sqs.us-east-1.amazonaws.com/123456789012/audit.fifo\"\ntarget = \"aliased\"\n");
+    setup.source(
+        "audit",
+        "type = \"sqs\"\nqueue_url = \"https://sqs.us-east-1.amazonaws.com/123456789012/audit.fifo\"\ntarget = \"aliased\"\n",
+    );
     setup.source("nightly", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntarget = \"full\"\n");
 
     let policy = iam_policy(&["--config", setup.config().to_str().unwrap()], &[]);
@@ -269,7 +271,9 @@ fn iam_policy_grants_writing_large_payloads_and_large_records() {
     let statement = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "WriteLargePayloads").cloned();
     assert_eq!(
         statement,
-        Some(json!({"Sid": "WriteLargePayloads", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::ops-bucket/fanin/payloads/*"]}))
+        Some(
+            json!({"Sid": "WriteLargePayloads", "Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::ops-bucket/fanin/payloads/*"]})
+        )
     );
     // An SQS sink's large records go to S3 too.
     let objects = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "WriteDeadLetterObjects").cloned();

@@ -39,7 +39,15 @@ async fn a_sample_event_piped_into_invoke_reaches_the_function_with_the_targets_
     let sent = call.payload_json();
     assert_eq!(sent, serde_json::from_str::<serde_json::Value>(&event).unwrap(), "the event as fanin events printed it");
     assert_eq!(sent["Records"][0]["s3"]["object"]["key"], "in/photo+1.jpg");
-    for says in ["status:           200", &format!("request id:       {}", call.request_id), "executed version: $LATEST", "log tail:", "  START RequestId:", "response payload:", "\"resized\": true"] {
+    for says in [
+        "status:           200",
+        &format!("request id:       {}", call.request_id),
+        "executed version: $LATEST",
+        "log tail:",
+        "  START RequestId:",
+        "response payload:",
+        "\"resized\": true",
+    ] {
         assert!(out.contains(says), "{says:?} missing from:\n{out}");
     }
 
@@ -87,7 +95,10 @@ async fn a_failed_invoke_gets_validates_advice_a_missing_alias_and_a_missing_per
     let (code, out, _) = fanin(&["invoke", "--config", config, "--target", "resize"], &moto, &lambda, None);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("status:           404") && out.contains("ResourceNotFoundException"), "{out}");
-    assert!(out.contains("function resize has no alias or version \"live\"") && out.contains("aws lambda list-aliases --function-name resize"), "{out}");
+    assert!(
+        out.contains("function resize has no alias or version \"live\"") && out.contains("aws lambda list-aliases --function-name resize"),
+        "{out}"
+    );
     let (code, out, _) = fanin(&["invoke", "--config", config, "--target", "plain"], &moto, &lambda, None);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("AccessDeniedException") && out.contains("\"lambda:InvokeFunction\""), "{out}");

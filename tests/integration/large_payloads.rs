@@ -78,7 +78,8 @@ async fn a_large_payload_the_bucket_will_not_take_stays_upstream() {
     let lambda = LambdaEndpoint::start();
     let queue = moto.queue(&unique("large")).await;
     moto.send_all(&queue, &["x".repeat(1024 * 1024)]).await;
-    let setup = Setup::new("", &format!("[targets.big]\nfunction = \"big\"\nlarge_payloads = {{ bucket = \"{}\" }}\n", unique("never-made")));
+    let setup =
+        Setup::new("", &format!("[targets.big]\nfunction = \"big\"\nlarge_payloads = {{ bucket = \"{}\" }}\n", unique("never-made")));
     setup.source("large", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\ntarget = \"big\"\n"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "the write to fail", || async { daemon.log().contains("could not store the large payload") }).await;

@@ -43,10 +43,7 @@ async fn metrics_count_exactly_what_happened() {
     setup.source("lost", &format!("type = \"sqs\"\nqueue_url = \"{lost}\"\ntarget = \"ghost\"\npollers = 1\n"));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     let addr = daemon.metrics_addr().await;
-    eventually(PATIENCE, "both queues empty", || async {
-        moto.depth(&orders).await == (0, 0) && moto.depth(&lost).await == (0, 0)
-    })
-    .await;
+    eventually(PATIENCE, "both queues empty", || async { moto.depth(&orders).await == (0, 0) && moto.depth(&lost).await == (0, 0) }).await;
 
     let (status, m) = http_get(&addr, "/metrics");
     assert_eq!(status, 200);
@@ -73,7 +70,8 @@ async fn health_and_readiness_say_why() {
     let good = moto.queue(&unique("good")).await;
     let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
     setup.source("good", &format!("type = \"sqs\"\nqueue_url = \"{good}\"\ntarget = \"work\"\nwait_time = \"1s\"\n"));
-    setup.source("broken", &format!("type = \"sqs\"\nqueue_url = \"{}/123456789012/{}\"\ntarget = \"work\"\n", moto.url, unique("missing")));
+    setup
+        .source("broken", &format!("type = \"sqs\"\nqueue_url = \"{}/123456789012/{}\"\ntarget = \"work\"\n", moto.url, unique("missing")));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     let addr = daemon.metrics_addr().await;
 
@@ -212,7 +210,10 @@ async fn json_logs_leave_payloads_out_unless_asked_and_rate_limit_repeated_error
     let moto = Moto::from_env();
     let lambda = LambdaEndpoint::start();
     // The function fails every time: each event uses up its 3 attempts.
-    lambda.set_behavior("down", Behavior::always(Reply::FunctionError { kind: "Unhandled".into(), error_type: "Boom".into(), message: "down".into() }));
+    lambda.set_behavior(
+        "down",
+        Behavior::always(Reply::FunctionError { kind: "Unhandled".into(), error_type: "Boom".into(), message: "down".into() }),
+    );
     for log_payloads in [false, true] {
         let queue = moto.queue(&unique("secret")).await;
         let bodies: Vec<String> = (0..20).map(|n| format!("{{\"n\":{n},\"card\":\"tok-4242\"}}")).collect();

@@ -52,10 +52,7 @@ async fn an_added_source_starts_and_a_changed_target_applies() {
     moto.send_all(&first, &numbered(2)).await;
     eventually(PATIENCE, "six to v2", || async { lambda.invocations_for("v2").len() >= 6 }).await;
     assert_eq!(lambda.invocations_for("v1").len(), 3, "nothing after the reload went to the old function");
-    eventually(PATIENCE, "both queues empty", || async {
-        moto.depth(&first).await == (0, 0) && moto.depth(&second).await == (0, 0)
-    })
-    .await;
+    eventually(PATIENCE, "both queues empty", || async { moto.depth(&first).await == (0, 0) && moto.depth(&second).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 }
 

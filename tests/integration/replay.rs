@@ -197,11 +197,19 @@ async fn an_sqs_replay_reads_lambdas_destination_records_and_legacy_dead_letters
     let mut run = replay(&["--from", &format!("sqs:{legacy}"), "--target", "legacy-fn"], &moto, &lambda);
     assert_eq!(run.wait(PATIENCE).code(), Some(0), "{}", run.log());
     assert_eq!(moto.depth(&legacy).await, (0, 0));
-    let mut got: Vec<(u64, String)> = lambda.accepted().iter().map(|i| (i.payload_json()["n"].as_u64().unwrap(), i.function_name.clone())).collect();
+    let mut got: Vec<(u64, String)> =
+        lambda.accepted().iter().map(|i| (i.payload_json()["n"].as_u64().unwrap(), i.function_name.clone())).collect();
     got.sort();
     assert_eq!(
         got,
-        vec![(0, "work".into()), (1, "work".into()), (2, "work".into()), (100, "legacy-fn".into()), (101, "legacy-fn".into()), (102, "legacy-fn".into())]
+        vec![
+            (0, "work".into()),
+            (1, "work".into()),
+            (2, "work".into()),
+            (100, "legacy-fn".into()),
+            (101, "legacy-fn".into()),
+            (102, "legacy-fn".into())
+        ]
     );
 }
 

@@ -52,8 +52,12 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     for b in [&bucket, &bare_bucket] {
         s3.create_bucket().bucket(b).send().await.unwrap();
     }
-    let (uploads, news, bus, alarms) =
-        (moto.queue(&unique("uploads")).await, moto.queue(&unique("news")).await, moto.queue(&unique("bus")).await, moto.queue(&unique("alarms")).await);
+    let (uploads, news, bus, alarms) = (
+        moto.queue(&unique("uploads")).await,
+        moto.queue(&unique("news")).await,
+        moto.queue(&unique("bus")).await,
+        moto.queue(&unique("alarms")).await,
+    );
     // What others configured, which setup must keep: a notification on the bucket to another
     // queue, and a statement in the uploads queue's policy.
     let theirs = moto.queue(&unique("theirs")).await;
@@ -72,7 +76,12 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
         .unwrap();
     let their_statement = json!({"Version": "2012-10-17", "Statement": [{"Sid": "theirs", "Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sqs:SendMessage", "Resource": moto.queue_arn(&uploads)}]});
-    sqs.set_queue_attributes().queue_url(&uploads).attributes(QueueAttributeName::Policy, their_statement.to_string()).send().await.unwrap();
+    sqs.set_queue_attributes()
+        .queue_url(&uploads)
+        .attributes(QueueAttributeName::Policy, their_statement.to_string())
+        .send()
+        .await
+        .unwrap();
     let topic = sns.create_topic().name(unique("news")).send().await.unwrap().topic_arn.unwrap();
     let (shop, rule, alarm_rule, alarm_prefix) = (unique("shop"), unique("shop-rule"), unique("alarm-rule"), unique("prod"));
 
@@ -87,7 +96,12 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     for (name, queue) in [("inbox", &inbox), ("thumbs", &thumbs)] {
         setup.source(name, &format!("type = \"s3\"\nqueue_url = \"{queue}\"\nwait_time = \"1s\"\nprefix = \"{name}/\"\ntarget = \"resize\"\nsetup = {{ bucket = \"{bare_bucket}\" }}\n"));
     }
-    setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{news}\"\nwait_time = \"1s\"\ntopic_arn = \"{topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
+    setup.source(
+        "news",
+        &format!(
+            "type = \"sns\"\nqueue_url = \"{news}\"\nwait_time = \"1s\"\ntopic_arn = \"{topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"
+        ),
+    );
     setup.source(
         "bus",
         &format!("type = \"eventbridge\"\nqueue_url = \"{bus}\"\nwait_time = \"1s\"\ntarget = \"audit\"\nsetup = {{ rule = \"{rule}\", pattern = {{ source = [\"{shop}\"] }} }}\n"),
@@ -137,7 +151,11 @@ async fn setup_wires_fresh_resources_keeps_others_entries_and_a_second_run_chang
     s3.put_object().bucket(&bucket).key("notes.txt").body(b"text".to_vec().into()).send().await.unwrap();
     sns.publish().topic_arn(&topic).subject("Hello").message("news of the day").send().await.unwrap();
     let entry = |source: &str, detail_type: &str, detail: Value| {
-        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder().source(source).detail_type(detail_type).detail(detail.to_string()).build()
+        aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source(source)
+            .detail_type(detail_type)
+            .detail(detail.to_string())
+            .build()
     };
     let alarm_arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm_prefix}-cpu");
     events
@@ -206,11 +224,17 @@ async fn setup_names_the_source_whose_queue_or_topic_is_missing_and_changes_noth
     let idle = fanin_setup(&setup, &Moto { url: "http://127.0.0.1:9".into() }, &lambda.url(), &["--apply"]);
     assert!(idle.contains("No source has a `setup` table"), "{idle}");
 
-    setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{missing_queue}\"\ntopic_arn = \"{missing_topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
+    setup.source(
+        "news",
+        &format!("type = \"sns\"\nqueue_url = \"{missing_queue}\"\ntopic_arn = \"{missing_topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"),
+    );
     run("source news (");
     run("create it first");
 
-    setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{queue}\"\ntopic_arn = \"{missing_topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
+    setup.source(
+        "news",
+        &format!("type = \"sns\"\nqueue_url = \"{queue}\"\ntopic_arn = \"{missing_topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"),
+    );
     run(&format!("sns topic {missing_topic}"));
     // Nothing was changed on the queue that exists: changes are made only once all are known.
     assert!(policy_sids(&moto.sqs(), &queue).await.is_empty());
@@ -241,8 +265,16 @@ async fn a_subscription_confirmation_for_the_sources_own_topic_is_confirmed_and_
     moto.send_all(&ghost, &[confirmation(&ghost_topic, "token-3")]).await;
 
     let setup = Setup::new("", "[targets.notify]\nfunction = \"notify\"\n");
-    setup.source("news", &format!("type = \"sns\"\nqueue_url = \"{news}\"\nwait_time = \"1s\"\ntopic_arn = \"{topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"));
-    setup.source("ghost", &format!("type = \"sns\"\nqueue_url = \"{ghost}\"\nwait_time = \"1s\"\ntopic_arn = \"{ghost_topic}\"\ntarget = \"notify\"\n"));
+    setup.source(
+        "news",
+        &format!(
+            "type = \"sns\"\nqueue_url = \"{news}\"\nwait_time = \"1s\"\ntopic_arn = \"{topic}\"\ntarget = \"notify\"\nsetup = {{}}\n"
+        ),
+    );
+    setup.source(
+        "ghost",
+        &format!("type = \"sns\"\nqueue_url = \"{ghost}\"\nwait_time = \"1s\"\ntopic_arn = \"{ghost_topic}\"\ntarget = \"notify\"\n"),
+    );
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "the news queue to be empty", || async { moto.depth(&news).await == (0, 0) }).await;
     eventually(PATIENCE, "the refused confirmation to be logged", || async { daemon.log().contains("could not confirm") }).await;

@@ -236,12 +236,7 @@ async fn odd_messages_are_dead_lettered_or_delivered_never_a_crash() {
     let sqs = moto.sqs();
     let body_queue = moto.queue(&unique("raw")).await;
     let sqs_queue = moto.queue(&unique("full")).await;
-    sqs.set_queue_attributes()
-        .queue_url(&sqs_queue)
-        .attributes(QueueAttributeName::MaximumMessageSize, "1048576")
-        .send()
-        .await
-        .unwrap();
+    sqs.set_queue_attributes().queue_url(&sqs_queue).attributes(QueueAttributeName::MaximumMessageSize, "1048576").send().await.unwrap();
 
     // shape = "body": JSON goes through as is; anything else is an InvalidEvent.
     for body in ["{\"ok\":true}", "not json", "{\"truncated\":", " "] {
@@ -425,7 +420,8 @@ async fn a_message_handed_out_again_while_in_flight_is_invoked_once_and_deleted_
     let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\nmax_concurrency = 64\n");
     setup.source("twice", &sqs_source(&sqs.queue_url(), "pollers = 2\nwait_time = \"1s\""));
     let config = setup.config();
-    let mut daemon = Daemon::spawn(&["run", "--config", config.to_str().unwrap()], &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_SQS", &sqs.url())]);
+    let mut daemon =
+        Daemon::spawn(&["run", "--config", config.to_str().unwrap()], &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_SQS", &sqs.url())]);
 
     // Only the newest receipt handle deletes a message handed out twice.
     eventually(PATIENCE, "every message deleted", || async { sqs.deleted() == N }).await;

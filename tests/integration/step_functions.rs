@@ -39,14 +39,21 @@ async fn each_event_starts_one_execution_named_after_it_and_a_second_start_count
     moto.sfn().start_execution().state_machine_arn(&arn).name(&name).input(r#"{"before":true}"#).send().await.unwrap();
 
     let setup = Setup::new("", &format!("[targets.flow]\nstate_machine = \"{arn}\"\n[targets.nowhere]\nstate_machine = \"{gone}\"\n"));
-    setup.source("flow", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"flow\"\n[[routes]]\ntarget = \"nowhere\"\n"));
+    setup.source(
+        "flow",
+        &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"flow\"\n[[routes]]\ntarget = \"nowhere\"\n"),
+    );
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
     let started = executions(&moto, &arn).await;
     assert_eq!(started.len(), 5, "one execution per event, the one started before not twice: {started:?}");
-    let mut numbers: Vec<u64> = started.iter().filter_map(|(_, input)| input["Records"][0]["body"].as_str()).map(|b| serde_json::from_str::<Value>(b).unwrap()["n"].as_u64().unwrap()).collect();
+    let mut numbers: Vec<u64> = started
+        .iter()
+        .filter_map(|(_, input)| input["Records"][0]["body"].as_str())
+        .map(|b| serde_json::from_str::<Value>(b).unwrap()["n"].as_u64().unwrap())
+        .collect();
     numbers.sort();
     assert_eq!(numbers, [0, 1, 2, 3], "the input is the event as a Lambda target would get it");
     assert!(started.iter().any(|(n, input)| *n == name && input == &json!({"before": true})));
@@ -104,6 +111,9 @@ async fn validate_describes_each_state_machine_and_iam_policy_grants_starting_ex
     let statement = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "StartExecutions").cloned();
     let mut want = vec![arn.clone(), gone.clone()];
     want.sort();
-    assert_eq!(statement, Some(json!({"Sid": "StartExecutions", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": want})));
+    assert_eq!(
+        statement,
+        Some(json!({"Sid": "StartExecutions", "Effect": "Allow", "Action": ["states:StartExecution"], "Resource": want}))
+    );
     assert!(policy["Statement"].as_array().unwrap().iter().all(|s| s["Sid"] != "InvokeTargets"), "{policy}");
 }

@@ -28,7 +28,10 @@ async fn function_errors_are_retried_then_dead_lettered_with_their_payload_log_t
              [targets.once]\nfunction = \"once\"\ninvocation_type = \"RequestResponse\"\n{retry}, retry_function_errors = false }}\n"
         ),
     );
-    setup.source("sync", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"sync\"\n[[routes]]\ntarget = \"once\"\n"));
+    setup.source(
+        "sync",
+        &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"sync\"\n[[routes]]\ntarget = \"once\"\n"),
+    );
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
@@ -80,7 +83,10 @@ async fn on_success_writes_lambdas_success_record_for_every_accepted_event() {
          [targets.async]\nfunction = \"async\"\non_success = \"done\"\n\
          [targets.sync]\nfunction = \"sync\"\nqualifier = \"7\"\ninvocation_type = \"RequestResponse\"\non_success = \"done\"\n",
     );
-    setup.source("fine", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"async\"\n[[routes]]\ntarget = \"sync\"\n"));
+    setup.source(
+        "fine",
+        &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"async\"\n[[routes]]\ntarget = \"sync\"\n"),
+    );
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
@@ -88,7 +94,8 @@ async fn on_success_writes_lambdas_success_record_for_every_accepted_event() {
     let records = read_jsonl(&setup.state_dir().join("done.jsonl"));
     assert_eq!(records.len(), 10, "one per event and target: {records:?}");
     assert!(setup.dead_letters().is_empty());
-    let mut numbers: Vec<(String, u64)> = records.iter().map(|r| (r["fanin"]["target"].as_str().unwrap().to_string(), body_n(&r["requestPayload"]))).collect();
+    let mut numbers: Vec<(String, u64)> =
+        records.iter().map(|r| (r["fanin"]["target"].as_str().unwrap().to_string(), body_n(&r["requestPayload"]))).collect();
     numbers.sort();
     let want: Vec<(String, u64)> = ["async", "sync"].iter().flat_map(|t| (0..5).map(move |n| (t.to_string(), n))).collect();
     assert_eq!(numbers, want);

@@ -36,10 +36,7 @@ fn a_pattern_eventbridge_refuses_is_refused_with_its_message_and_exit_2() {
     let (code, out, err) = fanin(&["test-pattern", "--pattern", r#"{"EventBusArn": [{"wildcard": "*:*:*:*:*:event-bus/*"}]}"#], ORDER);
     assert_eq!(code, Some(2), "stdout: {out}");
     assert!(out.is_empty(), "{out}");
-    assert!(
-        err.contains("Event pattern is not valid. Reason: Rule is too complex - try using fewer wildcard characters"),
-        "{err}"
-    );
+    assert!(err.contains("Event pattern is not valid. Reason: Rule is too complex - try using fewer wildcard characters"), "{err}");
     assert!(err.contains("EventBusArn"), "{err}");
     let (code, _, err) = fanin(&["test-pattern", "--pattern", r#"{"kind": "Order"}"#], ORDER);
     assert_eq!(code, Some(2));

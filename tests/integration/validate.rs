@@ -59,7 +59,10 @@ async fn validate_passes_when_every_target_queue_sink_and_schedule_is_there() {
              [targets.tick]\nfunction = \"tick\"\n"
         ),
     );
-    setup.source("orders", &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"work\"\n[[routes]]\ntarget = \"audit\"\n"));
+    setup.source(
+        "orders",
+        &format!("type = \"sqs\"\nqueue_url = \"{queue}\"\n[[routes]]\ntarget = \"work\"\n[[routes]]\ntarget = \"audit\"\n"),
+    );
     setup.source("nightly", "type = \"cron\"\nschedule = \"0 0 2 * * *\"\ntimezone = \"Asia/Tokyo\"\ntarget = \"tick\"\n");
 
     let (code, out) = validate(&setup, &moto, &lambda.url(), &[]);
@@ -255,16 +258,10 @@ async fn validate_warns_where_sqs_cannot_keep_what_fanin_retries() {
     let lambda = LambdaEndpoint::start();
     let sqs = moto.sqs();
     let dead = moto.queue(&unique("redriven")).await;
-    let dead_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dead)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let dead_arn =
+        sqs.get_queue_attributes().queue_url(&dead).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap().attributes.unwrap()
+            [&QueueAttributeName::QueueArn]
+            .clone();
     let queue = sqs
         .create_queue()
         .queue_name(unique("short-lived"))
@@ -285,7 +282,10 @@ async fn validate_warns_where_sqs_cannot_keep_what_fanin_retries() {
     assert_eq!(code, Some(0), "warnings alone do not fail: {out}");
     let warnings: Vec<&str> = out.lines().filter(|l| l.starts_with("warn  source orders: ")).collect();
     assert_eq!(warnings.len(), 3, "{out}");
-    assert!(out.contains("the queue keeps messages 1h (MessageRetentionPeriod), less than targets.patient.retry.max_event_age 13h"), "{out}");
+    assert!(
+        out.contains("the queue keeps messages 1h (MessageRetentionPeriod), less than targets.patient.retry.max_event_age 13h"),
+        "{out}"
+    );
     assert!(out.contains(&format!("aws sqs set-queue-attributes --queue-url {queue} --attributes MessageRetentionPeriod=46800")), "{out}");
     assert!(out.contains(&format!("the queue's redrive policy moves a message to {dead_arn} after 2 receive(s)")), "{out}");
     assert!(out.contains("target patient may hold a message up to 13h"), "{out}");
@@ -337,8 +337,14 @@ async fn validate_counts_the_alarms_a_polling_source_finds_and_warns_when_there_
         .await
         .unwrap();
     let setup = Setup::new("", "[targets.pager]\nfunction = \"pager\"\n");
-    setup.source("found", &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"{prefix}\"\ntarget = \"pager\"\n"));
-    setup.source("none", &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"{prefix}-nothing\"\ntarget = \"pager\"\n"));
+    setup.source(
+        "found",
+        &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"{prefix}\"\ntarget = \"pager\"\n"),
+    );
+    setup.source(
+        "none",
+        &format!("type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\nalarm_name_prefix = \"{prefix}-nothing\"\ntarget = \"pager\"\n"),
+    );
     let (code, out) = validate(&setup, &moto, &lambda.url(), &[]);
     assert_eq!(code, Some(0), "a warning is no failure: {out}");
     assert!(finding(&out, "ok", "source found").contains(&format!("DescribeAlarms finds 1 of alarms named {prefix}*")), "{out}");

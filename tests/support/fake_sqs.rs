@@ -91,12 +91,7 @@ impl FakeSqs {
         });
         let server_state = state.clone();
         let (shutdown, thread) = spawn_server("fake-sqs", listener, move |req, _| handle(req, server_state.clone()));
-        FakeSqs {
-            addr,
-            state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
+        FakeSqs { addr, state, shutdown: Some(shutdown), thread: Some(thread) }
     }
 
     /// `http://127.0.0.1:PORT`, for `endpoint_url` / `AWS_ENDPOINT_URL_SQS`.
@@ -116,10 +111,7 @@ impl FakeSqs {
     }
     /// Messages handed out by ReceiveMessage so far.
     pub fn received(&self) -> usize {
-        self.state
-            .next
-            .load(Ordering::Relaxed)
-            .min(self.state.bodies.len())
+        self.state.next.load(Ordering::Relaxed).min(self.state.bodies.len())
     }
     /// Second copies handed out so far.
     pub fn handed_out_again(&self) -> usize {
@@ -166,7 +158,6 @@ impl Drop for FakeSqs {
     }
 }
 
-
 /// The request fields of all the supported actions (each uses some).
 #[derive(serde::Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -207,22 +198,11 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
     };
     let input: Input = match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
         Ok(input) => input,
-        Err(e) => {
-            return error(
-                400,
-                "SerializationException",
-                &format!("invalid request body: {e}"),
-                None,
-            )
-        }
+        Err(e) => return error(400, "SerializationException", &format!("invalid request body: {e}"), None),
     };
 
     if action == "GetQueueUrl" {
-        return if input.queue_name == QUEUE_NAME {
-            ok(json!({ "QueueUrl": st.queue_url }).to_string())
-        } else {
-            queue_does_not_exist()
-        };
+        return if input.queue_name == QUEUE_NAME { ok(json!({ "QueueUrl": st.queue_url }).to_string()) } else { queue_does_not_exist() };
     }
     let known = matches!(
         action.as_str(),
@@ -234,23 +214,12 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             | "GetQueueAttributes"
     );
     if !known {
-        return error(
-            400,
-            "UnsupportedOperation",
-            &format!("fake SQS does not implement {action:?}"),
-            None,
-        );
+        return error(400, "UnsupportedOperation", &format!("fake SQS does not implement {action:?}"), None);
     }
     if input.queue_url.rsplit('/').next() != Some(QUEUE_NAME) {
         return queue_does_not_exist();
     }
-    let wants = |name: &str| {
-        input
-            .attribute_names
-            .iter()
-            .chain(&input.message_system_attribute_names)
-            .any(|w| w == name || w == "All")
-    };
+    let wants = |name: &str| input.attribute_names.iter().chain(&input.message_system_attribute_names).any(|w| w == name || w == "All");
 
     match action.as_str() {
         "ReceiveMessage" => {
@@ -262,12 +231,8 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             }
             let n = st.bodies.len();
             let total = if st.twice { 2 * n } else { n };
-            let start = st
-                .next
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    Some((n + max as usize).min(total))
-                })
-                .unwrap_or(total);
+            let start =
+                st.next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some((n + max as usize).min(total))).unwrap_or(total);
             let end = (start + max as usize).min(total);
             // Positions past `n` are second copies, of messages not deleted yet.
             let picked: Vec<(usize, usize)> = (start..end)
@@ -295,8 +260,7 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             .into_iter()
             .filter(|(name, _)| wants(name))
             .collect();
-            let mut out =
-                String::with_capacity(64 + picked.len() * (400 + st.bodies[picked[0].0].len()));
+            let mut out = String::with_capacity(64 + picked.len() * (400 + st.bodies[picked[0].0].len()));
             out.push_str(r#"{"Messages":["#);
             for (k, &(i, copy)) in picked.iter().enumerate() {
                 let body = &st.bodies[i];
@@ -313,8 +277,7 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
                 if !attributes.is_empty() {
                     out.push_str(r#","Attributes":{"#);
                     for (k, (name, value)) in attributes.iter().enumerate() {
-                        let _ =
-                            write!(out, r#"{}"{name}":"{value}""#, if k > 0 { "," } else { "" });
+                        let _ = write!(out, r#"{}"{name}":"{value}""#, if k > 0 { "," } else { "" });
                     }
                     out.push('}');
                 }
@@ -330,17 +293,8 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
         "ChangeMessageVisibility" => ok("{}".to_string()),
         "DeleteMessageBatch" | "ChangeMessageVisibilityBatch" => {
             if input.entries.is_empty() || input.entries.len() > 10 {
-                let code = if input.entries.is_empty() {
-                    "EmptyBatchRequest"
-                } else {
-                    "TooManyEntriesInBatchRequest"
-                };
-                return error(
-                    400,
-                    code,
-                    "There should be between 1 and 10 entries in a batch request.",
-                    None,
-                );
+                let code = if input.entries.is_empty() { "EmptyBatchRequest" } else { "TooManyEntriesInBatchRequest" };
+                return error(400, code, "There should be between 1 and 10 entries in a batch request.", None);
             }
             let mut successful = Vec::with_capacity(input.entries.len());
             for e in &input.entries {
@@ -359,14 +313,8 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             for (name, value) in [
                 ("QueueArn", QUEUE_ARN.to_string()),
                 ("VisibilityTimeout", "30".to_string()),
-                (
-                    "ApproximateNumberOfMessages",
-                    (st.bodies.len() - handed).to_string(),
-                ),
-                (
-                    "ApproximateNumberOfMessagesNotVisible",
-                    in_flight.to_string(),
-                ),
+                ("ApproximateNumberOfMessages", (st.bodies.len() - handed).to_string()),
+                ("ApproximateNumberOfMessagesNotVisible", in_flight.to_string()),
                 ("ApproximateNumberOfMessagesDelayed", "0".to_string()),
                 ("CreatedTimestamp", created.clone()),
                 ("LastModifiedTimestamp", created),
@@ -389,7 +337,10 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
 /// Deletes the message whose newest receipt handle is `receipt_handle` (`rh-<index>-<copy>`);
 /// an older or unknown handle deletes nothing.
 fn delete(st: &State, receipt_handle: &str) {
-    let parsed = receipt_handle.strip_prefix("rh-").and_then(|r| r.split_once('-')).and_then(|(i, copy)| Some((i.parse::<usize>().ok()?, copy.parse::<usize>().ok()?)));
+    let parsed = receipt_handle
+        .strip_prefix("rh-")
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(i, copy)| Some((i.parse::<usize>().ok()?, copy.parse::<usize>().ok()?)));
     let index = parsed.filter(|&(i, copy)| st.latest_copy.get(i).is_some_and(|c| c.load(Ordering::Relaxed) == copy)).map(|(i, _)| i);
     if let Some(flag) = index.and_then(|i| st.deleted_flags.get(i)) {
         if !flag.swap(true, Ordering::Relaxed) {
@@ -403,10 +354,7 @@ fn message_id(i: usize) -> String {
 }
 
 fn epoch_millis() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()
 }
 
 fn response(status: u16, body: String) -> Resp {
@@ -425,13 +373,9 @@ fn ok(body: String) -> Resp {
 /// `query_error` is the `x-amzn-query-error` header value; the SDK takes the error code
 /// from it when present, and only recognises some modeled errors by that code.
 fn error(status: u16, code: &str, message: &str, query_error: Option<&str>) -> Resp {
-    let mut resp = response(
-        status,
-        json!({ "__type": format!("com.amazonaws.sqs#{code}"), "message": message }).to_string(),
-    );
+    let mut resp = response(status, json!({ "__type": format!("com.amazonaws.sqs#{code}"), "message": message }).to_string());
     if let Some(q) = query_error {
-        resp.headers_mut()
-            .insert("x-amzn-query-error", q.parse().expect("header value"));
+        resp.headers_mut().insert("x-amzn-query-error", q.parse().expect("header value"));
     }
     resp
 }
@@ -439,12 +383,7 @@ fn error(status: u16, code: &str, message: &str, query_error: Option<&str>) -> R
 fn queue_does_not_exist() -> Resp {
     // aws-sdk-sqs maps only the query code "AWS.SimpleQueueService.NonExistentQueue" to
     // its `QueueDoesNotExist` error variant, so the header is needed for that.
-    error(
-        400,
-        "QueueDoesNotExist",
-        "The specified queue does not exist.",
-        Some("AWS.SimpleQueueService.NonExistentQueue;Sender"),
-    )
+    error(400, "QueueDoesNotExist", "The specified queue does not exist.", Some("AWS.SimpleQueueService.NonExistentQueue;Sender"))
 }
 
 /// MD5 of `data` as lowercase hex (RFC 1321), as SQS puts in `MD5OfBody`.
@@ -452,16 +391,12 @@ pub fn md5_hex(data: &[u8]) -> String {
     const SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
     // K[i] = floor(|sin(i + 1)| * 2^32).
     const K: [u32; 64] = [
-        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-        0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-        0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-        0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-        0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-        0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-        0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-        0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-        0xeb86d391,
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1,
+        0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453,
+        0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942,
+        0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05,
+        0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d,
+        0x85845dd1, 0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
     ];
     let mut state: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
 
@@ -473,9 +408,7 @@ pub fn md5_hex(data: &[u8]) -> String {
     msg.extend_from_slice(&((data.len() as u64).wrapping_mul(8)).to_le_bytes());
 
     for chunk in msg.chunks_exact(64) {
-        let m: [u32; 16] = std::array::from_fn(|i| {
-            u32::from_le_bytes(chunk[i * 4..i * 4 + 4].try_into().unwrap())
-        });
+        let m: [u32; 16] = std::array::from_fn(|i| u32::from_le_bytes(chunk[i * 4..i * 4 + 4].try_into().unwrap()));
         let [mut a, mut b, mut c, mut d] = state;
         for i in 0..64 {
             let (f, g) = match i / 16 {
@@ -484,20 +417,12 @@ pub fn md5_hex(data: &[u8]) -> String {
                 2 => (b ^ c ^ d, (3 * i + 5) % 16),
                 _ => (c ^ (b | !d), (7 * i) % 16),
             };
-            let rotated = a
-                .wrapping_add(f)
-                .wrapping_add(K[i])
-                .wrapping_add(m[g])
-                .rotate_left(SHIFTS[(i / 16) * 4 + i % 4]);
+            let rotated = a.wrapping_add(f).wrapping_add(K[i]).wrapping_add(m[g]).rotate_left(SHIFTS[(i / 16) * 4 + i % 4]);
             (a, b, c, d) = (d, b.wrapping_add(rotated), b, c);
         }
         for (s, v) in state.iter_mut().zip([a, b, c, d]) {
             *s = s.wrapping_add(v);
         }
     }
-    state
-        .iter()
-        .flat_map(|w| w.to_le_bytes())
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    state.iter().flat_map(|w| w.to_le_bytes()).map(|b| format!("{b:02x}")).collect()
 }

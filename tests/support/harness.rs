@@ -19,9 +19,8 @@ pub struct Moto {
 impl Moto {
     /// From `FANIN_TEST_MOTO_URL`; integration tests cannot run without it.
     pub fn from_env() -> Moto {
-        let url = std::env::var("FANIN_TEST_MOTO_URL").unwrap_or_else(|_| {
-            panic!("FANIN_TEST_MOTO_URL is not set: integration tests need a local AWS; run them with scripts/test")
-        });
+        let url = std::env::var("FANIN_TEST_MOTO_URL")
+            .unwrap_or_else(|_| panic!("FANIN_TEST_MOTO_URL is not set: integration tests need a local AWS; run them with scripts/test"));
         Moto { url }
     }
 
@@ -30,9 +29,9 @@ impl Moto {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.url)
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("test", "test", None, None, "test"),
-            ))
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+                "test", "test", None, None, "test",
+            )))
             .build()
     }
 
@@ -65,7 +64,8 @@ impl Moto {
     pub async fn state_machine(&self, name: &str) -> String {
         let definition = r#"{"StartAt":"Done","States":{"Done":{"Type":"Pass","End":true}}}"#;
         let role = "arn:aws:iam::123456789012:role/fanin-test";
-        let out = self.sfn().create_state_machine().name(name).definition(definition).role_arn(role).send().await.expect("create state machine");
+        let out =
+            self.sfn().create_state_machine().name(name).definition(definition).role_arn(role).send().await.expect("create state machine");
         out.state_machine_arn().to_string()
     }
 
@@ -91,11 +91,7 @@ impl Moto {
                 .iter()
                 .enumerate()
                 .map(|(i, b)| {
-                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                        .id(format!("{n}-{i}"))
-                        .message_body(b)
-                        .build()
-                        .unwrap()
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder().id(format!("{n}-{i}")).message_body(b).build().unwrap()
                 })
                 .collect();
             let out = sqs.send_message_batch().queue_url(queue_url).set_entries(Some(entries)).send().await.expect("send batch");

@@ -115,16 +115,9 @@ pub enum Reply {
     AcceptWith(Vec<u8>),
     /// 429 TooManyRequestsException with this `Reason` (e.g. "ReservedFunctionConcurrentInvocationLimitExceeded",
     /// "CallerRateLimitExceeded"); `retry_after` goes to the `Retry-After` header and `retryAfterSeconds` in the body.
-    Throttle {
-        reason: String,
-        retry_after: Option<u64>,
-    },
+    Throttle { reason: String, retry_after: Option<u64> },
     /// Any error reply: `x-amzn-ErrorType: code`, body `{"Type":…,"message":…}` (Type "Service" for ServiceException, else "User").
-    Error {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Error { status: u16, code: String, message: String },
     /// A synchronous call whose function failed: 200 with `X-Amz-Function-Error: kind`
     /// (`Unhandled` / `Handled`) and Lambda's error payload (`errorType`, `errorMessage`);
     /// an asynchronous one is accepted as usual (the function fails later, out of sight).
@@ -137,17 +130,10 @@ pub enum Reply {
 
 impl Reply {
     pub fn throttle(reason: &str, retry_after: Option<u64>) -> Reply {
-        Reply::Throttle {
-            reason: reason.to_string(),
-            retry_after,
-        }
+        Reply::Throttle { reason: reason.to_string(), retry_after }
     }
     pub fn error(status: u16, code: &str, message: &str) -> Reply {
-        Reply::Error {
-            status,
-            code: code.to_string(),
-            message: message.to_string(),
-        }
+        Reply::Error { status, code: code.to_string(), message: message.to_string() }
     }
     /// 500 ServiceException.
     pub fn service_error() -> Reply {
@@ -155,35 +141,19 @@ impl Reply {
     }
     /// 404 ResourceNotFoundException.
     pub fn not_found(function: &str) -> Reply {
-        Reply::error(
-            404,
-            "ResourceNotFoundException",
-            &format!("Function not found: {}", function_arn(function, None)),
-        )
+        Reply::error(404, "ResourceNotFoundException", &format!("Function not found: {}", function_arn(function, None)))
     }
     /// 403 AccessDeniedException.
     pub fn access_denied() -> Reply {
-        Reply::error(
-            403,
-            "AccessDeniedException",
-            "User is not authorized to perform: lambda:InvokeFunction",
-        )
+        Reply::error(403, "AccessDeniedException", "User is not authorized to perform: lambda:InvokeFunction")
     }
     /// 413 RequestTooLargeException.
     pub fn too_large() -> Reply {
-        Reply::error(
-            413,
-            "RequestTooLargeException",
-            "Request must be smaller than 1048576 bytes for the Invoke operation",
-        )
+        Reply::error(413, "RequestTooLargeException", "Request must be smaller than 1048576 bytes for the Invoke operation")
     }
     /// 502 ResourceNotReadyException.
     pub fn not_ready() -> Reply {
-        Reply::error(
-            502,
-            "ResourceNotReadyException",
-            "The function is currently in the following state: Pending",
-        )
+        Reply::error(502, "ResourceNotReadyException", "The function is currently in the following state: Pending")
     }
     pub fn slow(delay: Duration, then: Reply) -> Reply {
         Reply::Slow(delay, Box::new(then))
@@ -249,22 +219,13 @@ impl Behavior {
             Reply::error(
                 404,
                 "ResourceNotFoundException",
-                &format!(
-                    "Function not found: {}",
-                    function_arn(&inv.function_name, inv.qualifier.as_deref())
-                ),
+                &format!("Function not found: {}", function_arn(&inv.function_name, inv.qualifier.as_deref())),
             )
         })
     }
     /// Fail with `reply` the first `n` times each payload arrives, then succeed.
     pub fn fail_first(n: u32, reply: Reply) -> Behavior {
-        Behavior::from_fn(move |_, seen| {
-            if seen < n {
-                reply.clone()
-            } else {
-                Reply::Accept
-            }
-        })
+        Behavior::from_fn(move |_, seen| if seen < n { reply.clone() } else { Reply::Accept })
     }
     /// A seeded random mix: each `(probability, reply)` is chosen with that probability,
     /// the remaining probability is `Accept`. E.g.
@@ -273,12 +234,7 @@ impl Behavior {
     /// payload gets the same answer on every run, whatever the arrival order.
     pub fn random(seed: u64, mix: Vec<(f64, Reply)>) -> Behavior {
         Behavior::from_fn(move |inv, seen| {
-            let mut h = fnv1a(
-                seed.to_le_bytes()
-                    .iter()
-                    .chain(&inv.payload)
-                    .chain(&seen.to_le_bytes()),
-            );
+            let mut h = fnv1a(seed.to_le_bytes().iter().chain(&inv.payload).chain(&seen.to_le_bytes()));
             // splitmix64 finaliser for well-spread bits, then 53 bits to [0, 1).
             h = (h ^ (h >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
             h = (h ^ (h >> 27)).wrapping_mul(0x94d049bb133111eb);
@@ -296,9 +252,7 @@ impl Behavior {
 }
 
 fn fnv1a<'a>(bytes: impl Iterator<Item = &'a u8>) -> u64 {
-    bytes.fold(0xcbf29ce484222325, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x100000001b3)
-    })
+    bytes.fold(0xcbf29ce484222325, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
 }
 
 /// `arn:aws:lambda:us-east-1:123456789012:function:NAME[:QUALIFIER]`.
@@ -376,12 +330,7 @@ impl LambdaEndpoint {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let (shutdown, thread) = spawn_server("fake-lambda", listener, move |req, kill| handle(req, server_state.clone(), kill));
-        LambdaEndpoint {
-            addr,
-            state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        }
+        LambdaEndpoint { addr, state, shutdown: Some(shutdown), thread: Some(thread) }
     }
 
     /// `http://127.0.0.1:PORT`, for `endpoint_url` / `AWS_ENDPOINT_URL_LAMBDA`.
@@ -419,9 +368,7 @@ impl LambdaEndpoint {
         let existing: HashSet<String> = functions.iter().map(|f| f.to_string()).collect();
         let mut st = self.lock();
         for f in &existing {
-            st.behaviors
-                .entry(f.clone())
-                .or_insert_with(Behavior::accept);
+            st.behaviors.entry(f.clone()).or_insert_with(Behavior::accept);
         }
         st.default = Behavior::not_found();
     }
@@ -442,12 +389,7 @@ impl LambdaEndpoint {
     }
     /// Those of one function (by bare name).
     pub fn invocations_for(&self, function: &str) -> Vec<Invocation> {
-        self.lock()
-            .invocations
-            .iter()
-            .filter(|i| i.function_name == function)
-            .cloned()
-            .collect()
+        self.lock().invocations.iter().filter(|i| i.function_name == function).cloned().collect()
     }
     /// The payloads (JSON) of one function's invocations that were answered 2xx, in order.
     pub fn accepted_payloads(&self, function: &str) -> Vec<serde_json::Value> {
@@ -455,12 +397,7 @@ impl LambdaEndpoint {
     }
     /// Only those answered 2xx.
     pub fn accepted(&self) -> Vec<Invocation> {
-        self.lock()
-            .invocations
-            .iter()
-            .filter(|i| i.is_accepted())
-            .cloned()
-            .collect()
+        self.lock().invocations.iter().filter(|i| i.is_accepted()).cloned().collect()
     }
     /// Number of requests so far (cheap, no copy).
     pub fn count(&self) -> usize {
@@ -480,9 +417,7 @@ impl LambdaEndpoint {
 
     /// Polls (blocking, every 10 ms) until at least `n` requests were answered 2xx; false on timeout.
     pub fn wait_for_accepted(&self, n: usize, timeout: Duration) -> bool {
-        self.wait_until(timeout, |invs| {
-            invs.iter().filter(|i| i.is_accepted()).count() >= n
-        })
+        self.wait_until(timeout, |invs| invs.iter().filter(|i| i.is_accepted()).count() >= n)
     }
     /// Polls (blocking, every 10 ms) until `pred(&invocations)` holds; false on timeout.
     pub fn wait_until(&self, timeout: Duration, pred: impl Fn(&[Invocation]) -> bool) -> bool {
@@ -510,7 +445,6 @@ impl Drop for LambdaEndpoint {
     }
 }
 
-
 async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Notify>) -> Resp {
     if req.uri().path().starts_with("/url/") {
         return handle_url(req, state, kill).await;
@@ -521,49 +455,25 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
 
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let function = match path
-        .strip_prefix("/2015-03-31/functions/")
-        .and_then(|rest| rest.strip_suffix("/invocations"))
-    {
-        Some(f) if req.method() == hyper::Method::POST && !f.is_empty() && !f.contains('/') => {
-            percent_decode(f)
-        }
+    let function = match path.strip_prefix("/2015-03-31/functions/").and_then(|rest| rest.strip_suffix("/invocations")) {
+        Some(f) if req.method() == hyper::Method::POST && !f.is_empty() && !f.contains('/') => percent_decode(f),
         _ => {
             let msg = format!("No route for {} {}", req.method(), path);
             return error_response(&request_id, 404, "UnknownOperationException", &msg, None);
         }
     };
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
     let invocation_type = InvocationType::parse(header("x-amz-invocation-type").as_deref());
     let log_type = header("x-amz-log-type");
     let raw_context = header("x-amz-client-context");
-    let client_context = raw_context
-        .as_deref()
-        .and_then(|c| BASE64.decode(c).ok())
-        .and_then(|b| String::from_utf8(b).ok());
-    let query_qualifier = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == "Qualifier")
-        .map(|(_, v)| percent_decode(v));
+    let client_context = raw_context.as_deref().and_then(|c| BASE64.decode(c).ok()).and_then(|b| String::from_utf8(b).ok());
+    let query_qualifier =
+        query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == "Qualifier").map(|(_, v)| percent_decode(v));
     let (function_name, name_qualifier) = parse_function_name(&function);
     let authorization = header("authorization");
     let payload = match req.into_body().collect().await {
         Ok(b) => b.to_bytes().to_vec(),
-        Err(_) => {
-            return error_response(
-                &request_id,
-                400,
-                "InvalidRequestContentException",
-                "Could not read request body",
-                None,
-            )
-        }
+        Err(_) => return error_response(&request_id, 400, "InvalidRequestContentException", "Could not read request body", None),
     };
 
     let mut inv = Invocation {
@@ -585,11 +495,7 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
     // Decide and record under the lock; answer after releasing it.
     let reply = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-        let limit = if inv.invocation_type == InvocationType::Event {
-            st.event_limit
-        } else {
-            st.sync_limit
-        };
+        let limit = if inv.invocation_type == InvocationType::Event { st.event_limit } else { st.sync_limit };
         let invalid = |msg: &str| Reply::error(400, "InvalidParameterValueException", msg);
         let reply = if let InvocationType::Other(t) = &inv.invocation_type {
             invalid(&format!(
@@ -601,17 +507,9 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         } else if matches!((&query_qualifier, &name_qualifier), (Some(a), Some(b)) if a != b) {
             invalid("The derived qualifier from the function name does not match the specified qualifier.")
         } else if inv.payload.len() > limit {
-            Reply::error(
-                413,
-                "RequestTooLargeException",
-                &format!("Request must be smaller than {limit} bytes for the Invoke operation"),
-            )
+            Reply::error(413, "RequestTooLargeException", &format!("Request must be smaller than {limit} bytes for the Invoke operation"))
         } else if let Err(e) = check_json(&inv.payload) {
-            Reply::error(
-                400,
-                "InvalidRequestContentException",
-                &format!("Could not parse request body into json: {e}"),
-            )
+            Reply::error(400, "InvalidRequestContentException", &format!("Could not parse request body into json: {e}"))
         } else if inv.invocation_type == InvocationType::DryRun {
             // Lambda checks that the function exists and may be invoked, and runs nothing: of
             // the function's behavior only a 403 or 404 applies, answered at once and counted
@@ -622,11 +520,7 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
                 _ => Reply::Accept,
             }
         } else {
-            let behavior = st
-                .behaviors
-                .get(&inv.function_name)
-                .unwrap_or(&st.default)
-                .clone();
+            let behavior = st.behaviors.get(&inv.function_name).unwrap_or(&st.default).clone();
             let times = if st.record {
                 let seen = st.seen.entry((inv.function_name.clone(), inv.payload.clone())).or_insert(0);
                 *seen += 1;
@@ -659,29 +553,15 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
             let body = serde_json::json!({"errorType": error_type, "errorMessage": message, "trace": []}).to_string();
             success_response(&inv, body.as_bytes(), Some(kind))
         }
-        Reply::Throttle {
-            reason,
-            retry_after,
-        } => {
-            let mut body =
-                serde_json::json!({"Type": "User", "message": "Rate Exceeded.", "Reason": reason});
+        Reply::Throttle { reason, retry_after } => {
+            let mut body = serde_json::json!({"Type": "User", "message": "Rate Exceeded.", "Reason": reason});
             if let Some(s) = retry_after {
                 body["retryAfterSeconds"] = s.to_string().into();
             }
             let retry = retry_after.map(|s| s.to_string());
-            json_error(
-                &request_id,
-                429,
-                "TooManyRequestsException",
-                body,
-                retry.as_deref(),
-            )
+            json_error(&request_id, 429, "TooManyRequestsException", body, retry.as_deref())
         }
-        Reply::Error {
-            status,
-            code,
-            message,
-        } => error_response(&request_id, *status, code, message, None),
+        Reply::Error { status, code, message } => error_response(&request_id, *status, code, message, None),
         Reply::Drop => {
             // Makes the connection task drop the socket; this response is never sent.
             kill.notify_one();
@@ -734,7 +614,12 @@ async fn handle_url(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<
         tokio::time::sleep(delay).await;
     }
     let plain = |status: u16, body: String| {
-        Response::builder().status(status).header("x-amzn-RequestId", &request_id).header("Content-Type", "application/json").body(Full::new(Bytes::from(body))).expect("valid response")
+        Response::builder()
+            .status(status)
+            .header("x-amzn-RequestId", &request_id)
+            .header("Content-Type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .expect("valid response")
     };
     match reply {
         Reply::Accept => plain(200, "null".into()),
@@ -764,9 +649,7 @@ fn check_json(payload: &[u8]) -> Result<(), serde_json::Error> {
 }
 
 fn is_base64_json_object(decoded: Option<&str>) -> bool {
-    decoded
-        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-        .is_some_and(|v| v.is_object())
+    decoded.and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()).is_some_and(|v| v.is_object())
 }
 
 /// 202 / 204, or 200 with `body`; `function_error` adds `X-Amz-Function-Error` and an error
@@ -781,16 +664,18 @@ fn success_response(inv: &Invocation, body: &[u8], function_error: Option<&str>)
                 Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => q.clone(),
                 _ => "$LATEST".to_string(),
             };
-            let mut builder = builder
-                .status(200)
-                .header("Content-Type", "application/json")
-                .header("X-Amz-Executed-Version", version.as_str());
+            let mut builder =
+                builder.status(200).header("Content-Type", "application/json").header("X-Amz-Executed-Version", version.as_str());
             if let Some(kind) = function_error {
                 builder = builder.header("X-Amz-Function-Error", kind);
             }
             if inv.log_type.as_deref() == Some("Tail") {
                 let id = &inv.request_id;
-                let failed = if function_error.is_some() { format!("{id}\tERROR\tInvoke Error \t{}\n", String::from_utf8_lossy(body)) } else { String::new() };
+                let failed = if function_error.is_some() {
+                    format!("{id}\tERROR\tInvoke Error \t{}\n", String::from_utf8_lossy(body))
+                } else {
+                    String::new()
+                };
                 let log = format!(
                     "START RequestId: {id} Version: {version}\n{failed}END RequestId: {id}\n\
                      REPORT RequestId: {id}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 64 MB\t\n"
@@ -803,34 +688,12 @@ fn success_response(inv: &Invocation, body: &[u8], function_error: Option<&str>)
     .expect("valid response")
 }
 
-fn error_response(
-    request_id: &str,
-    status: u16,
-    code: &str,
-    message: &str,
-    retry_after: Option<&str>,
-) -> Resp {
-    let kind = if status >= 500 && code == "ServiceException" {
-        "Service"
-    } else {
-        "User"
-    };
-    json_error(
-        request_id,
-        status,
-        code,
-        serde_json::json!({"Type": kind, "message": message}),
-        retry_after,
-    )
+fn error_response(request_id: &str, status: u16, code: &str, message: &str, retry_after: Option<&str>) -> Resp {
+    let kind = if status >= 500 && code == "ServiceException" { "Service" } else { "User" };
+    json_error(request_id, status, code, serde_json::json!({"Type": kind, "message": message}), retry_after)
 }
 
-fn json_error(
-    request_id: &str,
-    status: u16,
-    code: &str,
-    body: serde_json::Value,
-    retry_after: Option<&str>,
-) -> Resp {
+fn json_error(request_id: &str, status: u16, code: &str, body: serde_json::Value, retry_after: Option<&str>) -> Resp {
     let mut builder = Response::builder()
         .status(status)
         .header("x-amzn-RequestId", request_id)
@@ -839,26 +702,14 @@ fn json_error(
     if let Some(s) = retry_after {
         builder = builder.header("Retry-After", s);
     }
-    builder
-        .body(Full::new(Bytes::from(body.to_string())))
-        .expect("valid response")
+    builder.body(Full::new(Bytes::from(body.to_string()))).expect("valid response")
 }
 
 /// A random UUID-v4-shaped id, like Lambda's.
 fn new_request_id() -> String {
     let r: u128 = rand::random();
-    let h = format!(
-        "{:032x}",
-        (r & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
-    );
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let h = format!("{:032x}", (r & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62));
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 fn percent_decode(s: &str) -> String {
@@ -867,11 +718,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
             (b'%', Some(hi), Some(lo)) => {
                 out.push((hi * 16 + lo) as u8);
                 i += 3;
@@ -884,4 +731,3 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
-

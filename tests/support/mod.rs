@@ -3,9 +3,9 @@
 pub mod fake_sqs;
 pub mod harness;
 pub mod lambda_endpoint;
-pub mod serve;
 #[cfg(test)]
 mod selftest;
+pub mod serve;
 
 use std::time::Duration;
 

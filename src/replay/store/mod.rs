@@ -18,9 +18,9 @@ mod file;
 mod s3;
 mod sqs;
 
-use file::FileState;
 use super::item::{self, DeadLetter, LegacyAttributes};
 use crate::dlq::{offload, DeadLetterRecord};
+use file::FileState;
 
 /// How long replay holds SQS messages it has read; released earlier when it stops.
 const SQS_HOLD: Duration = Duration::from_secs(900);
@@ -121,7 +121,14 @@ impl Store {
     pub async fn release(&self, items: &[&Item]) {
         if let Store::Sqs(s) = self {
             for item in items {
-                let _ = s.client.change_message_visibility().queue_url(&s.queue_url).receipt_handle(&item.key).visibility_timeout(0).send().await;
+                let _ = s
+                    .client
+                    .change_message_visibility()
+                    .queue_url(&s.queue_url)
+                    .receipt_handle(&item.key)
+                    .visibility_timeout(0)
+                    .send()
+                    .await;
             }
         }
     }

@@ -68,7 +68,6 @@ impl S3Store {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

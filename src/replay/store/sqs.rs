@@ -70,9 +70,7 @@ impl SqsStore {
                     }
                     continue;
                 }
-                let attr = |name: &str| {
-                    m.message_attributes().and_then(|a| a.get(name)).and_then(|v| v.string_value()).map(str::to_string)
-                };
+                let attr = |name: &str| m.message_attributes().and_then(|a| a.get(name)).and_then(|v| v.string_value()).map(str::to_string);
                 let legacy = LegacyAttributes { request_id: attr("RequestID"), error_code: attr("ErrorCode") };
                 let id = m.message_id().unwrap_or_default();
                 let body = match offload::parse_pointer(m.body().unwrap_or_default()) {
@@ -105,7 +103,14 @@ impl SqsStore {
             unreadable.extend(items.iter().map(|i| i.key.clone()));
         }
         for receipt in unreadable {
-            let _ = self.client.change_message_visibility().queue_url(&self.queue_url).receipt_handle(&receipt).visibility_timeout(0).send().await;
+            let _ = self
+                .client
+                .change_message_visibility()
+                .queue_url(&self.queue_url)
+                .receipt_handle(&receipt)
+                .visibility_timeout(0)
+                .send()
+                .await;
         }
         result.map(|()| (items, errors))
     }
@@ -117,7 +122,14 @@ impl SqsStore {
 
     /// The record a pointer message names.
     pub(super) async fn fetch(&self, bucket: &str, key: &str) -> Result<String, String> {
-        let out = self.s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| format!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| format!("s3://{bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
         let bytes = out.body.collect().await.map_err(|e| format!("s3://{bucket}/{key}: {e}"))?.into_bytes();
         String::from_utf8(bytes.to_vec()).map_err(|e| format!("s3://{bucket}/{key}: {e}"))
     }

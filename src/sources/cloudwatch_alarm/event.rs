@@ -3,9 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::sources::sns::{classify_sns, Envelope};
 use crate::sources::decode::{is_eventbridge, parse_body, prefix_invalid, str_at, Decoded, DecodedEvent, Meta};
-
+use crate::sources::sns::{classify_sns, Envelope};
 
 const ALARM_STATES: [&str; 3] = ["OK", "ALARM", "INSUFFICIENT_DATA"];
 
@@ -22,9 +21,7 @@ pub fn decode(body: &str, account: &str) -> Decoded {
     match classify_sns(&v) {
         Envelope::Notification(n) => match serde_json::from_str::<Value>(&n.message) {
             Ok(inner) => prefix_invalid(alarm_value(&inner, account), "SNS envelope Message: "),
-            Err(e) => Decoded::Invalid(format!(
-                "SNS envelope Message is not a CloudWatch alarm (not JSON: {e})"
-            )),
+            Err(e) => Decoded::Invalid(format!("SNS envelope Message is not a CloudWatch alarm (not JSON: {e})")),
         },
         Envelope::Confirmation(reason) => Decoded::Skip(reason),
         Envelope::Malformed(reason) => Decoded::Invalid(reason),
@@ -43,18 +40,17 @@ fn alarm_value(v: &Value, account: &str) -> Decoded {
     let Some(obj) = v.as_object() else {
         return Decoded::Invalid("not a CloudWatch alarm (not a JSON object)".into());
     };
-    let payload =
-        if obj.contains_key("alarmData") {
-            Ok(v.clone())
-        } else if is_eventbridge(obj) {
-            alarm_from_eventbridge(v, account)
-        } else if obj.contains_key("AlarmName") && obj.contains_key("NewStateValue") {
-            alarm_from_sns_message(obj, account)
-        } else {
-            Err("not a CloudWatch alarm (expected an EventBridge \"CloudWatch Alarm State Change\" \
+    let payload = if obj.contains_key("alarmData") {
+        Ok(v.clone())
+    } else if is_eventbridge(obj) {
+        alarm_from_eventbridge(v, account)
+    } else if obj.contains_key("AlarmName") && obj.contains_key("NewStateValue") {
+        alarm_from_sns_message(obj, account)
+    } else {
+        Err("not a CloudWatch alarm (expected an EventBridge \"CloudWatch Alarm State Change\" \
              event, an SNS alarm notification or an alarm action event)"
             .to_string())
-        };
+    };
     match payload.and_then(alarm_event) {
         Ok(event) => Decoded::Events(vec![event]),
         Err(reason) => Decoded::Invalid(reason),
@@ -64,9 +60,7 @@ fn alarm_value(v: &Value, account: &str) -> Decoded {
 fn check_state(what: &str, value: Option<&str>) -> Result<(), String> {
     match value {
         Some(s) if ALARM_STATES.contains(&s) => Ok(()),
-        Some(s) => Err(format!(
-            "alarm {what} `{s}` is not OK, ALARM or INSUFFICIENT_DATA"
-        )),
+        Some(s) => Err(format!("alarm {what} `{s}` is not OK, ALARM or INSUFFICIENT_DATA")),
         None => Err(format!("alarm has no {what}")),
     }
 }
@@ -75,9 +69,7 @@ fn check_state(what: &str, value: Option<&str>) -> Result<(), String> {
 fn alarm_event(payload: Value) -> Result<DecodedEvent, String> {
     if let Some(source) = payload.get("source") {
         if source.as_str() != Some("aws.cloudwatch") {
-            return Err(format!(
-                "alarm event source is {source}, not \"aws.cloudwatch\""
-            ));
+            return Err(format!("alarm event source is {source}, not \"aws.cloudwatch\""));
         }
     }
     let arn = str_at(&payload, &["alarmArn"]).ok_or("alarm has no alarm ARN")?;
@@ -91,11 +83,7 @@ fn alarm_event(payload: Value) -> Result<DecodedEvent, String> {
     }
     Ok(DecodedEvent {
         id: format!("{arn}@{timestamp}"),
-        meta: Meta {
-            alarm_name: Some(name.to_string()),
-            state: state.map(str::to_string),
-            ..Meta::default()
-        },
+        meta: Meta { alarm_name: Some(name.to_string()), state: state.map(str::to_string), ..Meta::default() },
         payload,
         filter_view: None,
     })
@@ -110,20 +98,12 @@ fn alarm_from_eventbridge(v: &Value, fallback_account: &str) -> Result<Value, St
     let source = str_at(v, &["source"]).unwrap_or_default();
     let detail_type = str_at(v, &["detail-type"]).unwrap_or_default();
     if source != "aws.cloudwatch" || detail_type != "CloudWatch Alarm State Change" {
-        return Err(format!(
-            "EventBridge event `{source}` / `{detail_type}` is not a CloudWatch alarm state change"
-        ));
+        return Err(format!("EventBridge event `{source}` / `{detail_type}` is not a CloudWatch alarm state change"));
     }
-    let detail = v
-        .get("detail")
-        .filter(|d| d.is_object())
-        .ok_or("alarm EventBridge event has no `detail` object")?;
+    let detail = v.get("detail").filter(|d| d.is_object()).ok_or("alarm EventBridge event has no `detail` object")?;
     let region = str_at(v, &["region"]).unwrap_or_default();
     let resource = v.get("resources").and_then(|r| r.get(0)).and_then(Value::as_str);
-    let account = str_at(v, &["account"])
-        .filter(|a| !a.is_empty())
-        .or_else(|| resource.and_then(arn_account))
-        .unwrap_or(fallback_account);
+    let account = str_at(v, &["account"]).filter(|a| !a.is_empty()).or_else(|| resource.and_then(arn_account)).unwrap_or(fallback_account);
     let arn = match resource {
         Some(arn) => arn.to_string(),
         None => {
@@ -132,9 +112,7 @@ fn alarm_from_eventbridge(v: &Value, fallback_account: &str) -> Result<Value, St
         }
     };
     // The alarm action's `time` is the state change time, in CloudWatch's format.
-    let time = str_at(detail, &["state", "timestamp"])
-        .or_else(|| str_at(v, &["time"]))
-        .unwrap_or_default();
+    let time = str_at(detail, &["state", "timestamp"]).or_else(|| str_at(v, &["time"])).unwrap_or_default();
     Ok(json!({
         "source": "aws.cloudwatch",
         "alarmArn": arn,
@@ -181,45 +159,18 @@ fn copy_fields(from: &Value, to: &mut Map<String, Value>, fields: &[(&str, &str)
 
 fn metric_from_sns(m: &Value) -> Value {
     let mut out = Map::new();
-    copy_fields(
-        m,
-        &mut out,
-        &[
-            ("Id", "id"),
-            ("Expression", "expression"),
-            ("Label", "label"),
-        ],
-    );
+    copy_fields(m, &mut out, &[("Id", "id"), ("Expression", "expression"), ("Label", "label")]);
     if let Some(stat) = m.get("MetricStat").filter(|s| s.is_object()) {
         let metric = &stat["Metric"];
         let mut metric_out = Map::new();
-        copy_fields(
-            metric,
-            &mut metric_out,
-            &[("Namespace", "namespace"), ("MetricName", "name")],
-        );
-        metric_out.insert(
-            "dimensions".into(),
-            dimensions(metric.get("Dimensions")).into(),
-        );
+        copy_fields(metric, &mut metric_out, &[("Namespace", "namespace"), ("MetricName", "name")]);
+        metric_out.insert("dimensions".into(), dimensions(metric.get("Dimensions")).into());
         let mut stat_out = Map::new();
         stat_out.insert("metric".into(), metric_out.into());
-        copy_fields(
-            stat,
-            &mut stat_out,
-            &[("Period", "period"), ("Stat", "stat"), ("Unit", "unit")],
-        );
+        copy_fields(stat, &mut stat_out, &[("Period", "period"), ("Stat", "stat"), ("Unit", "unit")]);
         out.insert("metricStat".into(), stat_out.into());
     }
-    copy_fields(
-        m,
-        &mut out,
-        &[
-            ("ReturnData", "returnData"),
-            ("Period", "period"),
-            ("AccountId", "accountId"),
-        ],
-    );
+    copy_fields(m, &mut out, &[("ReturnData", "returnData"), ("Period", "period"), ("AccountId", "accountId")]);
     out.into()
 }
 
@@ -231,15 +182,8 @@ fn alarm_from_sns_message(obj: &Map<String, Value>, fallback_account: &str) -> R
     let time = field("StateChangeTime").ok_or("alarm has no `StateChangeTime`")?;
     // arn:aws:cloudwatch:<region>:<account>:alarm:<name>; SNS's `Region` is a display name.
     let arn_parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let region = arn_parts
-        .get(3)
-        .copied()
-        .or_else(|| field("Region"))
-        .unwrap_or_default();
-    let account = field("AWSAccountId")
-        .filter(|a| !a.is_empty())
-        .or_else(|| arn_account(arn))
-        .unwrap_or(fallback_account);
+    let region = arn_parts.get(3).copied().or_else(|| field("Region")).unwrap_or_default();
+    let account = field("AWSAccountId").filter(|a| !a.is_empty()).or_else(|| arn_account(arn)).unwrap_or(fallback_account);
 
     let mut configuration = Map::new();
     if let Some(description) = field("AlarmDescription") {
@@ -254,29 +198,17 @@ fn alarm_from_sns_message(obj: &Map<String, Value>, fallback_account: &str) -> R
             &[
                 ("ActionsSuppressor", "actionsSuppressor"),
                 ("ActionsSuppressorWaitPeriod", "actionsSuppressorWaitPeriod"),
-                (
-                    "ActionsSuppressorExtensionPeriod",
-                    "actionsSuppressorExtensionPeriod",
-                ),
+                ("ActionsSuppressorExtensionPeriod", "actionsSuppressorExtensionPeriod"),
             ],
         );
     } else if let Some(trigger) = obj.get("Trigger").filter(|t| t.is_object()) {
         let metrics: Vec<Value> = match trigger.get("Metrics").and_then(Value::as_array) {
             Some(metrics) if !metrics.is_empty() => metrics.iter().map(metric_from_sns).collect(),
             _ => {
-                let statistic = str_at(trigger, &["Statistic"])
-                    .or_else(|| str_at(trigger, &["ExtendedStatistic"]))
-                    .map(statistic_name);
+                let statistic = str_at(trigger, &["Statistic"]).or_else(|| str_at(trigger, &["ExtendedStatistic"])).map(statistic_name);
                 let mut metric = Map::new();
-                copy_fields(
-                    trigger,
-                    &mut metric,
-                    &[("Namespace", "namespace"), ("MetricName", "name")],
-                );
-                metric.insert(
-                    "dimensions".into(),
-                    dimensions(trigger.get("Dimensions")).into(),
-                );
+                copy_fields(trigger, &mut metric, &[("Namespace", "namespace"), ("MetricName", "name")]);
+                metric.insert("dimensions".into(), dimensions(trigger.get("Dimensions")).into());
                 let mut stat = Map::new();
                 stat.insert("metric".into(), metric.into());
                 copy_fields(trigger, &mut stat, &[("Period", "period")]);
@@ -311,7 +243,6 @@ fn alarm_from_sns_message(obj: &Map<String, Value>, fallback_account: &str) -> R
         "alarmData": alarm_data,
     }))
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -53,7 +53,11 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
     if let Some(prefix) = &options.alarm_name_prefix {
         // DescribeAlarms' AlarmNamePrefix: 1 to 255 characters.
         if prefix.is_empty() || prefix.chars().count() > 255 {
-            return Err(ConfigError::new(path, "alarm_name_prefix", format!("must be 1 to 255 characters (it is {})", prefix.chars().count())));
+            return Err(ConfigError::new(
+                path,
+                "alarm_name_prefix",
+                format!("must be 1 to 255 characters (it is {})", prefix.chars().count()),
+            ));
         }
     }
     if let Some(bad) = options.states.iter().find(|s| !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&s.as_str())) {
@@ -93,7 +97,8 @@ pub fn settings(path: &Path, mut table: toml::Table) -> Result<SourceKind, Confi
 impl AlarmOptions {
     /// Whether the source's filters take the event: alarm name prefix and new state.
     pub fn wants(&self, meta: &Meta) -> bool {
-        starts_with(&meta.alarm_name, &self.alarm_name_prefix) && (self.states.is_empty() || meta.state.as_ref().is_some_and(|s| self.states.contains(s)))
+        starts_with(&meta.alarm_name, &self.alarm_name_prefix)
+            && (self.states.is_empty() || meta.state.as_ref().is_some_and(|s| self.states.contains(s)))
     }
 }
 

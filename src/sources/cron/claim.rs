@@ -74,7 +74,10 @@ fn default_lease() -> Duration {
 fn lease<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let lease = crate::config::duration(d)?;
     if lease < MIN_LEASE || lease > MAX_LEASE {
-        let message = format!("{} is out of range: a lease is renewed every third of it, so it must be from 3s to 1h", humantime::format_duration(lease));
+        let message = format!(
+            "{} is out of range: a lease is renewed every third of it, so it must be from 3s to 1h",
+            humantime::format_duration(lease)
+        );
         return Err(serde::de::Error::custom(message));
     }
     Ok(lease)
@@ -326,7 +329,11 @@ fn to_body(record: &Record) -> Vec<u8> {
 
 /// This machine's host name (Linux), for claims.
 pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 #[cfg(test)]

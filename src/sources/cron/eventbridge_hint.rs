@@ -13,7 +13,8 @@ pub fn hint(expression: &str) -> Option<String> {
         });
     }
     if let Some(inner) = e.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
-        let intro = format!("`{e}` is an EventBridge rate; fanin's schedules are six-field cron: sec min hour day-of-month month day-of-week");
+        let intro =
+            format!("`{e}` is an EventBridge rate; fanin's schedules are six-field cron: sec min hour day-of-month month day-of-week");
         return Some(match equivalent_rate(inner) {
             Some(six) => format!("{intro}: write `{six}`"),
             None => intro,

@@ -102,7 +102,8 @@ pub(crate) fn run_seed(seed: u64) -> Result<Summary, String> {
 
 async fn simulate(seed: u64) -> Result<Summary, String> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let epoch = UNIX_EPOCH + Duration::from_secs(1_800_000_000 + rng.random_range(0..86_400)) + Duration::from_millis(rng.random_range(0..1000));
+    let epoch =
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + rng.random_range(0..86_400)) + Duration::from_millis(rng.random_range(0..1000));
     clock::simulated::set(epoch);
     let t0 = clock::utc();
     let lease = Duration::from_secs(rng.random_range(3..=10));
@@ -120,9 +121,11 @@ async fn simulate(seed: u64) -> Result<Summary, String> {
     }
     let store_rng = Mutex::new(StdRng::seed_from_u64(seed ^ 0x5eed));
     let store = Arc::new(MemoryStore::with_latency(move || Duration::from_millis(store_rng.lock().unwrap().random_range(2..60))));
-    let world = Arc::new(World { rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0xf00d)), outages: outages.clone(), ledger: Mutex::default() });
+    let world =
+        Arc::new(World { rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0xf00d)), outages: outages.clone(), ledger: Mutex::default() });
 
-    let mut fleet: Vec<Instance> = (0..count).map(|n| Instance { id: format!("i{n}"), state_dir: tempfile::tempdir().unwrap(), running: None }).collect();
+    let mut fleet: Vec<Instance> =
+        (0..count).map(|n| Instance { id: format!("i{n}"), state_dir: tempfile::tempdir().unwrap(), running: None }).collect();
     // The plan: who starts when (the first two at once), who is killed for good, who restarts.
     let mut plan: Vec<(Duration, Step)> = vec![];
     for n in 0..count {
@@ -296,7 +299,9 @@ fn a_fleet_loses_no_fire_and_repeats_none_more_than_once_over_many_seeds() {
                 scope.spawn(move || {
                     let mut totals = Summary::default();
                     for seed in (w..200).step_by(2) {
-                        let summary = run_seed(seed).unwrap_or_else(|e| panic!("{e}\nreplay: FANIN_SIM_SEED={seed} cargo test --lib fleet_simulation -- --ignored"));
+                        let summary = run_seed(seed).unwrap_or_else(|e| {
+                            panic!("{e}\nreplay: FANIN_SIM_SEED={seed} cargo test --lib fleet_simulation -- --ignored")
+                        });
                         totals.instants += summary.instants;
                         totals.deliveries += summary.deliveries;
                         totals.twice += summary.twice;

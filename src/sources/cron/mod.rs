@@ -4,8 +4,8 @@
 //! instant on one host of the fleet, under a lease another host takes over if it runs out.
 
 pub mod claim;
-mod fire;
 mod eventbridge_hint;
+mod fire;
 #[cfg(test)]
 mod fleet_simulation;
 pub mod schedule;
@@ -64,7 +64,8 @@ impl Source for CronSource {
                 None => Schedule::parse(&self.settings.schedule, &self.settings.timezone)?,
             };
             // The last fire is kept for catch-up alone: without it, no state file is written.
-            let last = self.settings.catch_up.map(|_| Arc::new(LastFire::new(ctx.state_dir.join("cron").join(format!("{}.json", ctx.name)))));
+            let last =
+                self.settings.catch_up.map(|_| Arc::new(LastFire::new(ctx.state_dir.join("cron").join(format!("{}.json", ctx.name)))));
             // Dropped unfinished (the process dies), the run's tasks stop with it.
             let alive = CancellationToken::new();
             let _alive = alive.clone().drop_guard();

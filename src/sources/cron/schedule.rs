@@ -84,16 +84,9 @@ impl Schedule {
             .parse(expression)
             .map_err(|e| ScheduleError::Expression(format!("`{expression}`: {e}")))?;
         let tz: Tz = timezone.parse().map_err(|_| {
-            ScheduleError::TimeZone(format!(
-                "unknown IANA time zone `{timezone}` (e.g. `UTC`, `Europe/London`, `Asia/Tokyo`)"
-            ))
+            ScheduleError::TimeZone(format!("unknown IANA time zone `{timezone}` (e.g. `UTC`, `Europe/London`, `Asia/Tokyo`)"))
         })?;
-        let schedule = Schedule {
-            expression: expression.to_string(),
-            elapsed: fields[2].starts_with('*'),
-            cron,
-            tz,
-        };
+        let schedule = Schedule { expression: expression.to_string(), elapsed: fields[2].starts_with('*'), cron, tz };
         // croner accepts impossible dates such as 30 February; catch them here, not at run time.
         let epoch = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
         if schedule.next_local(epoch).is_none() {

@@ -32,7 +32,8 @@ pub struct CronSettings {
 // The parsed schedule follows from the text; two settings are the same when the text is.
 impl PartialEq for CronSettings {
     fn eq(&self, other: &Self) -> bool {
-        (&self.schedule, &self.timezone, &self.catch_up, &self.payload) == (&other.schedule, &other.timezone, &other.catch_up, &other.payload)
+        (&self.schedule, &self.timezone, &self.catch_up, &self.payload)
+            == (&other.schedule, &other.timezone, &other.catch_up, &other.payload)
     }
 }
 

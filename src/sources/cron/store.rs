@@ -68,7 +68,13 @@ impl S3Store {
     /// missing key) is the condition failing; 409 is retried as S3 asks.
     async fn put(&self, key: &str, body: Vec<u8>, if_match: Option<&str>) -> Result<Option<String>, StoreError> {
         for attempt in 1..=CONFLICT_RETRIES {
-            let mut put = self.client.put_object().bucket(&self.bucket).key(key).content_type("application/json").body(ByteStream::from(body.clone()));
+            let mut put = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type("application/json")
+                .body(ByteStream::from(body.clone()));
             put = match if_match {
                 Some(etag) => put.if_match(etag),
                 None => put.if_none_match("*"),

@@ -60,7 +60,8 @@ impl Watch {
 
     /// The fires due for another look at `now`, taken in hand.
     fn due(&mut self, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-        let due: Vec<DateTime<Utc>> = self.fires.iter().filter(|(_, k)| matches!(k, Known::Recheck(t) if *t <= now)).map(|(at, _)| *at).collect();
+        let due: Vec<DateTime<Utc>> =
+            self.fires.iter().filter(|(_, k)| matches!(k, Known::Recheck(t) if *t <= now)).map(|(at, _)| *at).collect();
         for at in &due {
             self.fires.insert(*at, Known::Busy);
         }

@@ -40,7 +40,8 @@ impl RuleWiring {
     /// Refuses what PutRule would refuse, naming the key `setup.…` of the source file `path`.
     pub fn check(&self, path: &Path) -> Result<(), ConfigError> {
         // PutRule's Name: 1 to 64 of letters, digits, `.`, `-` and `_`.
-        let rule_ok = (1..=64).contains(&self.rule.len()) && self.rule.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        let rule_ok =
+            (1..=64).contains(&self.rule.len()) && self.rule.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
         if !rule_ok {
             return Err(ConfigError::new(path, "setup.rule", "must be a rule name: 1 to 64 letters, digits, `.`, `-` or `_`"));
         }

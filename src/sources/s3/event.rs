@@ -5,12 +5,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::event::fingerprint;
-use crate::sources::sns::{classify_sns, Envelope};
 use crate::sources::decode::{is_eventbridge, parse_body, percent_decode, prefix_invalid, single, str_at, Decoded, DecodedEvent, Meta};
+use crate::sources::sns::{classify_sns, Envelope};
 
 /// Skip reason for S3's `s3:TestEvent`.
 pub const SKIP_S3_TEST_EVENT: &str = "s3:TestEvent";
-
 
 /// `+` → space, `%XX` → byte, as S3 encodes keys in notifications (form
 /// encoding). Invalid escapes are left as they are; decoded bytes are read as
@@ -27,9 +26,7 @@ pub fn encode_s3_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     for &b in key.as_bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => {
-                out.push(b as char)
-            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' | b'/' => out.push(b as char),
             b' ' => out.push('+'),
             _ => {
                 out.push('%');
@@ -40,8 +37,6 @@ pub fn encode_s3_key(key: &str) -> String {
     }
     out
 }
-
-
 
 /// Decodes an S3 notification (direct, via SNS enveloped or raw, or from
 /// EventBridge) into one `{"Records":[record]}` event per record.
@@ -56,12 +51,8 @@ pub fn decode(body: &str, pass_eventbridge: bool, configuration_id: &str) -> Dec
     };
     match classify_sns(&v) {
         Envelope::Notification(n) => match serde_json::from_str::<Value>(&n.message) {
-            Ok(inner) => {
-                prefix_invalid(s3_value(&inner, pass_eventbridge, configuration_id), "SNS envelope Message: ")
-            }
-            Err(e) => Decoded::Invalid(format!(
-                "SNS envelope Message is not an S3 notification (not JSON: {e})"
-            )),
+            Ok(inner) => prefix_invalid(s3_value(&inner, pass_eventbridge, configuration_id), "SNS envelope Message: "),
+            Err(e) => Decoded::Invalid(format!("SNS envelope Message is not an S3 notification (not JSON: {e})")),
         },
         Envelope::Confirmation(reason) => Decoded::Skip(reason),
         Envelope::Malformed(reason) => Decoded::Invalid(reason),
@@ -82,10 +73,7 @@ fn s3_value(v: &Value, pass_eventbridge: bool, configuration_id: &str) -> Decode
     if is_eventbridge(obj) {
         return s3_eventbridge(v, pass_eventbridge, configuration_id);
     }
-    Decoded::Invalid(
-        "not an S3 notification (no `Records`, not an s3:TestEvent, not an aws.s3 EventBridge event)"
-            .into(),
-    )
+    Decoded::Invalid("not an S3 notification (no `Records`, not an s3:TestEvent, not an aws.s3 EventBridge event)".into())
 }
 
 fn s3_records(records: &Value) -> Decoded {
@@ -185,9 +173,7 @@ fn s3_eventbridge(v: &Value, pass_eventbridge: bool, configuration_id: &str) -> 
     let source = str_at(v, &["source"]).unwrap_or_default();
     let detail_type = str_at(v, &["detail-type"]).unwrap_or_default();
     if source != "aws.s3" {
-        return Decoded::Invalid(format!(
-            "EventBridge event from `{source}` ({detail_type}), not an aws.s3 event"
-        ));
+        return Decoded::Invalid(format!("EventBridge event from `{source}` ({detail_type}), not an aws.s3 event"));
     }
     let Some(detail) = v.get("detail").filter(|d| d.is_object()) else {
         return Decoded::Invalid("S3 EventBridge event has no `detail` object".into());
@@ -216,9 +202,7 @@ fn s3_eventbridge(v: &Value, pass_eventbridge: bool, configuration_id: &str) -> 
     }
 
     let Some(event_name) = event_name else {
-        return Decoded::Invalid(format!(
-            "S3 EventBridge event `{detail_type}` has no S3 notification equivalent"
-        ));
+        return Decoded::Invalid(format!("S3 EventBridge event `{detail_type}` has no S3 notification equivalent"));
     };
     let Some(region) = str_at(v, &["region"]) else {
         return Decoded::Invalid("S3 EventBridge event has no `region`".into());
@@ -251,10 +235,7 @@ fn s3_record_from_eventbridge(v: &Value, detail: &Value, names: S3Names<'_>) -> 
     let S3Names { event_name, region, time, bucket, key, configuration_id } = names;
     // S3 notifications spell times with milliseconds: 1970-01-01T00:00:00.000Z.
     let event_time = DateTime::parse_from_rfc3339(time)
-        .map(|t| {
-            t.with_timezone(&Utc)
-                .to_rfc3339_opts(SecondsFormat::Millis, true)
-        })
+        .map(|t| t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Millis, true))
         .unwrap_or_else(|_| time.to_string());
     let bucket_arn = v
         .get("resources")
@@ -269,11 +250,7 @@ fn s3_record_from_eventbridge(v: &Value, detail: &Value, names: S3Names<'_>) -> 
     if let Some(size) = eb_object.get("size").filter(|s| s.is_number()) {
         object.insert("size".into(), size.clone());
     }
-    for (from, to) in [
-        ("etag", "eTag"),
-        ("version-id", "versionId"),
-        ("sequencer", "sequencer"),
-    ] {
+    for (from, to) in [("etag", "eTag"), ("version-id", "versionId"), ("sequencer", "sequencer")] {
         if let Some(s) = eb_object.get(from).filter(|s| s.is_string()) {
             object.insert(to.into(), s.clone());
         }
@@ -315,7 +292,6 @@ fn s3_record_from_eventbridge(v: &Value, detail: &Value, names: S3Names<'_>) -> 
     }
     record
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,6 @@ pub const SKIP_SNS_SUBSCRIPTION_CONFIRMATION: &str = "sns:SubscriptionConfirmati
 /// Skip reason for an SNS `UnsubscribeConfirmation` message.
 pub const SKIP_SNS_UNSUBSCRIBE_CONFIRMATION: &str = "sns:UnsubscribeConfirmation";
 
-
 /// What the SQS message and the source configuration tell about an SNS delivery
 /// (needed for raw message delivery, where the body carries no envelope).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -29,7 +28,6 @@ pub struct SnsContext {
     /// of a raw delivery.
     pub message_attributes: Vec<(String, String, String)>,
 }
-
 
 /// An SNS notification, from an envelope or rebuilt from a raw delivery.
 pub(crate) struct SnsNotification {
@@ -62,18 +60,12 @@ pub(crate) fn classify_sns(v: &Value) -> Envelope {
     };
     let has = |k: &str| obj.contains_key(k);
     match obj.get("Type").and_then(Value::as_str) {
-        Some("Notification") if has("TopicArn") && has("Message") => {
-            match parse_notification(obj) {
-                Ok(n) => Envelope::Notification(Box::new(n)),
-                Err(r) => Envelope::Malformed(r),
-            }
-        }
-        Some("SubscriptionConfirmation") if has("TopicArn") && has("Token") => {
-            Envelope::Confirmation(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
-        }
-        Some("UnsubscribeConfirmation") if has("TopicArn") && has("Token") => {
-            Envelope::Confirmation(SKIP_SNS_UNSUBSCRIBE_CONFIRMATION)
-        }
+        Some("Notification") if has("TopicArn") && has("Message") => match parse_notification(obj) {
+            Ok(n) => Envelope::Notification(Box::new(n)),
+            Err(r) => Envelope::Malformed(r),
+        },
+        Some("SubscriptionConfirmation") if has("TopicArn") && has("Token") => Envelope::Confirmation(SKIP_SNS_SUBSCRIPTION_CONFIRMATION),
+        Some("UnsubscribeConfirmation") if has("TopicArn") && has("Token") => Envelope::Confirmation(SKIP_SNS_UNSUBSCRIBE_CONFIRMATION),
         _ => Envelope::Not,
     }
 }
@@ -86,10 +78,7 @@ fn parse_notification(obj: &Map<String, Value>) -> Result<SnsNotification, Strin
     };
     // Absent or null → None; Lambda's spelling accepted as well as SQS's.
     let optional = |keys: &[&str]| -> Result<Option<String>, String> {
-        match keys
-            .iter()
-            .find_map(|k| obj.get(*k).filter(|v| !v.is_null()))
-        {
+        match keys.iter().find_map(|k| obj.get(*k).filter(|v| !v.is_null())) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(format!("SNS envelope field `{}` is not a string", keys[0])),
@@ -104,9 +93,7 @@ fn parse_notification(obj: &Map<String, Value>) -> Result<SnsNotification, Strin
                     (Some(t), Some(v)) => {
                         attributes.insert(name.clone(), (t.to_string(), v.to_string()));
                     }
-                    _ => return Err(format!(
-                        "SNS envelope message attribute `{name}` has no string `Type` and `Value`"
-                    )),
+                    _ => return Err(format!("SNS envelope message attribute `{name}` has no string `Type` and `Value`")),
                 }
             }
         }
@@ -138,11 +125,8 @@ fn subscription_from_unsubscribe_url(url: &str) -> Option<String> {
 }
 
 fn lambda_sns_event(n: &SnsNotification, subscription_arn: &str) -> Value {
-    let attributes: Map<String, Value> = n
-        .attributes
-        .iter()
-        .map(|(name, (t, v))| (name.clone(), json!({ "Type": t, "Value": v })))
-        .collect();
+    let attributes: Map<String, Value> =
+        n.attributes.iter().map(|(name, (t, v))| (name.clone(), json!({ "Type": t, "Value": v }))).collect();
     json!({
         "Records": [{
             "EventSource": "aws:sns",
@@ -189,36 +173,27 @@ pub fn decode(body: &str, ctx: &SnsContext) -> Decoded {
         }
     }
     let Some(topic_arn) = ctx.topic_arn.clone() else {
-        return Decoded::Invalid(
-            "raw SNS message (no SNS envelope) and no topic_arn configured for the source".into(),
-        );
+        return Decoded::Invalid("raw SNS message (no SNS envelope) and no topic_arn configured for the source".into());
     };
     let subscription = ctx.subscription_arn.clone().unwrap_or_else(|| format!("{topic_arn}:fanin"));
     // SNS's endpoint in the topic's region: where the unsubscribe link and the certificate live.
-    let sns_endpoint = format!("https://sns.{}.amazonaws.com", topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).unwrap_or("us-east-1"));
+    let sns_endpoint =
+        format!("https://sns.{}.amazonaws.com", topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).unwrap_or("us-east-1"));
     let n = SnsNotification {
         message_id: ctx.message_id.clone(),
         subject: None,
         message: body.to_string(),
-        timestamp: ctx
-            .sent_timestamp
-            .unwrap_or_else(Utc::now)
-            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        timestamp: ctx.sent_timestamp.unwrap_or_else(Utc::now).to_rfc3339_opts(SecondsFormat::Millis, true),
         signature_version: String::new(),
         signature: String::new(),
         signing_cert_url: format!("{sns_endpoint}/SimpleNotificationService.pem"),
         unsubscribe_url: format!("{sns_endpoint}/?Action=Unsubscribe&SubscriptionArn={subscription}"),
         topic_arn,
-        attributes: ctx
-            .message_attributes
-            .iter()
-            .map(|(name, t, v)| (name.clone(), (t.clone(), v.clone())))
-            .collect(),
+        attributes: ctx.message_attributes.iter().map(|(name, t, v)| (name.clone(), (t.clone(), v.clone()))).collect(),
     };
     let payload = lambda_sns_event(&n, &subscription);
     single(n.message_id, payload, None, Meta::default())
 }
-
 
 #[cfg(test)]
 mod tests;

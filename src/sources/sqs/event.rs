@@ -17,13 +17,12 @@ pub fn payload(message: &Message, shape: SqsShape, queue_arn: &str, region: &str
         SqsShape::Body => match serde_json::from_str::<serde::de::IgnoredAny>(body) {
             Ok(_) if nested_deeper_than(body, MAX_DEPTH) => (
                 Bytes::copy_from_slice(body.as_bytes()),
-                Some(format!("shape = \"body\": JSON nested deeper than {MAX_DEPTH} levels (what route filters and dead-letter records can read)")),
+                Some(format!(
+                    "shape = \"body\": JSON nested deeper than {MAX_DEPTH} levels (what route filters and dead-letter records can read)"
+                )),
             ),
             Ok(_) => (Bytes::copy_from_slice(body.as_bytes()), None),
-            Err(e) => (
-                Bytes::copy_from_slice(body.as_bytes()),
-                Some(format!("shape = \"body\" needs a JSON body: {e}")),
-            ),
+            Err(e) => (Bytes::copy_from_slice(body.as_bytes()), Some(format!("shape = \"body\" needs a JSON body: {e}"))),
         },
         SqsShape::Sqs => {
             let event = SqsEvent { records: vec![record(message, queue_arn, region)], ..Default::default() };
@@ -69,10 +68,7 @@ fn nested_deeper_than(json: &str, limit: usize) -> bool {
 
 /// Lambda's record for one message: the same fields, names and encodings its SQS trigger uses.
 fn record(message: &Message, queue_arn: &str, region: &str) -> SqsMessage {
-    let attributes = message
-        .attributes()
-        .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect())
-        .unwrap_or_default();
+    let attributes = message.attributes().map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect()).unwrap_or_default();
     let message_attributes: HashMap<String, SqsMessageAttribute> = message
         .message_attributes()
         .map(|attrs| {

@@ -36,7 +36,10 @@ pub enum Intake {
     Skip(&'static str),
     /// An SNS subscription confirmation for the source's own topic (a topic in another account
     /// asks the queue's owner to confirm): confirm it, then acknowledge the message.
-    Confirm { topic_arn: String, token: String },
+    Confirm {
+        topic_arn: String,
+        token: String,
+    },
 }
 
 /// The events `message` becomes, by the source's type: Lambda's SQS event (or the body), or
@@ -116,8 +119,14 @@ mod tests {
 
     #[test]
     fn arn_from_url() {
-        assert_eq!(queue_arn("https://sqs.eu-west-1.amazonaws.com/123456789012/orders", "us-east-1"), "arn:aws:sqs:eu-west-1:123456789012:orders");
-        assert_eq!(queue_arn("http://127.0.0.1:5000/123456789012/orders.fifo", "us-east-1"), "arn:aws:sqs:us-east-1:123456789012:orders.fifo");
+        assert_eq!(
+            queue_arn("https://sqs.eu-west-1.amazonaws.com/123456789012/orders", "us-east-1"),
+            "arn:aws:sqs:eu-west-1:123456789012:orders"
+        );
+        assert_eq!(
+            queue_arn("http://127.0.0.1:5000/123456789012/orders.fifo", "us-east-1"),
+            "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
+        );
     }
 
     #[test]

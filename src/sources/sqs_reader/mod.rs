@@ -24,9 +24,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+pub use intake::{queue_arn, sent_at};
 pub use origin::{Origin, Wiring};
 pub use settings::SqsSettings;
-pub use intake::{queue_arn, sent_at};
 
 use super::{Source, SourceContext};
 use crate::event::{Ack, Disposition, Event};
@@ -108,7 +108,12 @@ impl Shared {
     fn for_test(settings: SqsSettings, wire: Box<dyn QueueWire>) -> Shared {
         Shared {
             name: "test".into(),
-            labels: intake::Labels { source: "test".into(), queue_arn: String::new(), region: "us-east-1".into(), account: "123456789012".into() },
+            labels: intake::Labels {
+                source: "test".into(),
+                queue_arn: String::new(),
+                region: "us-east-1".into(),
+                account: "123456789012".into(),
+            },
             fifo: false,
             settings,
             wire,

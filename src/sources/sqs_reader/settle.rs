@@ -12,7 +12,12 @@ use crate::event::Disposition;
 
 /// Waits for a FIFO message's disposition, settles it, then hands the next message of its
 /// group to the dispatcher.
-pub(super) fn settle(shared: Arc<Shared>, id: String, settled: oneshot::Receiver<Disposition>, group: String) -> crate::BoxFuture<'static, ()> {
+pub(super) fn settle(
+    shared: Arc<Shared>,
+    id: String,
+    settled: oneshot::Receiver<Disposition>,
+    group: String,
+) -> crate::BoxFuture<'static, ()> {
     // Boxed: a FIFO group's waiter spawns the next one's.
     Box::pin(settle_one(shared, id, settled, group))
 }

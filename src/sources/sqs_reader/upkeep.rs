@@ -242,7 +242,11 @@ mod tests {
                 .filter_map(|(i, r)| {
                     let n = tries.entry(r.clone()).or_default();
                     *n += 1;
-                    (*n <= self.failures).then(|| Failed { id: i.to_string(), code: "InternalError".into(), sender_fault: self.sender_fault })
+                    (*n <= self.failures).then(|| Failed {
+                        id: i.to_string(),
+                        code: "InternalError".into(),
+                        sender_fault: self.sender_fault,
+                    })
                 })
                 .collect()
         }
@@ -263,12 +267,17 @@ mod tests {
     }
 
     fn shared(wire: &Flaky, visibility: Duration) -> Arc<Shared> {
-        let settings: SqsSettings = toml::from_str(&format!("queue_url = \"http://q/1/q\"\nvisibility_timeout = \"{}ms\"", visibility.as_millis())).unwrap();
+        let settings: SqsSettings =
+            toml::from_str(&format!("queue_url = \"http://q/1/q\"\nvisibility_timeout = \"{}ms\"", visibility.as_millis())).unwrap();
         Arc::new(super::super::Shared::for_test(settings, Box::new(wire.clone())))
     }
 
     fn hold(shared: &Shared, id: &str, visible_for: Duration) {
-        shared.held.lock().unwrap().insert(id.into(), Held { receipt: format!("r-{id}"), visible_at: Instant::now() + visible_for, deleting: false });
+        shared
+            .held
+            .lock()
+            .unwrap()
+            .insert(id.into(), Held { receipt: format!("r-{id}"), visible_at: Instant::now() + visible_for, deleting: false });
     }
 
     #[tokio::test]

@@ -265,7 +265,9 @@ impl WireMessage {
                     .set_string_value(a.string_value)
                     .set_binary_value(a.binary_value.as_deref().map(blob))
                     .set_string_list_values((!a.string_list_values.is_empty()).then_some(a.string_list_values))
-                    .set_binary_list_values((!a.binary_list_values.is_empty()).then(|| a.binary_list_values.iter().map(|b| blob(b)).collect()))
+                    .set_binary_list_values(
+                        (!a.binary_list_values.is_empty()).then(|| a.binary_list_values.iter().map(|b| blob(b)).collect()),
+                    )
                     .build()
                     .expect("data_type is set");
                 (name, value)

@@ -169,10 +169,7 @@ fn alarm_via_eventbridge_becomes_alarm_action_event() {
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&e.payload), keys(&sample));
     assert_eq!(keys(&e.payload["alarmData"]), keys(&sample["alarmData"]));
-    assert_eq!(
-        keys(&e.payload["alarmData"]["state"]),
-        keys(&eb["detail"]["state"])
-    );
+    assert_eq!(keys(&e.payload["alarmData"]["state"]), keys(&eb["detail"]["state"]));
 }
 
 #[test]
@@ -188,10 +185,7 @@ fn alarm_via_sns_and_raw_alarm_json() {
     let message = sns_alarm_message().to_string();
     let via_sns = one(decode(&envelope(&message), "123456789012"));
     assert_eq!(via_sns.payload, expected_from_sns_alarm());
-    assert_eq!(
-        via_sns.id,
-        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:EXAMPLE@2015-06-03T17:43:27.123+0000"
-    );
+    assert_eq!(via_sns.id, "arn:aws:cloudwatch:us-east-1:123456789012:alarm:EXAMPLE@2015-06-03T17:43:27.123+0000");
     assert_eq!(via_sns.meta.alarm_name.as_deref(), Some("EXAMPLE"));
     assert_eq!(via_sns.meta.state.as_deref(), Some("ALARM"));
     let raw = one(decode(&message, "123456789012"));
@@ -222,8 +216,7 @@ fn alarm_via_sns_metric_math_and_composite() {
     );
     let mut composite = sns_alarm_message();
     composite.as_object_mut().unwrap().remove("Trigger");
-    composite["AlarmRule"] =
-        "ALARM(CompositeDemo.FirstChild) OR ALARM(CompositeDemo.SecondChild)".into();
+    composite["AlarmRule"] = "ALARM(CompositeDemo.FirstChild) OR ALARM(CompositeDemo.SecondChild)".into();
     let e = one(decode(&composite.to_string(), "123456789012"));
     assert_eq!(
         e.payload["alarmData"]["configuration"],
@@ -249,14 +242,10 @@ fn alarm_unknown_state_is_invalid_in_every_form() {
     let mut eb = eb_alarm();
     eb["detail"]["state"]["value"] = "BROKEN".into();
     let r = invalid(decode(&eb.to_string(), "123456789012"));
-    assert!(
-        r.contains("`BROKEN` is not OK, ALARM or INSUFFICIENT_DATA"),
-        "{r}"
-    );
+    assert!(r.contains("`BROKEN` is not OK, ALARM or INSUFFICIENT_DATA"), "{r}");
     let mut msg = sns_alarm_message();
     msg["NewStateValue"] = "alarm".into();
-    assert!(invalid(decode(&envelope(&msg.to_string()), "123456789012"))
-        .starts_with("SNS envelope Message: alarm state `alarm`"));
+    assert!(invalid(decode(&envelope(&msg.to_string()), "123456789012")).starts_with("SNS envelope Message: alarm state `alarm`"));
     let mut msg = sns_alarm_message();
     msg["OldStateValue"] = "UNKNOWN".into();
     assert!(invalid(decode(&msg.to_string(), "123456789012")).contains("previous state `UNKNOWN`"));
@@ -270,21 +259,13 @@ fn alarm_malformed_is_invalid() {
     let truncated = &eb_alarm().to_string()[..200];
     assert!(invalid(decode(truncated, "123456789012")).starts_with("body is not valid JSON"));
     let r = invalid(decode(&envelope("Hello world!"), "123456789012"));
-    assert!(
-        r.contains("SNS envelope Message is not a CloudWatch alarm"),
-        "{r}"
-    );
+    assert!(r.contains("SNS envelope Message is not a CloudWatch alarm"), "{r}");
     let r = invalid(decode(&envelope(&lambda_s3_sample().to_string()), "123456789012"));
-    assert!(
-        r.starts_with("SNS envelope Message: not a CloudWatch alarm"),
-        "{r}"
-    );
+    assert!(r.starts_with("SNS envelope Message: not a CloudWatch alarm"), "{r}");
     let mut eb = eb_alarm();
     eb["detail-type"] = "CloudWatch Alarm Configuration Change".into();
-    assert!(invalid(decode(&eb.to_string(), "123456789012"))
-        .contains("not a CloudWatch alarm state change"));
-    assert!(invalid(decode(&eb_object_created().to_string(), "123456789012"))
-        .contains("not a CloudWatch alarm state change"));
+    assert!(invalid(decode(&eb.to_string(), "123456789012")).contains("not a CloudWatch alarm state change"));
+    assert!(invalid(decode(&eb_object_created().to_string(), "123456789012")).contains("not a CloudWatch alarm state change"));
     let mut msg = sns_alarm_message();
     msg.as_object_mut().unwrap().remove("AlarmArn");
     assert!(invalid(decode(&msg.to_string(), "123456789012")).contains("AlarmArn"));

@@ -24,9 +24,9 @@ use serde_json::{json, Map, Value};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use crate::sources::{Source, SourceContext};
 use super::AlarmPollSettings;
 use crate::event::{Ack, Disposition, Event};
+use crate::sources::{Source, SourceContext};
 use crate::telemetry::events::{EventReceived, EventSkipped};
 use state::{AlarmStates, Seen};
 

@@ -41,10 +41,9 @@ impl AlarmStates {
     /// they are, without events).
     pub fn load(path: PathBuf) -> std::io::Result<(AlarmStates, Option<BTreeMap<String, Seen>>)> {
         let stored = match std::fs::read(&path) {
-            Ok(bytes) => Some(
-                serde_json::from_slice::<Stored>(&bytes)
-                    .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?,
-            ),
+            Ok(bytes) => {
+                Some(serde_json::from_slice::<Stored>(&bytes).map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };

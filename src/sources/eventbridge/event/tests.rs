@@ -24,10 +24,7 @@ fn eventbridge_event_passes_as_is() {
     let e = one(decode(&ev.to_string()));
     assert_eq!(e.payload, ev);
     assert_eq!(e.id, "7bf73129-1428-4cd3-a780-95db273d1602");
-    assert_eq!(
-        e.meta.event_name.as_deref(),
-        Some("EC2 Instance State-change Notification")
-    );
+    assert_eq!(e.meta.event_name.as_deref(), Some("EC2 Instance State-change Notification"));
     let s3_ev = eb_object_created();
     assert_eq!(one(decode(&s3_ev.to_string())).payload, s3_ev);
 }
@@ -48,7 +45,6 @@ fn eventbridge_malformed_is_invalid() {
     assert!(invalid(decode(r#"{"detail-type":"x"}"#)).contains("source"));
     assert!(invalid(decode(r#"{"source":1,"detail-type":"x"}"#)).contains("source"));
     assert!(invalid(decode("[]")).contains("not a JSON object"));
-    assert!(invalid(decode(r#"{"source":"aws.ec2","detail-t"#))
-        .starts_with("body is not valid JSON"));
+    assert!(invalid(decode(r#"{"source":"aws.ec2","detail-t"#)).starts_with("body is not valid JSON"));
     assert!(invalid(decode(&envelope("{}"))).contains("not an EventBridge event"));
 }

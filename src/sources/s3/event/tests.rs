@@ -32,21 +32,14 @@ fn decode_key_leaves_invalid_escapes() {
 #[test]
 fn encode_key_as_s3_does_and_round_trips() {
     assert_eq!(encode_s3_key("red flower.jpg"), "red+flower.jpg");
-    assert_eq!(
-        encode_s3_key("in/file 1 (copy)+€=.json"),
-        "in/file+1+%28copy%29%2B%E2%82%AC%3D.json"
-    );
-    assert_eq!(
-        encode_s3_key("dt=2018-05-04/_SUCCESS"),
-        "dt%3D2018-05-04/_SUCCESS"
-    );
+    assert_eq!(encode_s3_key("in/file 1 (copy)+€=.json"), "in/file+1+%28copy%29%2B%E2%82%AC%3D.json");
+    assert_eq!(encode_s3_key("dt=2018-05-04/_SUCCESS"), "dt%3D2018-05-04/_SUCCESS");
     for key in ["a b/c+d/100%/ü€😀/x:y=z&q?#", "plain/key.txt", " ", "+%"] {
         assert_eq!(decode_s3_key(&encode_s3_key(key)), key);
     }
 }
 
 // ----- S3 ----------------------------------------------------------------
-
 
 fn record(key: &str, sequencer: &str) -> Value {
     let mut r = lambda_s3_sample()["Records"][0].clone();
@@ -69,10 +62,7 @@ fn s3_lambda_sample_passes_unchanged() {
     assert_eq!(view["Records"][0]["s3"]["object"]["size"], 1024);
     // Typed Rust consumers read it.
     let typed: aws_lambda_events::s3::S3Event = serde_json::from_value(e.payload).unwrap();
-    assert_eq!(
-        typed.records[0].s3.object.key.as_deref(),
-        Some("test%2Fkey")
-    );
+    assert_eq!(typed.records[0].s3.object.key.as_deref(), Some("test%2Fkey"));
 }
 
 #[test]
@@ -83,20 +73,10 @@ fn s3_multi_record_gives_one_event_per_record() {
     let evs = events(decode(&body.to_string(), false, "fanin-uploads"));
     assert_eq!(evs.len(), 3);
     for (i, e) in evs.iter().enumerate() {
-        assert_eq!(
-            e.payload,
-            json!({ "Records": [body["Records"][i].clone()] })
-        );
+        assert_eq!(e.payload, json!({ "Records": [body["Records"][i].clone()] }));
     }
     let ids: Vec<_> = evs.iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        [
-            "example-bucket/a.txt/001",
-            "example-bucket/b c.txt/002",
-            "example-bucket/d.txt/003"
-        ]
-    );
+    assert_eq!(ids, ["example-bucket/a.txt/001", "example-bucket/b c.txt/002", "example-bucket/d.txt/003"]);
     assert_eq!(evs[0].filter_view, None, "key unchanged by decoding");
     assert!(evs[1].filter_view.is_some());
 }
@@ -114,16 +94,10 @@ fn s3_keys_with_spaces_plus_percent_unicode_slashes() {
     for (raw, decoded) in cases {
         let body = json!({ "Records": [record(raw, "0055AED6DCD90281E5")] });
         let e = one(decode(&body.to_string(), false, "fanin-uploads"));
-        assert_eq!(
-            e.payload["Records"][0]["s3"]["object"]["key"], raw,
-            "payload keeps AWS's key"
-        );
+        assert_eq!(e.payload["Records"][0]["s3"]["object"]["key"], raw, "payload keeps AWS's key");
         assert_eq!(e.meta.key.as_deref(), Some(decoded));
         assert_eq!(e.id, format!("example-bucket/{decoded}/0055AED6DCD90281E5"));
-        let view_key = e
-            .filter_view
-            .as_ref()
-            .map(|v| v["Records"][0]["s3"]["object"]["key"].clone());
+        let view_key = e.filter_view.as_ref().map(|v| v["Records"][0]["s3"]["object"]["key"].clone());
         if raw == decoded {
             assert_eq!(view_key, None);
         } else {
@@ -145,17 +119,13 @@ fn s3_test_event_is_skipped_direct_and_via_sns() {
     })
     .to_string();
     assert_eq!(decode(&test_event, false, "fanin-uploads"), Decoded::Skip("s3:TestEvent"));
-    assert_eq!(
-        decode(&envelope(&test_event), false, "fanin-uploads"),
-        Decoded::Skip("s3:TestEvent")
-    );
+    assert_eq!(decode(&envelope(&test_event), false, "fanin-uploads"), Decoded::Skip("s3:TestEvent"));
     assert_eq!(decode(&test_event, true, "fanin-uploads"), Decoded::Skip(SKIP_S3_TEST_EVENT));
 }
 
 #[test]
 fn s3_via_sns_envelope_and_raw_delivery_are_the_same() {
-    let notification =
-        json!({ "Records": [record("a+b.csv", "01"), record("c.csv", "02")] }).to_string();
+    let notification = json!({ "Records": [record("a+b.csv", "01"), record("c.csv", "02")] }).to_string();
     let direct = decode(&notification, false, "fanin-uploads");
     let wrapped = decode(&envelope(&notification), false, "fanin-uploads");
     assert_eq!(wrapped, direct);
@@ -176,34 +146,20 @@ fn s3_moto_record_without_optional_fields_is_accepted() {
     assert_eq!(e.payload["Records"][0], rec);
     assert!(e.id.starts_with("b/x y/h"), "hash fallback: {}", e.id);
     assert_eq!(one(decode(&body, false, "fanin-uploads")).id, e.id, "stable across redeliveries");
-    let other =
-        json!({ "Records": [{ "eventName": "ObjectRemoved:Delete", "s3": rec["s3"] }] })
-            .to_string();
+    let other = json!({ "Records": [{ "eventName": "ObjectRemoved:Delete", "s3": rec["s3"] }] }).to_string();
     assert_ne!(one(decode(&other, false, "fanin-uploads")).id, e.id);
 }
 
 #[test]
 fn s3_malformed_bodies_are_invalid() {
-    let r = invalid(decode(
-        r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#,
-        false,
-    "fanin-uploads"));
+    let r = invalid(decode(r#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#, false, "fanin-uploads"));
     assert!(r.contains("record 0") && r.contains("`s3`"), "{r}");
-    let r = invalid(decode(
-        r#"{"Records":[{"s3":{"bucket":{"name":"b"},"object":{}}}]}"#,
-        false,
-    "fanin-uploads"));
+    let r = invalid(decode(r#"{"Records":[{"s3":{"bucket":{"name":"b"},"object":{}}}]}"#, false, "fanin-uploads"));
     assert!(r.contains("s3.object.key"), "{r}");
-    let r = invalid(decode(
-        r#"{"Records":[{"s3":{"bucket":{},"object":{"key":"k"}}}]}"#,
-        false,
-    "fanin-uploads"));
+    let r = invalid(decode(r#"{"Records":[{"s3":{"bucket":{},"object":{"key":"k"}}}]}"#, false, "fanin-uploads"));
     assert!(r.contains("s3.bucket.name"), "{r}");
     let good = record("k", "1");
-    let r = invalid(decode(
-        &json!({ "Records": [good, {"x": 1}] }).to_string(),
-        false,
-    "fanin-uploads"));
+    let r = invalid(decode(&json!({ "Records": [good, {"x": 1}] }).to_string(), false, "fanin-uploads"));
     assert!(r.starts_with("S3 record 1 "), "{r}");
     assert!(invalid(decode(r#"{"Records":[]}"#, false, "fanin-uploads")).contains("no records"));
     assert!(invalid(decode(r#"{"Records":{}}"#, false, "fanin-uploads")).contains("not an array"));
@@ -217,34 +173,15 @@ fn s3_malformed_bodies_are_invalid() {
 #[test]
 fn s3_envelope_with_wrong_message_is_invalid() {
     let r = invalid(decode(&envelope("Hello world!"), false, "fanin-uploads"));
-    assert!(
-        r.contains("SNS envelope Message is not an S3 notification"),
-        "{r}"
-    );
-    let r = invalid(decode(
-        &envelope(r#"{"AlarmName":"x","NewStateValue":"OK"}"#),
-        false,
-    "fanin-uploads"));
-    assert!(
-        r.starts_with("SNS envelope Message: not an S3 notification"),
-        "{r}"
-    );
-    let r = invalid(decode(
-        &envelope(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#),
-        false,
-    "fanin-uploads"));
-    assert!(
-        r.starts_with("SNS envelope Message: S3 record 0 has no `s3`"),
-        "{r}"
-    );
+    assert!(r.contains("SNS envelope Message is not an S3 notification"), "{r}");
+    let r = invalid(decode(&envelope(r#"{"AlarmName":"x","NewStateValue":"OK"}"#), false, "fanin-uploads"));
+    assert!(r.starts_with("SNS envelope Message: not an S3 notification"), "{r}");
+    let r = invalid(decode(&envelope(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#), false, "fanin-uploads"));
+    assert!(r.starts_with("SNS envelope Message: S3 record 0 has no `s3`"), "{r}");
     let mut env: Value = serde_json::from_str(&envelope("{}")).unwrap();
     env.as_object_mut().unwrap().remove("MessageId");
-    assert_eq!(
-        invalid(decode(&env.to_string(), false, "fanin-uploads")),
-        "SNS envelope has no `MessageId`"
-    );
+    assert_eq!(invalid(decode(&env.to_string(), false, "fanin-uploads")), "SNS envelope has no `MessageId`");
 }
-
 
 #[test]
 fn s3_eventbridge_put_object_becomes_lambda_s3_record() {
@@ -293,15 +230,9 @@ fn s3_eventbridge_multipart_upload_encodes_key_and_matches_direct_id() {
     assert_eq!(rec["eventName"], "ObjectCreated:CompleteMultipartUpload");
     let encoded = "raw/health+check/2023-08-08T14%3A03%3A40.532432%2B1.zip";
     assert_eq!(rec["s3"]["object"]["key"], encoded);
-    assert_eq!(
-        e.meta.key.as_deref(),
-        Some("raw/health check/2023-08-08T14:03:40.532432+1.zip")
-    );
+    assert_eq!(e.meta.key.as_deref(), Some("raw/health check/2023-08-08T14:03:40.532432+1.zip"));
     let view = e.filter_view.unwrap();
-    assert_eq!(
-        view["Records"][0]["s3"]["object"]["key"],
-        "raw/health check/2023-08-08T14:03:40.532432+1.zip"
-    );
+    assert_eq!(view["Records"][0]["s3"]["object"]["key"], "raw/health check/2023-08-08T14:03:40.532432+1.zip");
     // The same object event delivered by an S3 notification gets the same id.
     let direct = json!({ "Records": [{ "eventName": "ObjectCreated:CompleteMultipartUpload",
         "s3": { "bucket": { "name": "amzn-s3-demo-bucket1" },
@@ -318,57 +249,26 @@ fn s3_eventbridge_event_names() {
             eb["detail"][k] = v.clone();
         }
         let e = one(decode(&eb.to_string(), false, "fanin-uploads"));
-        e.payload["Records"][0]["eventName"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        e.payload["Records"][0]["eventName"].as_str().unwrap().to_string()
     };
+    assert_eq!(name("Object Created", json!({"reason": "CopyObject"})), "ObjectCreated:Copy");
+    assert_eq!(name("Object Created", json!({"reason": "POST Object"})), "ObjectCreated:Post");
+    assert_eq!(name("Object Created", json!({"reason": "PutObject"})), "ObjectCreated:Put");
+    assert_eq!(name("Object Deleted", json!({"reason": "DeleteObject", "deletion-type": "Permanently Deleted"})), "ObjectRemoved:Delete");
     assert_eq!(
-        name("Object Created", json!({"reason": "CopyObject"})),
-        "ObjectCreated:Copy"
-    );
-    assert_eq!(
-        name("Object Created", json!({"reason": "POST Object"})),
-        "ObjectCreated:Post"
-    );
-    assert_eq!(
-        name("Object Created", json!({"reason": "PutObject"})),
-        "ObjectCreated:Put"
-    );
-    assert_eq!(
-        name(
-            "Object Deleted",
-            json!({"reason": "DeleteObject", "deletion-type": "Permanently Deleted"})
-        ),
-        "ObjectRemoved:Delete"
-    );
-    assert_eq!(
-        name(
-            "Object Deleted",
-            json!({"reason": "DeleteObject", "deletion-type": "Delete Marker Created"})
-        ),
+        name("Object Deleted", json!({"reason": "DeleteObject", "deletion-type": "Delete Marker Created"})),
         "ObjectRemoved:DeleteMarkerCreated"
     );
     assert_eq!(
-        name(
-            "Object Deleted",
-            json!({"reason": "Lifecycle Expiration", "deletion-type": "Permanently Deleted"})
-        ),
+        name("Object Deleted", json!({"reason": "Lifecycle Expiration", "deletion-type": "Permanently Deleted"})),
         "LifecycleExpiration:Delete"
     );
-    assert_eq!(
-        name("Object Restore Completed", json!({})),
-        "ObjectRestore:Completed"
-    );
+    assert_eq!(name("Object Restore Completed", json!({})), "ObjectRestore:Completed");
     assert_eq!(name("Object Tags Added", json!({})), "ObjectTagging:Put");
     let mut eb = eb_object_created();
     eb["detail-type"] = "Async Copy Completion".into();
     assert!(invalid(decode(&eb.to_string(), false, "fanin-uploads")).contains("no S3 notification equivalent"));
-    assert_eq!(
-        one(decode(&eb.to_string(), true, "fanin-uploads")).payload,
-        eb,
-        "passed through on request"
-    );
+    assert_eq!(one(decode(&eb.to_string(), true, "fanin-uploads")).payload, eb, "passed through on request");
 }
 
 #[test]
@@ -421,10 +321,7 @@ fn s3_eventbridge_malformed_is_invalid() {
     eb["source"] = "aws.ec2".into();
     assert!(invalid(decode(&eb.to_string(), false, "fanin-uploads")).contains("not an aws.s3 event"));
     let mut eb = eb_object_created();
-    eb["detail"]["object"]
-        .as_object_mut()
-        .unwrap()
-        .remove("key");
+    eb["detail"]["object"].as_object_mut().unwrap().remove("key");
     assert!(invalid(decode(&eb.to_string(), false, "fanin-uploads")).contains("detail.object.key"));
     let mut eb = eb_object_created();
     eb.as_object_mut().unwrap().remove("detail");

@@ -57,9 +57,7 @@ fn sns_envelope_gives_the_lambda_sample_field_by_field() {
         "MessageAttributes": s["MessageAttributes"]
     });
     let c = SnsContext {
-        subscription_arn: Some(
-            "arn:aws:sns:us-east-1:123456789012:sns-lambda:21be56ed-a058-49f5-8c98-aedd2564c486".into(),
-        ),
+        subscription_arn: Some("arn:aws:sns:us-east-1:123456789012:sns-lambda:21be56ed-a058-49f5-8c98-aedd2564c486".into()),
         ..ctx()
     };
     let e = one(decode(&body.to_string(), &c));
@@ -67,10 +65,7 @@ fn sns_envelope_gives_the_lambda_sample_field_by_field() {
     assert_eq!(e.id, "95df01b4-ee98-5cb9-9903-4c221d41eb5e");
     assert_eq!(e.filter_view, None);
     let typed: aws_lambda_events::sns::SnsEvent = serde_json::from_value(e.payload).unwrap();
-    assert_eq!(
-        typed.records[0].sns.message_attributes["Test"].value,
-        "TestString"
-    );
+    assert_eq!(typed.records[0].sns.message_attributes["Test"].value, "TestString");
 }
 
 #[test]
@@ -83,8 +78,7 @@ fn sns_sqs_sample_envelope_without_subject_or_attributes() {
     assert_eq!(rec["EventSource"], "aws:sns");
     assert_eq!(rec["EventVersion"], "1.0");
     assert_eq!(
-        rec["EventSubscriptionArn"],
-        "arn:aws:sns:us-west-2:123456789012:MyTopic:c7fe3a54-ab0e-4ec2-88e0-db410a0f2bee",
+        rec["EventSubscriptionArn"], "arn:aws:sns:us-west-2:123456789012:MyTopic:c7fe3a54-ab0e-4ec2-88e0-db410a0f2bee",
         "taken from UnsubscribeURL"
     );
     let s = &rec["Sns"];
@@ -102,28 +96,16 @@ fn sns_subscription_arn_fallbacks() {
     let mut body: Value = serde_json::from_str(&envelope("m")).unwrap();
     body["UnsubscribeURL"] = "https://sns.us-west-2.amazonaws.com/?Action=Unsubscribe".into();
     let e = one(decode(&body.to_string(), &ctx()));
-    assert_eq!(
-        e.payload["Records"][0]["EventSubscriptionArn"],
-        "arn:aws:sns:us-west-2:123456789012:MyTopic:fanin"
-    );
-    let c = SnsContext {
-        subscription_arn: Some("arn:configured".into()),
-        ..ctx()
-    };
+    assert_eq!(e.payload["Records"][0]["EventSubscriptionArn"], "arn:aws:sns:us-west-2:123456789012:MyTopic:fanin");
+    let c = SnsContext { subscription_arn: Some("arn:configured".into()), ..ctx() };
     let e = one(decode(&envelope("m"), &c));
-    assert_eq!(
-        e.payload["Records"][0]["EventSubscriptionArn"],
-        "arn:configured"
-    );
+    assert_eq!(e.payload["Records"][0]["EventSubscriptionArn"], "arn:configured");
 }
 
 #[test]
 fn sns_raw_delivery_is_rebuilt_from_context() {
     let c = SnsContext {
-        message_attributes: vec![
-            ("Test".into(), "String".into(), "TestString".into()),
-            ("Count".into(), "Number".into(), "3".into()),
-        ],
+        message_attributes: vec![("Test".into(), "String".into(), "TestString".into()), ("Count".into(), "Number".into(), "3".into())],
         ..ctx()
     };
     let e = one(decode("Hello from SNS!", &c));
@@ -165,27 +147,15 @@ fn sns_raw_json_that_is_not_an_envelope_is_the_message() {
     ] {
         let e = one(decode(body, &ctx()));
         assert_eq!(e.payload["Records"][0]["Sns"]["Message"], body);
-        assert_eq!(
-            e.payload["Records"][0]["Sns"]["TopicArn"],
-            "arn:aws:sns:us-east-1:123456789012:sns-lambda"
-        );
+        assert_eq!(e.payload["Records"][0]["Sns"]["TopicArn"], "arn:aws:sns:us-east-1:123456789012:sns-lambda");
     }
-    let r = invalid(decode(
-        "plain text",
-        &SnsContext {
-            topic_arn: None,
-            ..ctx()
-        },
-    ));
+    let r = invalid(decode("plain text", &SnsContext { topic_arn: None, ..ctx() }));
     assert!(r.contains("topic_arn"), "{r}");
 }
 
 #[test]
 fn sns_envelope_missing_required_fields_is_invalid() {
-    for (field, reason) in [
-        ("MessageId", "SNS envelope has no `MessageId`"),
-        ("Timestamp", "SNS envelope has no `Timestamp`"),
-    ] {
+    for (field, reason) in [("MessageId", "SNS envelope has no `MessageId`"), ("Timestamp", "SNS envelope has no `Timestamp`")] {
         let mut body: Value = serde_json::from_str(&envelope("m")).unwrap();
         body.as_object_mut().unwrap().remove(field);
         assert_eq!(invalid(decode(&body.to_string(), &ctx())), reason);
@@ -211,16 +181,7 @@ fn sns_subscription_confirmation_is_skipped() {
         "SignatureVersion": "1", "Signature": "EXAMPLE", "SigningCertURL": "EXAMPLE"
     })
     .to_string();
-    assert_eq!(
-        decode(&body, &ctx()),
-        Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
-    );
-    assert_eq!(
-        crate::sources::s3::decode(&body, false, "fanin-uploads"),
-        Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
-    );
-    assert_eq!(
-        crate::sources::cloudwatch_alarm::decode(&body, "123456789012"),
-        Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
-    );
+    assert_eq!(decode(&body, &ctx()), Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION));
+    assert_eq!(crate::sources::s3::decode(&body, false, "fanin-uploads"), Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION));
+    assert_eq!(crate::sources::cloudwatch_alarm::decode(&body, "123456789012"), Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION));
 }
