@@ -7,9 +7,8 @@ use serde_json::Value;
 
 use super::fold::Folded;
 use super::numeric::{checked_number, numeric_value};
-use super::parse::{expect_string, index, join, single_entry};
+use super::syntax::{expect_string, index, join, single_entry, PatternError};
 use super::wildcard::Wildcard;
-use super::PatternError;
 
 #[derive(Debug, Clone)]
 pub(super) enum AnythingBut {

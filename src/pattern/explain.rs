@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::matcher::{eval_leaf, eval_node, undot, Node, Outcome};
-use super::parse::join;
+use super::syntax::join;
 use super::Pattern;
 
 /// The answer and the fields behind it.

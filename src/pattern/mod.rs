@@ -38,6 +38,7 @@ mod fold;
 mod matcher;
 mod numeric;
 mod parse;
+mod syntax;
 mod wildcard;
 
 use std::str::FromStr;
@@ -47,27 +48,13 @@ use serde_json::Value;
 pub use explain::{Explanation, FieldReason};
 use matcher::{eval_node, Node, Outcome};
 use parse::{expand, parse_object, wildcards_by_field};
+pub use syntax::PatternError;
 
 /// A compiled event pattern.
 #[derive(Debug, Clone)]
 pub struct Pattern {
     /// The pattern with every `$or` expanded: the event matches if any branch matches.
     branches: Vec<Node>,
-}
-
-/// Why a pattern was refused. `path` names the offending part of the pattern, e.g.
-/// `detail.state` or `Records.s3.object.key[0]`; it is empty for the pattern as a whole.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct PatternError {
-    pub path: String,
-    pub message: String,
-}
-
-impl PatternError {
-    fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        PatternError { path: path.into(), message: message.into() }
-    }
 }
 
 impl Pattern {

@@ -3,8 +3,7 @@
 
 use serde_json::{Number, Value};
 
-use super::parse::index;
-use super::PatternError;
+use super::syntax::{index, PatternError};
 
 /// Numbers used by `numeric` (and numeric `anything-but`) must lie within this magnitude.
 const NUMERIC_LIMIT: f64 = 5.0e9;

@@ -12,8 +12,8 @@ use super::cidr::Cidr;
 use super::fold::Folded;
 use super::matcher::{Matcher, Node};
 use super::numeric::parse_numeric;
+use super::syntax::{expect_string, index, join, single_entry, PatternError};
 use super::wildcard::Wildcard;
-use super::PatternError;
 
 /// Upper bound on the number of alternatives the `$or` clauses of one pattern expand into.
 const MAX_BRANCHES: usize = 1024;
@@ -44,18 +44,6 @@ pub(super) struct RawNode {
     children: Vec<(String, RawNode)>,
     /// Each `$or` clause: its path (for errors) and its entries.
     ors: Vec<(String, Vec<RawNode>)>,
-}
-
-pub(super) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-pub(super) fn index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
 }
 
 pub(super) fn parse_object(obj: &Map<String, Value>, path: &str, in_or: bool) -> Result<RawNode, PatternError> {
@@ -119,19 +107,6 @@ fn parse_leaf(values: &[Value], path: &str) -> Result<Vec<Matcher>, PatternError
             })
         })
         .collect()
-}
-
-pub(super) fn single_entry<'a>(obj: &'a Map<String, Value>, path: &str, what: &str) -> Result<(&'a String, &'a Value), PatternError> {
-    let mut entries = obj.iter();
-    match (entries.next(), entries.next()) {
-        (Some(entry), None) => Ok(entry),
-        (None, _) => Err(PatternError::new(path, format!("empty {what}"))),
-        (Some(_), Some(_)) => Err(PatternError::new(path, format!("only one key is allowed in {what}"))),
-    }
-}
-
-pub(super) fn expect_string(value: &Value, path: &str, op: &str) -> Result<String, PatternError> {
-    value.as_str().map(str::to_string).ok_or_else(|| PatternError::new(path, format!("the value of {op} must be a string")))
 }
 
 fn parse_operator(obj: &Map<String, Value>, path: &str) -> Result<Matcher, PatternError> {
