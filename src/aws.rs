@@ -135,6 +135,13 @@ pub async fn check_ready(sdk: &SdkConfig, settings: &AwsSettings) -> Result<(), 
     }
 }
 
+/// The region calls are signed for. Every command that calls AWS refuses to start without a
+/// region ([`check_ready`]), so the fallback is only met by clients built in unit tests.
+pub fn region(sdk: &SdkConfig) -> String {
+    const ONLY_IN_TESTS: &str = "us-east-1";
+    sdk.region().map_or_else(|| ONLY_IN_TESTS.to_string(), |r| r.to_string())
+}
+
 /// `AWS_ENDPOINT_URL_<SERVICE>`, which wins over `[aws] endpoint_url` for that service.
 fn service_endpoint(service: &str) -> Option<String> {
     std::env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|v| !v.is_empty())

@@ -66,7 +66,7 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
     let capacity = config.daemon.queue_capacity;
     let (queue, queue_rx) = crate::queue::bounded(capacity);
     let mut running = Running {
-        region: sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into()),
+        region: crate::aws::region(&sdk),
         account,
         instance: instance.id.clone(),
         sdk,

@@ -24,7 +24,7 @@ pub struct UrlCaller {
 
 impl UrlCaller {
     pub fn new(sdk: &SdkConfig, url: &str, auth: UrlAuth, timeout: Duration) -> Self {
-        let region = url_region(url).or_else(|| sdk.region().map(|r| r.to_string())).unwrap_or_else(|| "us-east-1".into());
+        let region = url_region(url).unwrap_or_else(|| crate::aws::region(sdk));
         UrlCaller { url: url.to_string(), auth, signer: Signer::new(sdk.credentials_provider(), region, "lambda"), timeout }
     }
 

@@ -114,11 +114,10 @@ impl Invoker {
             let encoded = base64::engine::general_purpose::STANDARD.encode(serde_json::Value::Object(c.clone()).to_string());
             HeaderValue::from_str(&encoded).expect("base64 is a valid header value")
         });
-        let region = sdk.region().map(|r| r.to_string());
         let url = endpoint(sdk).and_then(|base| invocation_url(&base, &settings.function, settings.qualifier.as_deref()));
         Invoker {
             url,
-            signer: Signer::new(sdk.credentials_provider(), region.unwrap_or_else(|| "us-east-1".into()), "lambda"),
+            signer: Signer::new(sdk.credentials_provider(), crate::aws::region(sdk), "lambda"),
             timeout: settings.invoke_timeout,
             function_arn,
             invocation_type: settings.invocation_type,

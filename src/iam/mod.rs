@@ -38,7 +38,6 @@ pub fn policy(config: &Config, include_setup: bool) -> Value {
     }
     grants.extend(config.dlq.values().flat_map(|sink| sink_grants(&scope, sink)));
     grants.extend(claims_grant(config));
-    grants.extend(identity_grant(config));
     document(grants)
 }
 
@@ -87,7 +86,6 @@ enum Group {
     /// `[fleet] claims`: one claim object per cron fire.
     ClaimCronFires,
     /// Learning the account at start, where `[aws] account_id` does not say it.
-    IdentifyAccount,
     /// The `sqs` dead-letter sink.
     SendDeadLetterMessages,
     /// The `s3` dead-letter sink.
@@ -114,7 +112,6 @@ impl Group {
             Group::ConfirmSubscriptions => "ConfirmSubscriptions",
             Group::DescribeAlarms => "DescribeAlarms",
             Group::ClaimCronFires => "ClaimCronFires",
-            Group::IdentifyAccount => "IdentifyAccount",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
             Group::WriteDeadLetterObjects => "WriteDeadLetterObjects",
             Group::WriteLargePayloads => "WriteLargePayloads",
@@ -139,7 +136,6 @@ impl Group {
             Group::ConfirmSubscriptions => &["sns:ConfirmSubscription"],
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
-            Group::IdentifyAccount => &["sts:GetCallerIdentity"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
             Group::WriteDeadLetterObjects => &["s3:PutObject"],
             Group::WriteLargePayloads => &["s3:PutObject"],
@@ -156,13 +152,6 @@ impl Group {
 struct Grant {
     group: Group,
     resource: String,
-}
-
-/// `sts:GetCallerIdentity`, which `fanin run` calls once at start unless `[aws] account_id`
-/// names the account. STS lets every identity make it (even against an explicit deny); the
-/// statement says so to whoever reads the policy. It has no resource to scope it to.
-fn identity_grant(config: &Config) -> Option<Grant> {
-    config.aws.account_id.is_none().then(|| Grant { group: Group::IdentifyAccount, resource: ANY.into() })
 }
 
 /// What a target needs: invoking it, and writing its large payloads if it takes pointer events.

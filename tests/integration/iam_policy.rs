@@ -99,13 +99,6 @@ fn iam_policy_for_the_example_configuration_is_exact_and_clean() {
                     "Action": ["sns:ConfirmSubscription"],
                     "Resource": ["arn:aws:sns:us-east-1:123456789012:news"],
                 },
-                // No [aws] account_id: the account is asked of STS at start.
-                {
-                    "Sid": "IdentifyAccount",
-                    "Effect": "Allow",
-                    "Action": ["sts:GetCallerIdentity"],
-                    "Resource": ["*"],
-                },
             ],
         })
     );
@@ -114,10 +107,10 @@ fn iam_policy_for_the_example_configuration_is_exact_and_clean() {
     // What `fanin setup --apply` calls, on exactly the queues, bucket, topic and rules it wires.
     let with_setup = iam_policy(&["--config", &config, "--include-setup"], &env);
     let statements = with_setup["Statement"].as_array().unwrap();
-    assert_eq!(statements[..4], policy["Statement"].as_array().unwrap()[..]);
+    assert_eq!(statements[..3], policy["Statement"].as_array().unwrap()[..]);
     let queue = |name: &str| format!("arn:aws:sqs:us-east-1:123456789012:{name}");
     assert_eq!(
-        statements[4..],
+        statements[3..],
         [
             json!({"Sid": "SetupQueuePolicies", "Effect": "Allow", "Action": ["sqs:GetQueueAttributes", "sqs:SetQueueAttributes"],
                    "Resource": [queue("alarms-events"), queue("bus-events"), queue("news-events"), queue("uploads-events")]}),
@@ -200,12 +193,6 @@ fn iam_policy_grants_exactly_the_functions_queues_and_sinks_configured() {
                     "Resource": ["arn:aws:sqs:us-east-1:123456789012:audit.fifo", "arn:aws:sqs:us-east-1:123456789012:orders"],
                 },
                 {
-                    "Sid": "IdentifyAccount",
-                    "Effect": "Allow",
-                    "Action": ["sts:GetCallerIdentity"],
-                    "Resource": ["*"],
-                },
-                {
                     "Sid": "SendDeadLetterMessages",
                     "Effect": "Allow",
                     "Action": ["sqs:SendMessage"],
@@ -234,11 +221,23 @@ fn iam_policy_uses_a_wildcard_account_only_where_nothing_names_one() {
     let role = [("FANIN__AWS__ASSUME_ROLE_ARN", "arn:aws:iam::210987654321:role/fanin")];
     let policy = iam_policy(&["--config", config.to_str().unwrap()], &role);
     assert_eq!(policy["Statement"][0]["Resource"], json!(["arn:aws:lambda:us-east-1:210987654321:function:plain"]));
-    // [aws] account_id names it outright, and then nothing asks STS for it.
+    // [aws] account_id names it outright.
     let account = [("FANIN__AWS__ACCOUNT_ID", "109876543210"), role[0]];
     let policy = iam_policy(&["--config", config.to_str().unwrap()], &account);
     assert_eq!(policy["Statement"][0]["Resource"], json!(["arn:aws:lambda:us-east-1:109876543210:function:plain"]));
-    assert!(policy["Statement"].as_array().unwrap().iter().all(|s| s["Sid"] != "IdentifyAccount"), "{policy}");
+}
+
+#[test]
+fn iam_policy_has_no_statement_on_every_resource() {
+    // Without [aws] account_id fanin asks sts:GetCallerIdentity at start; STS answers that
+    // call for every identity, whatever its policies say, so it needs no statement (and would
+    // need one on "*").
+    let setup = Setup::new("", "[targets.plain]\nfunction = \"plain\"\n");
+    let policy = iam_policy(&["--config", setup.config().to_str().unwrap()], &[]);
+    for statement in policy["Statement"].as_array().unwrap() {
+        assert!(statement["Resource"].as_array().unwrap().iter().all(|r| r != "*"), "{statement}");
+        assert!(statement["Action"].as_array().unwrap().iter().all(|a| !a.as_str().unwrap().starts_with("sts:")), "{statement}");
+    }
 }
 
 #[test]

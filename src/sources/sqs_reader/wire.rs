@@ -83,7 +83,7 @@ impl QueueWire for SqsWire {
 
 impl SqsWire {
     pub fn new(sdk: &SdkConfig, queue_url: &str) -> SqsWire {
-        let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+        let region = crate::aws::region(sdk);
         SqsWire {
             endpoint: endpoint(sdk).and_then(|e| e.parse().map_err(|err| format!("{e}: {err}"))),
             queue_url: queue_url.to_string(),
