@@ -60,6 +60,32 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(10);
 /// SDK's identity cache's default expiration).
 const DEFAULT_EXPIRATION: Duration = Duration::from_secs(15 * 60);
 
+/// The most of a Lambda answer fanin reads: a synchronous invoke or a function URL returns at
+/// most 6 MB of payload, and error bodies are far smaller.
+pub const MAX_LAMBDA_ANSWER: usize = 6 * 1024 * 1024;
+
+/// Why an answer's body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The peer sent more than the call can legitimately return: not something to hold in memory.
+    #[error("the answer is over {limit} bytes, more than this call can legitimately return")]
+    TooLarge { limit: usize },
+    /// The connection failed while the body was read.
+    #[error("reading the answer")]
+    Read(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Reads a response body, at most `limit` bytes of it: what a peer sends never decides how
+/// much memory fanin uses.
+pub async fn read_body(body: hyper::body::Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    use http_body_util::{BodyExt, LengthLimitError, Limited};
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge { limit }),
+        Err(e) => Err(BodyError::Read(e)),
+    }
+}
+
 /// Signs requests for one service in one region with SigV4.
 pub struct Signer {
     provider: Option<SharedCredentialsProvider>,

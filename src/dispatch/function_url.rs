@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
 use super::classify::{classify_status, Class};
 use super::invoker::{Answer, InvokeFailure};
@@ -52,16 +52,14 @@ impl UrlCaller {
             self.signer.sign(&mut request, payload).await.map_err(|e| failed(Class::Retry, "CredentialsError", None, e))?;
         }
         let call = async {
-            let response = client.request(request).await.map_err(|e| failed(Class::Retry, "ConnectionError", None, e.to_string()))?;
+            let response =
+                client.request(request).await.map_err(|e| failed(Class::Retry, "ConnectionError", None, crate::error_chain(&e)))?;
             let status = response.status().as_u16();
             let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
             let (request_id, retry_after) = (header("x-amzn-requestid"), header("retry-after"));
-            let body = response
-                .into_body()
-                .collect()
+            let body = signed_http::read_body(response.into_body(), signed_http::MAX_LAMBDA_ANSWER)
                 .await
-                .map_err(|e| failed(Class::Retry, "ConnectionError", Some(status), e.to_string()))?
-                .to_bytes();
+                .map_err(|e| InvokeFailure { status: Some(status), ..super::invoker::answer_unread(&e) })?;
             Ok::<_, InvokeFailure>((status, request_id, retry_after, body))
         };
         let (status, request_id, retry_after, body) = tokio::time::timeout(self.timeout, call)
@@ -105,6 +103,29 @@ fn url_region(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_answer_larger_than_lambda_can_send_is_refused_unread() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = stream.read(&mut [0; 65536]).await;
+            // 100 MiB, chunked: a reader without a limit holds all of it and calls it an answer.
+            let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            let chunk = [b"100000\r\n".as_slice(), &[b'x'; 1 << 20], b"\r\n"].concat();
+            for _ in 0..100 {
+                answer.extend_from_slice(&chunk);
+            }
+            answer.extend_from_slice(b"0\r\n\r\n");
+            let _ = stream.write_all(&answer).await;
+        });
+        let caller = UrlCaller::new(&SdkConfig::builder().build(), &url, UrlAuth::None, Duration::from_secs(60));
+        let failure = caller.post(&Bytes::from_static(b"{}")).await.unwrap_err();
+        assert_eq!((failure.code.as_deref(), failure.status), (Some("AnswerTooLarge"), Some(200)), "{}", failure.message);
+        assert_eq!(failure.class, Class::Retry);
+    }
 
     #[test]
     fn the_region_is_read_off_the_url() {

@@ -9,7 +9,7 @@ use aws_sdk_lambda::config::http::HttpResponse;
 use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 
 use super::classify::{classify, Class};
@@ -182,7 +182,7 @@ impl Invoker {
         let exchange = async {
             let response = client.request(request).await.map_err(|e| failed(Class::Retry, "ConnectionError", crate::error_chain(&e)))?;
             let (parts, body) = response.into_parts();
-            let body = body.collect().await.map_err(|e| failed(Class::Retry, "ConnectionError", crate::error_chain(&e)))?.to_bytes();
+            let body = signed_http::read_body(body, signed_http::MAX_LAMBDA_ANSWER).await.map_err(|e| answer_unread(&e))?;
             Ok::<_, InvokeFailure>((parts, body))
         };
         let (parts, body) = tokio::time::timeout(self.timeout, exchange)
@@ -243,6 +243,23 @@ fn encode(text: &str) -> String {
         }
     }
     out
+}
+
+/// A body that could not be read: one too large is refused with its own code (retried: a
+/// proxy's error page, not Lambda's answer), a dropped connection is a connection error.
+pub(super) fn answer_unread(e: &signed_http::BodyError) -> InvokeFailure {
+    let code = match e {
+        signed_http::BodyError::TooLarge { .. } => "AnswerTooLarge",
+        signed_http::BodyError::Read(_) => "ConnectionError",
+    };
+    InvokeFailure {
+        class: Class::Retry,
+        code: Some(code.into()),
+        status: None,
+        message: crate::error_chain(e),
+        request_id: None,
+        answer: None,
+    }
 }
 
 /// A non-2xx answer, classified: the code from `x-amzn-ErrorType` (else the body's `code` or

@@ -11,7 +11,7 @@ use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,10 @@ impl QueueWire for SqsWire {
         Box::pin(SqsWire::change_visibility_batch(self, receipts, visibility))
     }
 }
+
+/// The most of an SQS answer read: ten messages of at most 1 MiB each, with their attributes,
+/// JSON-escaped, fit well within it.
+const MAX_ANSWER: usize = 32 * 1024 * 1024;
 
 impl SqsWire {
     pub fn new(sdk: &SdkConfig, queue_url: &str) -> SqsWire {
@@ -182,7 +186,8 @@ impl SqsWire {
         let exchange = async {
             let response = client.request(http).await.map_err(|e| SqsError::Transport(crate::error_chain(&e)))?;
             let status = response.status().as_u16();
-            let body = response.into_body().collect().await.map_err(|e| SqsError::Transport(crate::error_chain(&e)))?.to_bytes();
+            let body =
+                signed_http::read_body(response.into_body(), MAX_ANSWER).await.map_err(|e| SqsError::Transport(crate::error_chain(&e)))?;
             Ok::<_, SqsError>((status, body))
         };
         let (status, body) = tokio::time::timeout(within, exchange).await.map_err(|_| SqsError::Timeout(within))??;
