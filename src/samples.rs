@@ -144,6 +144,7 @@ fn decoded(d: Decoded) -> Result<Value, String> {
         Decoded::Events(mut events) if events.len() == 1 => Ok(events.remove(0).payload),
         Decoded::Events(events) => Err(format!("{} events, expected one", events.len())),
         Decoded::Skip(reason) => Err(format!("no event: {reason}")),
+        Decoded::Confirmation { topic_arn, .. } => Err(format!("no event: a subscription confirmation from {topic_arn}")),
         Decoded::Invalid(reason) => Err(reason),
     }
 }

@@ -140,6 +140,9 @@ fn use_decoded(decoded: Decoded) {
         Decoded::Skip(reason) => {
             std::hint::black_box(reason);
         }
+        Decoded::Confirmation { topic_arn, token } => {
+            std::hint::black_box((topic_arn, token));
+        }
         Decoded::Invalid(reason) => {
             std::hint::black_box(reason);
         }

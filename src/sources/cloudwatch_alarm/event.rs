@@ -3,8 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::sources::decode::sns_envelope::{classify_sns, Envelope};
 use crate::sources::decode::{is_eventbridge, parse_body, prefix_invalid, str_at, Decoded, DecodedEvent, Meta};
-use crate::sources::sns::{classify_sns, Envelope};
 
 const ALARM_STATES: [&str; 3] = ["OK", "ALARM", "INSUFFICIENT_DATA"];
 
@@ -23,7 +23,7 @@ pub fn decode(body: &str, account: &str) -> Decoded {
             Ok(inner) => prefix_invalid(alarm_value(&inner, account), "SNS envelope Message: "),
             Err(e) => Decoded::Invalid(format!("SNS envelope Message is not a CloudWatch alarm (not JSON: {e})")),
         },
-        Envelope::Confirmation(reason) => Decoded::Skip(reason),
+        Envelope::Confirmation(answer) => answer,
         Envelope::Malformed(reason) => Decoded::Invalid(reason),
         Envelope::Not => alarm_value(&v, account),
     }

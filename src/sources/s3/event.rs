@@ -5,8 +5,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::event::fingerprint;
+use crate::sources::decode::sns_envelope::{classify_sns, Envelope};
 use crate::sources::decode::{is_eventbridge, parse_body, percent_decode, prefix_invalid, single, str_at, Decoded, DecodedEvent, Meta};
-use crate::sources::sns::{classify_sns, Envelope};
 
 /// Skip reason for S3's `s3:TestEvent`.
 pub const SKIP_S3_TEST_EVENT: &str = "s3:TestEvent";
@@ -54,7 +54,7 @@ pub fn decode(body: &str, pass_eventbridge: bool, configuration_id: &str) -> Dec
             Ok(inner) => prefix_invalid(s3_value(&inner, pass_eventbridge, configuration_id), "SNS envelope Message: "),
             Err(e) => Decoded::Invalid(format!("SNS envelope Message is not an S3 notification (not JSON: {e})")),
         },
-        Envelope::Confirmation(reason) => Decoded::Skip(reason),
+        Envelope::Confirmation(answer) => answer,
         Envelope::Malformed(reason) => Decoded::Invalid(reason),
         Envelope::Not => s3_value(&v, pass_eventbridge, configuration_id),
     }

@@ -1,16 +1,10 @@
 //! SNS deliveries (enveloped, or raw with the SQS message standing in) into Lambda's SNS event.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::sources::decode::{percent_decode, single, str_at, Decoded, Meta};
-
-/// Skip reason for an SNS `SubscriptionConfirmation` message.
-pub const SKIP_SNS_SUBSCRIPTION_CONFIRMATION: &str = "sns:SubscriptionConfirmation";
-/// Skip reason for an SNS `UnsubscribeConfirmation` message.
-pub const SKIP_SNS_UNSUBSCRIBE_CONFIRMATION: &str = "sns:UnsubscribeConfirmation";
+use crate::sources::decode::sns_envelope::{classify_sns, Envelope, SnsNotification};
+use crate::sources::decode::{percent_decode, single, Decoded, Meta};
 
 /// What the SQS message and the source configuration tell about an SNS delivery
 /// (needed for raw message delivery, where the body carries no envelope).
@@ -27,90 +21,6 @@ pub struct SnsContext {
     /// SQS message attributes as `(name, type, value)`: the `MessageAttributes`
     /// of a raw delivery.
     pub message_attributes: Vec<(String, String, String)>,
-}
-
-/// An SNS notification, from an envelope or rebuilt from a raw delivery.
-pub(crate) struct SnsNotification {
-    message_id: String,
-    topic_arn: String,
-    subject: Option<String>,
-    pub(crate) message: String,
-    timestamp: String,
-    signature_version: String,
-    signature: String,
-    signing_cert_url: String,
-    unsubscribe_url: String,
-    attributes: BTreeMap<String, (String, String)>,
-}
-
-pub(crate) enum Envelope {
-    /// Not an SNS envelope.
-    Not,
-    /// `"Type":"Notification"` with everything Lambda's event needs.
-    Notification(Box<SnsNotification>),
-    /// A subscription/unsubscription confirmation: never delivered to Lambda.
-    Confirmation(&'static str),
-    /// Looks like an envelope (`Type`, `TopicArn`, `Message`) but is broken.
-    Malformed(String),
-}
-
-pub(crate) fn classify_sns(v: &Value) -> Envelope {
-    let Some(obj) = v.as_object() else {
-        return Envelope::Not;
-    };
-    let has = |k: &str| obj.contains_key(k);
-    match obj.get("Type").and_then(Value::as_str) {
-        Some("Notification") if has("TopicArn") && has("Message") => match parse_notification(obj) {
-            Ok(n) => Envelope::Notification(Box::new(n)),
-            Err(r) => Envelope::Malformed(r),
-        },
-        Some("SubscriptionConfirmation") if has("TopicArn") && has("Token") => Envelope::Confirmation(SKIP_SNS_SUBSCRIPTION_CONFIRMATION),
-        Some("UnsubscribeConfirmation") if has("TopicArn") && has("Token") => Envelope::Confirmation(SKIP_SNS_UNSUBSCRIBE_CONFIRMATION),
-        _ => Envelope::Not,
-    }
-}
-
-fn parse_notification(obj: &Map<String, Value>) -> Result<SnsNotification, String> {
-    let required = |k: &str| match obj.get(k) {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(format!("SNS envelope field `{k}` is not a string")),
-        None => Err(format!("SNS envelope has no `{k}`")),
-    };
-    // Absent or null → None; Lambda's spelling accepted as well as SQS's.
-    let optional = |keys: &[&str]| -> Result<Option<String>, String> {
-        match keys.iter().find_map(|k| obj.get(*k).filter(|v| !v.is_null())) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("SNS envelope field `{}` is not a string", keys[0])),
-        }
-    };
-    let mut attributes = BTreeMap::new();
-    match obj.get("MessageAttributes") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(attrs)) => {
-            for (name, attr) in attrs {
-                match (str_at(attr, &["Type"]), str_at(attr, &["Value"])) {
-                    (Some(t), Some(v)) => {
-                        attributes.insert(name.clone(), (t.to_string(), v.to_string()));
-                    }
-                    _ => return Err(format!("SNS envelope message attribute `{name}` has no string `Type` and `Value`")),
-                }
-            }
-        }
-        Some(_) => return Err("SNS envelope field `MessageAttributes` is not an object".into()),
-    }
-    Ok(SnsNotification {
-        message_id: required("MessageId")?,
-        topic_arn: required("TopicArn")?,
-        subject: optional(&["Subject"])?,
-        message: required("Message")?,
-        timestamp: required("Timestamp")?,
-        signature_version: optional(&["SignatureVersion"])?.unwrap_or_default(),
-        signature: optional(&["Signature"])?.unwrap_or_default(),
-        signing_cert_url: optional(&["SigningCertURL", "SigningCertUrl"])?.unwrap_or_default(),
-        unsubscribe_url: optional(&["UnsubscribeURL", "UnsubscribeUrl"])?.unwrap_or_default(),
-        attributes,
-    })
 }
 
 /// The `SubscriptionArn` query parameter of an SNS `UnsubscribeURL`.
@@ -167,7 +77,7 @@ pub fn decode(body: &str, ctx: &SnsContext) -> Decoded {
                 let payload = lambda_sns_event(&n, &subscription);
                 return single(n.message_id.clone(), payload, None, Meta::default());
             }
-            Envelope::Confirmation(reason) => return Decoded::Skip(reason),
+            Envelope::Confirmation(answer) => return answer,
             Envelope::Malformed(reason) => return Decoded::Invalid(reason),
             Envelope::Not => {}
         }

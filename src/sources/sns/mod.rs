@@ -12,8 +12,7 @@ use crate::config::{deserialize_at, split_off, ConfigError};
 use crate::sources::sqs_reader::{sent_at, Origin, SqsSettings};
 use crate::sources::SourceKind;
 
-pub(crate) use event::{classify_sns, Envelope};
-pub use event::{decode, SnsContext, SKIP_SNS_SUBSCRIPTION_CONFIRMATION, SKIP_SNS_UNSUBSCRIBE_CONFIRMATION};
+pub use event::{decode, SnsContext};
 
 /// `type = "sns"`: a queue subscribed to a topic.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -81,10 +80,4 @@ pub fn context(message: &Message, topic_arn: Option<String>, subscription_arn: O
         sent_timestamp: Some(chrono::DateTime::<chrono::Utc>::from(sent_at(message))),
         message_attributes,
     }
-}
-
-/// The topic and token of an SNS `SubscriptionConfirmation` message.
-pub fn confirmation(body: &str) -> Option<(String, String)> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    Some((v["TopicArn"].as_str()?.to_string(), v["Token"].as_str()?.to_string()))
 }

@@ -6,9 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use bytes::Bytes;
 
+use crate::sources::decode::sns_envelope::SKIP_SNS_SUBSCRIPTION_CONFIRMATION;
 use crate::sources::decode::Decoded;
+use crate::sources::sqs;
 use crate::sources::sqs_reader::SqsSettings;
-use crate::sources::{sns, sqs};
 
 /// One event an SQS message becomes.
 pub struct Part {
@@ -52,10 +53,10 @@ pub fn intake(message: &Message, settings: &SqsSettings, labels: &Labels) -> Int
         return Intake::Events(vec![Part { id, payload, invalid, filter_view: None }]);
     };
     match origin.decode(message, labels) {
-        Decoded::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION) => match sns::confirmation(body) {
-            Some((topic_arn, token)) if origin.own_topics().contains(&topic_arn.as_str()) => Intake::Confirm { topic_arn, token },
-            _ => Intake::Skip(sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION),
-        },
+        Decoded::Confirmation { topic_arn, token } if origin.own_topics().contains(&topic_arn.as_str()) => {
+            Intake::Confirm { topic_arn, token }
+        }
+        Decoded::Confirmation { .. } => Intake::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION),
         Decoded::Skip(reason) => Intake::Skip(reason),
         Decoded::Invalid(reason) => {
             Intake::Events(vec![Part { id, payload: Bytes::copy_from_slice(body.as_bytes()), invalid: Some(reason), filter_view: None }])
@@ -127,6 +128,32 @@ mod tests {
             queue_arn("http://127.0.0.1:5000/123456789012/orders.fifo", "us-east-1"),
             "arn:aws:sqs:us-east-1:123456789012:orders.fifo"
         );
+    }
+
+    #[test]
+    fn a_subscription_confirmation_is_confirmed_only_for_the_sources_own_topic() {
+        let table: toml::Table = toml::from_str(
+            "queue_url = \"https://sqs.us-east-1.amazonaws.com/123456789012/news\"\ntopic_arn = \"arn:aws:sns:us-east-1:123456789012:news\"",
+        )
+        .unwrap();
+        let crate::sources::SourceKind::Sqs(settings) = crate::sources::sns::settings(std::path::Path::new("news.toml"), table).unwrap()
+        else {
+            panic!("an sns source reads a queue")
+        };
+        let labels = Labels { source: "news".into(), queue_arn: String::new(), region: "us-east-1".into(), account: String::new() };
+        let confirmation = |topic: &str| {
+            serde_json::json!({"Type": "SubscriptionConfirmation", "TopicArn": topic, "Token": "t0k3n", "Message": "confirm"}).to_string()
+        };
+        match intake(&message(&confirmation("arn:aws:sns:us-east-1:123456789012:news")), &settings, &labels) {
+            Intake::Confirm { topic_arn, token } => {
+                assert_eq!((topic_arn.as_str(), token.as_str()), ("arn:aws:sns:us-east-1:123456789012:news", "t0k3n"))
+            }
+            _ => panic!("the source's own topic is confirmed"),
+        }
+        assert!(matches!(
+            intake(&message(&confirmation("arn:aws:sns:us-east-1:210987654321:other")), &settings, &labels),
+            Intake::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION)
+        ));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use settings::SqsSettings;
 use super::{Source, SourceContext};
 use crate::event::{Ack, Disposition, Event};
 use crate::queue::{QueueSender, Reserved, Room};
-use crate::sources::sns;
+use crate::sources::decode::sns_envelope::SKIP_SNS_SUBSCRIPTION_CONFIRMATION;
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use intake::Intake;
 use settle::{settle, settled};
@@ -358,7 +358,13 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
 /// confirmation message; if SNS refuses, the message comes back after its visibility timeout
 /// and is tried again (a token stays valid for three days).
 async fn confirm(shared: Arc<Shared>, id: String, topic_arn: String, token: String) {
-    let Some(sns) = &shared.sns else { return };
+    let Some(sns) = &shared.sns else {
+        // Nothing here can confirm it: held, it would be heartbeated forever.
+        warn!(source = %shared.name, topic = %topic_arn, "a subscription confirmation this source has no SNS client to confirm; skipped");
+        EventSkipped { source: &shared.name, reason: SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
+        delete(&shared, &id);
+        return;
+    };
     let region = topic_arn.split(':').nth(3).filter(|r| !r.is_empty()).map(|r| aws_config::Region::new(r.to_string()));
     let confirmed = sns
         .confirm_subscription()
@@ -371,7 +377,7 @@ async fn confirm(shared: Arc<Shared>, id: String, topic_arn: String, token: Stri
     match confirmed {
         Ok(out) => {
             info!(source = %shared.name, topic = %topic_arn, subscription = out.subscription_arn().unwrap_or_default(), "confirmed the queue's subscription to the topic");
-            EventSkipped { source: &shared.name, reason: sns::SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
+            EventSkipped { source: &shared.name, reason: SKIP_SNS_SUBSCRIPTION_CONFIRMATION }.emit();
             delete(&shared, &id);
         }
         Err(e) => {

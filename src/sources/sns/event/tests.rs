@@ -169,7 +169,7 @@ fn sns_envelope_missing_required_fields_is_invalid() {
 }
 
 #[test]
-fn sns_subscription_confirmation_is_skipped() {
+fn sns_subscription_confirmation_is_the_same_answer_from_every_decoder() {
     let body = json!({
         "Type": "SubscriptionConfirmation",
         "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
@@ -181,7 +181,12 @@ fn sns_subscription_confirmation_is_skipped() {
         "SignatureVersion": "1", "Signature": "EXAMPLE", "SigningCertURL": "EXAMPLE"
     })
     .to_string();
-    assert_eq!(decode(&body, &ctx()), Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION));
-    assert_eq!(crate::sources::s3::decode(&body, false, "fanin-uploads"), Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION));
-    assert_eq!(crate::sources::cloudwatch_alarm::decode(&body, "123456789012"), Decoded::Skip(SKIP_SNS_SUBSCRIPTION_CONFIRMATION));
+    // Every decoder gives the same answer: the reader decides whether it is the source's to confirm.
+    let confirmation = Decoded::Confirmation {
+        topic_arn: "arn:aws:sns:us-west-2:123456789012:MyTopic".into(),
+        token: "2336412f37fb687f5d51e6e2425dacbbffff".into(),
+    };
+    assert_eq!(decode(&body, &ctx()), confirmation);
+    assert_eq!(crate::sources::s3::decode(&body, false, "fanin-uploads"), confirmation);
+    assert_eq!(crate::sources::cloudwatch_alarm::decode(&body, "123456789012"), confirmation);
 }

@@ -49,14 +49,24 @@
 
 use serde_json::{Map, Value};
 
+pub mod sns_envelope;
+
 /// What one SQS message body became.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
     /// One or more events (an S3 notification with several records gives several).
     Events(Vec<DecodedEvent>),
     /// Nothing to deliver, acknowledged and counted (S3's `s3:TestEvent`, SNS
-    /// subscription confirmations); the `&'static str` says why.
+    /// unsubscribe confirmations); the `&'static str` says why.
     Skip(&'static str),
+    /// An SNS `SubscriptionConfirmation`: the reader confirms it when the topic is one of the
+    /// source's own, and skips it otherwise.
+    Confirmation {
+        /// The topic asking the queue's owner to confirm.
+        topic_arn: String,
+        /// The token `ConfirmSubscription` takes.
+        token: String,
+    },
     /// Not what this source type expects: the caller dead-letters it as
     /// InvalidEvent with this reason.
     Invalid(String),
