@@ -1,14 +1,11 @@
 //! The last settled fire of a schedule, kept in the state directory for catch-up.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::task::task_tracker::TaskTrackerToken;
-use tracing::warn;
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,11 +18,13 @@ pub struct LastFire {
     path: PathBuf,
     // Fires settle out of order; only a later fire moves the mark.
     current: Mutex<Option<DateTime<Utc>>>,
+    // The latest fire handed to the writer thread, written at its next turn.
+    wanted: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl LastFire {
     pub fn new(path: PathBuf) -> Self {
-        LastFire { path, current: Mutex::new(None) }
+        LastFire { path, current: Mutex::new(None), wanted: Mutex::new(None) }
     }
 
     /// The last fire recorded, if any.
@@ -60,17 +59,39 @@ impl LastFire {
         Ok(())
     }
 
-    /// Records `at` as [`LastFire::advance`] does, on the one thread that writes every
-    /// schedule's state: a thousand schedules settling at once cost a thousand small writes on
-    /// that thread, not a thread each, and never hold up a fire. `waiter` is dropped once
-    /// written, so the source's shutdown waits for it.
+    /// Records `at` as [`LastFire::advance`] does, on the thread that writes every source's
+    /// state ([`state_writer`](crate::sources::state_writer)): a thousand schedules settling at
+    /// once cost a thousand small writes on that thread, not a thread each, and never hold up a
+    /// fire. `waiter` is dropped once written, so the source's shutdown waits for it.
     pub fn advance_later(self: &Arc<Self>, source: Arc<str>, at: DateTime<Utc>, waiter: TaskTrackerToken) {
         #[cfg(test)]
         if simulated::INLINE.get() {
             let _ = self.advance(at);
             return;
         }
-        let _ = writer().send(Write { state: self.clone(), source, at, _waiter: waiter });
+        {
+            let mut wanted = self.wanted.lock().unwrap();
+            if wanted.is_some_and(|w| w >= at) {
+                return;
+            }
+            *wanted = Some(at);
+        }
+        crate::sources::state_writer::write_later(self.clone(), source, waiter);
+    }
+}
+
+impl crate::sources::state_writer::StateFile for LastFire {
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    fn write_now(&self) -> std::io::Result<()> {
+        let wanted = *self.wanted.lock().unwrap();
+        wanted.map_or(Ok(()), |at| self.advance(at))
+    }
+
+    fn if_lost(&self) -> &'static str {
+        "a restart may fire the last fire again"
     }
 }
 
@@ -88,49 +109,6 @@ pub(super) mod simulated {
     pub fn write_inline(on: bool) {
         INLINE.set(on);
     }
-}
-
-/// How long the writer lets settled fires gather before it writes.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
-
-struct Write {
-    state: Arc<LastFire>,
-    source: Arc<str>,
-    at: DateTime<Utc>,
-    _waiter: TaskTrackerToken,
-}
-
-fn writer() -> &'static Sender<Write> {
-    static WRITER: OnceLock<Sender<Write>> = OnceLock::new();
-    WRITER.get_or_init(|| {
-        let (tx, rx) = channel::<Write>();
-        std::thread::Builder::new()
-            .name("fanin-cron-state".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    // Schedules due at one instant settle together: let them, so this thread's
-                    // writes stay out of the moments when fires are due.
-                    std::thread::sleep(GATHER);
-                    // What queued up meanwhile: only the latest fire of each schedule is written.
-                    let mut latest: HashMap<PathBuf, Write> = HashMap::new();
-                    for write in std::iter::once(first).chain(rx.try_iter()) {
-                        match latest.get(&write.state.path) {
-                            Some(kept) if kept.at >= write.at => {}
-                            _ => {
-                                latest.insert(write.state.path.clone(), write);
-                            }
-                        }
-                    }
-                    for write in latest.into_values() {
-                        if let Err(e) = write.state.advance(write.at) {
-                            warn!(source = %write.source, error = %e, "could not record the last fire; a restart may fire it again");
-                        }
-                    }
-                }
-            })
-            .expect("a thread for cron state");
-        tx
-    })
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use tracing::{debug, error, info, warn};
 
 use super::AlarmPollSettings;
 use crate::event::{Ack, Disposition, Event};
-use crate::sources::{Source, SourceContext};
+use crate::sources::{state_writer, Source, SourceContext};
 use crate::telemetry::events::{EventReceived, EventSkipped};
 use state::{AlarmStates, Seen};
 
@@ -124,8 +124,8 @@ impl Source for AlarmPollSource {
                         break;
                     }
                 }
-                if let Err(e) = store.end_round(|arn| present.contains(arn), quiet) {
-                    warn!(source = %ctx.name, error = %e, "could not write the alarm state file; a restart may repeat transitions");
+                if store.end_round(|arn| present.contains(arn), quiet) {
+                    state_writer::write_later(store.clone(), ctx.name.clone(), waiters.token());
                 }
                 if stopping {
                     break;
@@ -144,12 +144,6 @@ impl Source for AlarmPollSource {
 /// tells when the state last changed) the same state entered again.
 fn is_transition(previous: &Seen, found: &Found) -> bool {
     previous.value != found.seen.value || (found.transition_time_known && found.seen.since > previous.since)
-}
-
-fn record(store: &AlarmStates, source: &str, arn: &str, seen: Seen) {
-    if let Err(e) = store.record(arn, seen) {
-        warn!(source, alarm = arn, error = %e, "could not write the alarm state file; a restart may repeat this transition");
-    }
 }
 
 /// Hands the transition `previous` → `found` to the dispatcher and records it once it settles;
@@ -180,10 +174,14 @@ async fn deliver(ctx: &SourceContext, store: &Arc<AlarmStates>, waiters: &TaskTr
     }
     EventReceived { source: &ctx.name }.emit();
     debug!(source = %ctx.name, event_id = %id, from = %previous.value, to = %found.seen.value, "alarm transition");
-    let (store, name, arn, seen) = (store.clone(), ctx.name.clone(), found.arn, found.seen);
+    let (store, name, arn, seen, waiter) = (store.clone(), ctx.name.clone(), found.arn, found.seen, waiters.token());
     waiters.spawn(async move {
         match settled.await.unwrap_or(Disposition::Failed) {
-            Disposition::Settled => record(&store, &name, &arn, seen),
+            Disposition::Settled => {
+                if store.record(&arn, seen) {
+                    state_writer::write_later(store, name, waiter);
+                }
+            }
             Disposition::Failed => {
                 error!(source = %name, event_id = %id, "alarm transition neither delivered nor dead-lettered; it is delivered again after a restart")
             }

@@ -52,19 +52,16 @@ impl AlarmStates {
     }
 
     /// Records `seen` for `arn` unless a later state is recorded already (events settle out of
-    /// order), then writes the file (temporary file, then rename).
-    pub fn record(&self, arn: &str, seen: Seen) -> std::io::Result<()> {
-        let mut stored = self.stored.lock().unwrap();
-        if insert(&mut stored, arn.to_string(), seen) {
-            self.write(&stored)?;
-        }
-        Ok(())
+    /// order); whether the file needs writing.
+    pub fn record(&self, arn: &str, seen: Seen) -> bool {
+        insert(&mut self.stored.lock().unwrap(), arn.to_string(), seen)
     }
 
     /// The end of a round: forgets the alarms `keep` does not hold (deleted ones) and records
-    /// `quiet`, the states that moved without an event, in one write. Writes when that changed
-    /// the file, or when there is none yet: the next start then knows this one has seen every alarm.
-    pub fn end_round(&self, keep: impl Fn(&str) -> bool, quiet: Vec<(String, Seen)>) -> std::io::Result<()> {
+    /// `quiet`, the states that moved without an event; whether the file needs writing: when
+    /// that changed it, or when there is none yet (the next start then knows this one has seen
+    /// every alarm).
+    pub fn end_round(&self, keep: impl Fn(&str) -> bool, quiet: Vec<(String, Seen)>) -> bool {
         let mut stored = self.stored.lock().unwrap();
         let before = stored.alarms.len();
         stored.alarms.retain(|arn, _| keep(arn));
@@ -72,19 +69,28 @@ impl AlarmStates {
         for (arn, seen) in quiet {
             changed |= insert(&mut stored, arn, seen);
         }
-        if changed || !self.path.exists() {
-            self.write(&stored)?;
-        }
-        Ok(())
+        changed || !self.path.exists()
+    }
+}
+
+impl crate::sources::state_writer::StateFile for AlarmStates {
+    fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
-    fn write(&self, stored: &Stored) -> std::io::Result<()> {
+    /// Writes every alarm's state (temporary file, then rename).
+    fn write_now(&self) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(&*self.stored.lock().unwrap())?;
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(stored)?)?;
+        std::fs::write(&tmp, bytes)?;
         std::fs::rename(&tmp, &self.path)
+    }
+
+    fn if_lost(&self) -> &'static str {
+        "a restart may repeat alarm transitions"
     }
 }
 
@@ -100,6 +106,7 @@ fn insert(stored: &mut Stored, arn: String, seen: Seen) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::state_writer::StateFile;
 
     fn seen(value: &str, at: &str) -> Seen {
         Seen { value: value.into(), reason: String::new(), reason_data: None, since: at.parse().unwrap() }
@@ -111,11 +118,12 @@ mod tests {
         let path = dir.path().join("alarms/a.json");
         let (states, known) = AlarmStates::load(path.clone()).unwrap();
         assert!(known.is_none(), "no file yet: a first run");
-        states.record("arn:x", seen("ALARM", "2026-01-01T00:00:02Z")).unwrap();
+        assert!(states.record("arn:x", seen("ALARM", "2026-01-01T00:00:02Z")));
         // An earlier state settling late does not move the mark back.
-        states.record("arn:x", seen("OK", "2026-01-01T00:00:01Z")).unwrap();
-        states.record("arn:y", seen("OK", "2026-01-01T00:00:01Z")).unwrap();
-        states.end_round(|arn| arn != "arn:y", vec![("arn:z".into(), seen("ALARM", "2026-01-01T00:00:03Z"))]).unwrap();
+        assert!(!states.record("arn:x", seen("OK", "2026-01-01T00:00:01Z")));
+        assert!(states.record("arn:y", seen("OK", "2026-01-01T00:00:01Z")));
+        assert!(states.end_round(|arn| arn != "arn:y", vec![("arn:z".into(), seen("ALARM", "2026-01-01T00:00:03Z"))]));
+        states.write_now().unwrap();
         let (_, known) = AlarmStates::load(path).unwrap();
         let known = known.unwrap();
         assert_eq!(known.len(), 2);
