@@ -86,6 +86,20 @@ pub async fn read_body(body: hyper::body::Incoming, limit: usize) -> Result<Byte
     }
 }
 
+/// Why a request could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The SDK's configuration has no credentials provider at all.
+    #[error("no credentials to sign with")]
+    NoProvider,
+    /// The provider could not give credentials (an expired SSO session, STS unreachable).
+    #[error("no credentials to sign with")]
+    Credentials(#[source] aws_credential_types::provider::error::CredentialsError),
+    /// SigV4 refused the request or its parameters.
+    #[error("cannot sign the request")]
+    Signing(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Signs requests for one service in one region with SigV4.
 pub struct Signer {
     provider: Option<SharedCredentialsProvider>,
@@ -103,7 +117,7 @@ impl Signer {
 
     /// Adds `authorization`, `x-amz-date` (and `x-amz-security-token`) to `request`, whose
     /// body is `payload`.
-    pub async fn sign(&self, request: &mut hyper::Request<Full<Bytes>>, payload: &[u8]) -> Result<(), String> {
+    pub async fn sign(&self, request: &mut hyper::Request<Full<Bytes>>, payload: &[u8]) -> Result<(), SignError> {
         use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
         let now = SystemTime::now();
         let identity = self.identity(now).await?;
@@ -114,20 +128,20 @@ impl Signer {
             .time(now)
             .settings(SigningSettings::default())
             .build()
-            .map_err(|e| e.to_string())?
+            .map_err(|e| SignError::Signing(e.into()))?
             .into();
         let uri = request.uri().to_string();
         let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-        let signable =
-            SignableRequest::new(request.method().as_str(), &uri, headers, SignableBody::Bytes(payload)).map_err(|e| e.to_string())?;
-        let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
+        let signable = SignableRequest::new(request.method().as_str(), &uri, headers, SignableBody::Bytes(payload))
+            .map_err(|e| SignError::Signing(e.into()))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| SignError::Signing(e.into()))?.into_parts();
         instructions.apply_to_request_http1x(request);
         Ok(())
     }
 
     /// The cached identity, or a fresh one when it is within [`REFRESH_BEFORE_EXPIRY`] of
     /// expiring.
-    async fn identity(&self, now: SystemTime) -> Result<Identity, String> {
+    async fn identity(&self, now: SystemTime) -> Result<Identity, SignError> {
         if let Some(identity) = self.fresh(now) {
             return Ok(identity);
         }
@@ -135,9 +149,8 @@ impl Signer {
         if let Some(identity) = self.fresh(now) {
             return Ok(identity);
         }
-        let provider = self.provider.as_ref().ok_or("no credentials to sign with")?;
-        let credentials =
-            provider.provide_credentials().await.map_err(|e| format!("no credentials to sign with: {}", crate::error_chain(&e)))?;
+        let provider = self.provider.as_ref().ok_or(SignError::NoProvider)?;
+        let credentials = provider.provide_credentials().await.map_err(SignError::Credentials)?;
         let expires = credentials.expiry().unwrap_or(now + DEFAULT_EXPIRATION);
         let identity = Identity::from(credentials);
         *self.cached.lock().unwrap() = Some((identity.clone(), expires));
@@ -227,7 +240,7 @@ mod tests {
     async fn no_credentials_is_an_error_not_an_unsigned_request() {
         let signer = Signer::new(None, "us-east-1".into(), "lambda");
         let mut req = request();
-        assert!(signer.sign(&mut req, b"{}").await.unwrap_err().contains("no credentials"));
+        assert!(matches!(signer.sign(&mut req, b"{}").await, Err(SignError::NoProvider)));
         assert!(!req.headers().contains_key("authorization"));
     }
 }

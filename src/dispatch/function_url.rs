@@ -49,7 +49,10 @@ impl UrlCaller {
             .body(Full::new(payload.clone()))
             .map_err(|e| failed(Class::Terminal(crate::dlq::Condition::InvalidEvent), "InvalidRequest", None, e.to_string()))?;
         if self.auth == UrlAuth::AwsIam {
-            self.signer.sign(&mut request, payload).await.map_err(|e| failed(Class::Retry, "CredentialsError", None, e))?;
+            self.signer
+                .sign(&mut request, payload)
+                .await
+                .map_err(|e| failed(Class::Retry, "CredentialsError", None, crate::error_chain(&e)))?;
         }
         let call = async {
             let response =

@@ -178,7 +178,7 @@ impl Invoker {
         if let Some(context) = &self.client_context {
             headers.insert("x-amz-client-context", context.clone());
         }
-        self.signer.sign(&mut request, payload).await.map_err(|e| failed(Class::Retry, "CredentialsError", e))?;
+        self.signer.sign(&mut request, payload).await.map_err(|e| failed(Class::Retry, "CredentialsError", crate::error_chain(&e)))?;
         let exchange = async {
             let response = client.request(request).await.map_err(|e| failed(Class::Retry, "ConnectionError", crate::error_chain(&e)))?;
             let (parts, body) = response.into_parts();

@@ -59,7 +59,7 @@ async fn dead_letter_inner(
             DeadLetterFailed { source: &event.source, target: &target.name }.emit();
             if let Some(left_out) = log_limit::allow(&format!("dlq:{}", target.name)) {
                 error!(
-                    source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), error = %e,
+                    source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(), error = crate::error_chain(&e),
                     similar_left_out = left_out, "dead-letter write failed; the event stays upstream and comes back"
                 );
             }
@@ -90,7 +90,7 @@ async fn success_inner(event: &Delivery, target: &Target, sink: &dyn DeadLetterS
             SuccessRecordFailed { source: &event.source, target: &target.name }.emit();
             if let Some(left_out) = log_limit::allow(&format!("on_success:{}", target.name)) {
                 error!(
-                    source = %event.source, target = %target.name, event_id = %event.id, error = %e, similar_left_out = left_out,
+                    source = %event.source, target = %target.name, event_id = %event.id, error = crate::error_chain(&e), similar_left_out = left_out,
                     "on-success record not written; the event stays upstream and comes back (and is invoked again)"
                 );
             }

@@ -25,7 +25,7 @@ impl FileSink {
 impl DeadLetterSink for FileSink {
     fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let mut line = serde_json::to_vec(record).map_err(|e| self.error(e.to_string()))?;
+            let mut line = serde_json::to_vec(record).map_err(|e| self.error(e))?;
             line.push(b'\n');
             let (file, path) = (self.file.clone(), self.path.clone());
             tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -46,7 +46,7 @@ impl DeadLetterSink for FileSink {
                 result
             })
             .await
-            .map_err(|e| self.error(e.to_string()))?
+            .map_err(|e| self.error(e))?
             .map_err(|e| self.error(format!("{}: {e}", self.path.display())))
         })
     }
@@ -69,7 +69,7 @@ fn end_the_last_line(f: &mut File) -> std::io::Result<()> {
 }
 
 impl FileSink {
-    fn error(&self, message: String) -> SinkError {
-        SinkError { sink: self.name.clone(), message }
+    fn error(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SinkError {
+        SinkError::new(&self.name, cause)
     }
 }

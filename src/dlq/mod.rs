@@ -26,10 +26,19 @@ use crate::BoxFuture;
 
 /// A write to a sink that did not land.
 #[derive(Debug, thiserror::Error)]
-#[error("dead-letter sink {sink}: {message}")]
+#[error("dead-letter sink {sink}")]
 pub struct SinkError {
+    /// The sink's name.
     pub sink: String,
-    pub message: String,
+    /// Why, kept whole so that the log line gives every cause.
+    #[source]
+    pub cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl SinkError {
+    pub fn new(sink: impl Into<String>, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        SinkError { sink: sink.into(), cause: cause.into() }
+    }
 }
 
 /// Somewhere dead events are kept.

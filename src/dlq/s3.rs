@@ -1,6 +1,5 @@
 //! The S3 sink: one object per record under `<prefix>YYYY/MM/DD/HH/`.
 
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 
 use super::{DeadLetterRecord, DeadLetterSink, SinkError};
@@ -38,7 +37,7 @@ impl S3Sink {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| SinkError { sink: self.name.clone(), message: DisplayErrorContext(e).to_string() })?;
+            .map_err(|e| SinkError::new(&self.name, e))?;
         Ok((&self.bucket, key))
     }
 }
@@ -46,7 +45,7 @@ impl S3Sink {
 impl DeadLetterSink for S3Sink {
     fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let body = serde_json::to_vec(record).map_err(|e| SinkError { sink: self.name.clone(), message: e.to_string() })?;
+            let body = serde_json::to_vec(record).map_err(|e| SinkError::new(&self.name, e))?;
             self.put(record, body).await.map(|_| ())
         })
     }

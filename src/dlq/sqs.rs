@@ -1,8 +1,6 @@
 //! The SQS sink: one message per record; a record over SQS's message size goes to S3 (with
 //! `large_records`) and the message points at it.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-
 use super::offload::{point_at, SQS_MAX_BODY};
 use super::s3::S3Sink;
 use super::{DeadLetterRecord, DeadLetterSink, SinkError};
@@ -26,22 +24,22 @@ impl SqsSink {
 impl DeadLetterSink for SqsSink {
     fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let error = |message: String| SinkError { sink: self.name.clone(), message };
-            let body = serde_json::to_string(record).map_err(|e| error(e.to_string()))?;
+            let body = serde_json::to_string(record).map_err(|e| SinkError::new(&self.name, e))?;
             let size = body.len();
             let mut send = self.client.send_message().queue_url(&self.queue_url);
             send = if size <= SQS_MAX_BODY {
                 send.message_body(body)
             } else {
                 let Some(large) = &self.large else {
-                    return Err(error(format!(
-                        "the record is {size} bytes, over SQS's message limit of {SQS_MAX_BODY}: give the sink large_records"
-                    )));
+                    return Err(SinkError::new(
+                        &self.name,
+                        format!("the record is {size} bytes, over SQS's message limit of {SQS_MAX_BODY}: give the sink large_records"),
+                    ));
                 };
                 let (bucket, key) = large.put(record, body.into_bytes()).await?;
                 point_at(send, bucket, &key, size)
             };
-            send.send().await.map(|_| ()).map_err(|e| error(DisplayErrorContext(e).to_string()))
+            send.send().await.map(|_| ()).map_err(|e| SinkError::new(&self.name, e))
         })
     }
 }

@@ -244,7 +244,7 @@ impl WriteBack {
 impl DeadLetterSink for WriteBack {
     fn write<'a>(&'a self, record: &'a DeadLetterRecord) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            let error = |message: String| SinkError { sink: "replay store".into(), message };
+            let error = |message: String| SinkError::new("replay store", message);
             let index = Self::index(&record.fanin.event_id).ok_or_else(|| error("unknown event".into()))?;
             let (item, _) = self.selected.get(index).ok_or_else(|| error("unknown event".into()))?;
             let mut record = record.clone();

@@ -44,7 +44,7 @@ impl DeadLetterSink for SinkHandle {
             let id = &record.fanin.event_id;
             if self.sink.down.load(Ordering::SeqCst) {
                 ledger.sink_failed(id);
-                return Err(SinkError { sink: format!("sink{}", self.sink.index), message: "simulated outage".into() });
+                return Err(SinkError::new(format!("sink{}", self.sink.index), "simulated outage"));
             }
             let condition = record.request_context.condition.as_str();
             ledger.dead_lettered(id, &record.fanin.target, condition, record.response_context.error_type.clone());

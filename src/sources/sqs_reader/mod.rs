@@ -208,7 +208,7 @@ async fn poll_loop(shared: Arc<Shared>, shutdown: CancellationToken) {
             Err(e) => {
                 failures += 1;
                 let pause = Duration::from_millis(500 * 2u64.pow(failures.min(6)));
-                let error = e.to_string();
+                let error = crate::error_chain(&e);
                 if let Some(left_out) = crate::telemetry::log_limit::allow(&format!("receive:{}", shared.name)) {
                     warn!(source = %shared.name, error, retry_in = ?pause, similar_left_out = left_out, "receive failed");
                 }

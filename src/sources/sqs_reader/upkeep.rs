@@ -89,7 +89,7 @@ async fn send_deletes(shared: &Shared, receipts: Vec<Receipt>) {
     let stale = while_held(shared, receipts, |pending| async move {
         let handles: Vec<&str> = pending.iter().map(|(_, r)| r.as_str()).collect();
         let failed = shared.wire.delete_batch(&handles).await.unwrap_or_else(|e| {
-            warn!(source = %shared.name, error = %e, count = pending.len(), "delete batch failed; trying again");
+            warn!(source = %shared.name, error = crate::error_chain(&e), count = pending.len(), "delete batch failed; trying again");
             no_answer(pending.len())
         });
         worth_retrying(shared, &pending, failed, "delete refused; the message will be delivered again")
@@ -187,7 +187,7 @@ async fn extend(shared: &Shared, entries: Vec<Receipt>, vt: Duration) {
         let sent = Instant::now();
         let receipts: Vec<String> = pending.iter().map(|(_, r)| r.clone()).collect();
         let failed = shared.wire.change_visibility_batch(&receipts, vt).await.unwrap_or_else(|e| {
-            warn!(source = %shared.name, error = %e, "visibility heartbeat failed; trying again");
+            warn!(source = %shared.name, error = crate::error_chain(&e), "visibility heartbeat failed; trying again");
             no_answer(pending.len())
         });
         let failed_at: Vec<usize> = failed.iter().filter_map(|f| f.id.parse().ok()).collect();

@@ -29,8 +29,8 @@ pub enum SqsError {
     #[error("{code} ({status}): {message}")]
     Service { status: u16, code: String, message: String },
     /// No answer: connection refused or dropped, TLS, no credentials, no endpoint.
-    #[error("no answer from SQS: {0}")]
-    Transport(String),
+    #[error("no answer from SQS")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("no answer from SQS within {0:?}")]
     Timeout(Duration),
 }
@@ -175,19 +175,18 @@ impl SqsWire {
 
     /// `POST /` with `X-Amz-Target: AmazonSQS.<action>`, signed for `sqs`.
     async fn call<T: DeserializeOwned>(&self, action: &str, request: &impl Serialize, within: Duration) -> Result<T, SqsError> {
-        let endpoint = self.endpoint.as_ref().map_err(|e| SqsError::Transport(e.clone()))?;
-        let client = signed_http::client().map_err(SqsError::Transport)?;
+        let endpoint = self.endpoint.as_ref().map_err(|e| SqsError::Transport(e.clone().into()))?;
+        let client = signed_http::client().map_err(|e| SqsError::Transport(e.into()))?;
         let body = Bytes::from(serde_json::to_vec(request).expect("a request serializes"));
         let mut http = hyper::Request::post(endpoint.clone()).body(Full::new(body.clone())).expect("a valid URI");
         let headers = http.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
         headers.insert("x-amz-target", HeaderValue::from_str(&format!("AmazonSQS.{action}")).expect("an action name is a valid header"));
-        self.signer.sign(&mut http, &body).await.map_err(SqsError::Transport)?;
+        self.signer.sign(&mut http, &body).await.map_err(|e| SqsError::Transport(e.into()))?;
         let exchange = async {
-            let response = client.request(http).await.map_err(|e| SqsError::Transport(crate::error_chain(&e)))?;
+            let response = client.request(http).await.map_err(|e| SqsError::Transport(e.into()))?;
             let status = response.status().as_u16();
-            let body =
-                signed_http::read_body(response.into_body(), MAX_ANSWER).await.map_err(|e| SqsError::Transport(crate::error_chain(&e)))?;
+            let body = signed_http::read_body(response.into_body(), MAX_ANSWER).await.map_err(|e| SqsError::Transport(e.into()))?;
             Ok::<_, SqsError>((status, body))
         };
         let (status, body) = tokio::time::timeout(within, exchange).await.map_err(|_| SqsError::Timeout(within))??;
