@@ -326,9 +326,10 @@ async fn environment_overrides_and_the_config_endpoint_url_apply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_target_causes_no_duplicate_deliveries() {
+    use crate::support::fake_sqs::FakeSqs;
     let moto = Moto::from_env();
     let lambda = LambdaEndpoint::start();
-    // One at a time, each answered after 1 s, some only on the third try: messages wait in
+    // One at a time, each answered after 0.7 s, some only on the third try: messages wait in
     // fanin and between retries far longer than their 3 s visibility timeout.
     lambda.set_behavior(
         "work",
@@ -337,17 +338,26 @@ async fn a_slow_target_causes_no_duplicate_deliveries() {
             Reply::slow(Duration::from_millis(700), reply)
         }),
     );
-    let queue = moto.queue(&unique("patient")).await;
-    moto.send_all(&queue, &numbered(12)).await;
+    // An SQS that keeps the visibility timeout: a message whose visibility is not extended in
+    // time is handed out again.
+    let sqs = FakeSqs::start_with_visibility(12, |i| format!(r#"{{"n":{i}}}"#));
     let setup = Setup::new(
         "",
         "[targets.work]\nfunction = \"work\"\nmax_concurrency = 1\nretry = { max_attempts = 3, base_delay = \"1s\", max_delay = \"2s\", max_event_age = \"1h\" }\n",
     );
-    setup.source("patient", &sqs_source(&queue, "pollers = 1\nvisibility_timeout = \"3s\""));
-    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
-    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    setup.source("patient", &sqs_source(&sqs.queue_url(), "pollers = 1\nwait_time = \"1s\"\nvisibility_timeout = \"3s\""));
+    let config = setup.config();
+    let mut daemon =
+        Daemon::spawn(&["run", "--config", config.to_str().unwrap()], &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_SQS", &sqs.url())]);
+    let addr = daemon.metrics_addr().await;
+    eventually(PATIENCE, "every message deleted", || async { sqs.deleted() == 12 }).await;
+    let (_, metrics) = http_get(&addr, "/metrics");
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 
+    // The heartbeat kept every message invisible: none was handed out twice, none suppressed.
+    assert!(sqs.visibility_calls() > 0, "no ChangeMessageVisibility(Batch) call was made");
+    assert_eq!(sqs.handed_out_again(), 0, "a message's visibility ran out while fanin held it");
+    assert_eq!(counter(&metrics, "fanin_duplicates_suppressed_total", "source=\"patient\""), 0, "{metrics}");
     let accepted = lambda.accepted();
     let mut numbers: Vec<u64> = accepted.iter().map(|i| body_n(&i.payload_json())).collect();
     numbers.sort();
