@@ -133,22 +133,32 @@ async fn throttles_and_server_errors_lose_nothing_do_not_use_up_the_attempts_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifo_groups_keep_their_order() {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let moto = Moto::from_env();
     let lambda = LambdaEndpoint::start();
-    // Uneven answer times would let a later message overtake an earlier one if groups were not serialized.
+    // Every answer takes 150 ms; message b/10 fails once (a ServiceException, retried after a
+    // backoff): b/11… must wait for its retry.
+    let failed_once = std::sync::Arc::new(AtomicBool::new(false));
+    let failing = failed_once.clone();
     lambda.set_behavior(
         "work",
-        Behavior::from_fn(|inv, _| {
-            let delay = (inv.payload.len() as u64 * 7919) % 40;
-            Reply::slow(Duration::from_millis(delay), Reply::Accept)
+        Behavior::from_fn(move |inv, _| {
+            let p = inv.payload_json();
+            let body: serde_json::Value = serde_json::from_str(p["Records"][0]["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+            let reply = if body["group"] == "b" && body["seq"] == 10 && !failing.swap(true, Ordering::SeqCst) {
+                Reply::service_error()
+            } else {
+                Reply::Accept
+            };
+            Reply::slow(Duration::from_millis(150), reply)
         }),
     );
     let queue = moto.queue(&format!("{}.fifo", unique("ordered"))).await;
     let sqs = moto.sqs();
     let groups = ["a", "b", "c"];
-    for seq in 0..30 {
+    for seq in 0..20 {
         for g in groups {
-            let body = serde_json::json!({ "group": g, "seq": seq, "pad": "x".repeat(seq % 7) }).to_string();
+            let body = serde_json::json!({ "group": g, "seq": seq }).to_string();
             sqs.send_message()
                 .queue_url(&queue)
                 .message_body(body)
@@ -159,26 +169,43 @@ async fn fifo_groups_keep_their_order() {
                 .unwrap();
         }
     }
-    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\n");
+    let setup = Setup::new(
+        "",
+        "[targets.work]\nfunction = \"work\"\nretry = { max_attempts = 3, base_delay = \"500ms\", max_delay = \"1s\", max_event_age = \"1h\" }\n",
+    );
     // One poller and a short long-poll, for moto's sake: two concurrent receives can each take
     // a message of the same group (SQS locks the group; moto checks the lock before it waits),
     // and a waiting receive does not wake when a group unlocks.
     setup.source("ordered", &sqs_source(&queue, "pollers = 1\nwait_time = \"1s\""));
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
-    eventually(PATIENCE, "90 messages delivered", || async { lambda.accepted_count() >= 90 }).await;
+    eventually(PATIENCE, "60 messages delivered", || async { lambda.accepted_count() >= 60 }).await;
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
+    assert!(failed_once.load(Ordering::SeqCst), "b/10 never failed: the test tests nothing");
 
-    let mut seen: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for inv in lambda.accepted() {
+    // Each group's calls in arrival order: (seq, status, arrived, answered).
+    let mut calls: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for inv in lambda.invocations() {
         let p = inv.payload_json();
         let body: serde_json::Value = serde_json::from_str(p["Records"][0]["body"].as_str().unwrap()).unwrap();
         assert_eq!(p["Records"][0]["attributes"]["MessageGroupId"], body["group"]);
-        seen.entry(body["group"].as_str().unwrap().into()).or_default().push(body["seq"].as_u64().unwrap());
+        calls.entry(body["group"].as_str().unwrap().into()).or_default().push((
+            body["seq"].as_u64().unwrap(),
+            inv.status,
+            inv.received_at,
+            inv.answered_at.expect("every call answered"),
+        ));
     }
     for g in groups {
-        assert_eq!(seen[g], (0..30).collect::<Vec<_>>(), "group {g} out of order or incomplete");
+        let seqs: Vec<u64> = calls[g].iter().map(|c| c.0).collect();
+        let want: Vec<u64> = if g == "b" { (0..=10).chain(10..20).collect() } else { (0..20).collect() };
+        assert_eq!(seqs, want, "group {g}: calls out of order, missing, or b/10's successors not waiting for its retry");
+        // One call of a group at a time: the next arrives only after the one before was answered.
+        for pair in calls[g].windows(2) {
+            assert!(pair[1].2 >= pair[0].3, "group {g}: seq {} arrived before seq {} was answered", pair[1].0, pair[0].0);
+        }
     }
+    assert_eq!(calls["b"][10].1, Some(500), "b/10's first call failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
