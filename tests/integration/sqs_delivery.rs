@@ -22,17 +22,29 @@ fn accepted_numbers(lambda: &LambdaEndpoint) -> HashSet<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_messages_are_each_invoked_in_lambdas_sqs_shape_and_deleted() {
+    use crate::support::fake_sqs::FakeSqs;
+    const N: usize = 1000;
     let moto = Moto::from_env();
     let lambda = LambdaEndpoint::start();
-    let name = unique("orders");
-    let queue = moto.queue(&name).await;
-    moto.send_all(&queue, &numbered(1000)).await;
+    // The in-process SQS counts its calls: long polls of 10, deletes in batches of 10.
+    let sqs = FakeSqs::start(N, |i| format!(r#"{{"n":{i}}}"#));
     let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\nqualifier = \"live\"\nclient_context = { app = \"fanin\" }\n");
-    setup.source("orders", &sqs_source(&queue, "pollers = 4"));
-    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    setup.source("orders", &sqs_source(&sqs.queue_url(), "pollers = 4"));
+    let config = setup.config();
+    let mut daemon =
+        Daemon::spawn(&["run", "--config", config.to_str().unwrap()], &moto, &lambda.url(), &[("AWS_ENDPOINT_URL_SQS", &sqs.url())]);
 
-    eventually(PATIENCE, "all 1000 messages invoked", || async { accepted_numbers(&lambda).len() == 1000 }).await;
-    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    eventually(PATIENCE, "all 1000 messages invoked", || async { accepted_numbers(&lambda).len() == N }).await;
+    eventually(PATIENCE, "every message deleted", || async { sqs.deleted() == N }).await;
+    let (receives, deletes) = (sqs.receive_calls(), sqs.delete_calls());
+    let waits = sqs.wait_times();
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+
+    // Batches of 10 both ways: about N / 10 calls each. The slack covers the four pollers'
+    // empty long polls once the queue ran dry, and batches flushed before they filled.
+    assert!((N / 10..=N / 10 + N / 20).contains(&receives), "{receives} ReceiveMessage calls for {N} messages");
+    assert!((N / 10..=N / 10 + N / 20).contains(&deletes), "{deletes} delete calls for {N} messages");
+    assert!(!waits.is_empty() && waits.iter().all(|w| w.is_some_and(|s| s > 0)), "every receive a long poll: {waits:?}");
 
     for inv in lambda.accepted() {
         assert_eq!(inv.invocation_type, InvocationType::Event);
@@ -44,7 +56,7 @@ async fn a_thousand_messages_are_each_invoked_in_lambdas_sqs_shape_and_deleted()
         assert_eq!(records.len(), 1, "one record per event");
         let r = &records[0];
         assert_eq!(r["eventSource"], "aws:sqs");
-        assert_eq!(r["eventSourceARN"], format!("arn:aws:sqs:us-east-1:123456789012:{name}"));
+        assert_eq!(r["eventSourceARN"], sqs.queue_arn());
         assert_eq!(r["awsRegion"], "us-east-1");
         assert!(r["messageId"].as_str().is_some_and(|s| !s.is_empty()));
         assert!(r["receiptHandle"].as_str().is_some_and(|s| !s.is_empty()));
@@ -52,7 +64,6 @@ async fn a_thousand_messages_are_each_invoked_in_lambdas_sqs_shape_and_deleted()
         assert!(r["attributes"]["SentTimestamp"].as_str().is_some_and(|s| s.parse::<u64>().is_ok()));
         assert!(r["attributes"]["ApproximateReceiveCount"].as_str().is_some());
     }
-    assert!(daemon.terminate(Duration::from_secs(30)).success());
 }
 
 /// The reply a throttled-and-failing Lambda gives to the `seen`-th arrival of `payload`:
