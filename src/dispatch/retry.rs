@@ -24,16 +24,26 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
 mod tests {
     use super::*;
 
+    /// The largest of `draws` backoffs after `attempt`.
+    fn most(attempt: u32, base: Duration, max: Duration, draws: usize) -> Duration {
+        (0..draws).map(|_| backoff(attempt, base, max)).max().unwrap()
+    }
+
     #[test]
     fn stays_under_the_exponential_ceiling() {
-        let base = Duration::from_millis(100);
-        let max = Duration::from_secs(1);
-        for attempt in 1..40 {
-            let ceiling = (base * 2u32.saturating_pow(attempt - 1)).min(max);
-            for _ in 0..50 {
-                assert!(backoff(attempt, base, max) <= ceiling);
-            }
+        let ms = Duration::from_millis;
+        let (base, max) = (ms(100), Duration::from_secs(1));
+        // The ceiling doubles from base at each attempt, up to max: 100, 200, 400, 800, 1000 ms.
+        for (attempt, ceiling) in [(1, ms(100)), (2, ms(200)), (3, ms(400)), (4, ms(800)), (5, ms(1000)), (6, ms(1000)), (39, ms(1000))] {
+            let most = most(attempt, base, max, 400);
+            assert!(most <= ceiling, "attempt {attempt}: {most:?} over the ceiling {ceiling:?}");
+            // Full jitter reaches close to the ceiling in 400 draws (a miss of 10 % has odds 0.9^400).
+            assert!(most >= ceiling * 9 / 10, "attempt {attempt}: at most {most:?}, far under the ceiling {ceiling:?}");
         }
+        // No overflow far past the cap, and a zero base never waits.
+        assert!(most(u32::MAX, base, max, 50) <= max);
+        assert_eq!(most(7, Duration::ZERO, max, 10), Duration::ZERO);
+        assert!(most(0, ms(300), Duration::from_secs(60), 400) <= ms(300), "attempt 0 counts as the first");
     }
 
     #[test]

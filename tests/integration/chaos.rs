@@ -4,6 +4,11 @@
 //! down (an SQS sink whose queue is removed and recreated, a file sink on a full disk). At the
 //! end nothing may be lost: every message sent is delivered or dead-lettered.
 //!
+//! The first cycle is always the same failing stretch: the function is missing (404, dead-
+//! lettered at once) while fanin is killed, the dead-letter queue is removed and the disk is
+//! full, so every run kills at least once and has its dead-letter writes refused. The cycles
+//! after it are drawn from the seed.
+//!
 //! `FANIN_CHAOS_CYCLES` (default 3: the test suite's short run) and `FANIN_CHAOS_SEED` (default:
 //! the clock) steer it; `scripts/chaos [CYCLES]` runs a long one.
 
@@ -91,6 +96,11 @@ fn sink_refusals(daemon: &Daemon) -> usize {
     daemon.log().matches("dead-letter write failed").count()
 }
 
+/// Whether `daemon` logged a refused dead-letter write for `target`'s sink.
+fn sink_refused_for(daemon: &Daemon, target: &str) -> bool {
+    daemon.log().lines().any(|l| l.contains("dead-letter write failed") && l.contains(&format!("target={target} ")))
+}
+
 /// Receives and deletes everything in the dead-letter queue; the marks of its records.
 async fn drain(moto: &Moto, queue: &str) -> Vec<usize> {
     let sqs = moto.sqs();
@@ -155,10 +165,16 @@ async fn nothing_is_lost_through_kills_faults_and_sinks_that_are_down() {
             moto.send_all(queue, &bodies).await;
             sent += 8;
         }
-        let (mood, reply) = lambda_mood(&mut rng);
+        // The first cycle: a failing stretch whose dead letters find both sinks down.
+        let forced = cycle == 0;
+        let (mood, reply) = if forced { ("404", Reply::not_found("chaos")) } else { lambda_mood(&mut rng) };
         *moods.entry(mood).or_default() += 1;
         lambda.set_default_behavior(Behavior::always(reply));
-        match rng.below(4) {
+        if forced {
+            file_sink(&link, &real, true);
+            (disk_full, disk_outages) = (true, disk_outages + 1);
+        }
+        match if forced { 0 } else { rng.below(4) } {
             // SIGKILL, at a random moment, and back after a random pause; while it is dead the
             // dead-letter queue may be removed (a sink that is down when it starts).
             0 | 1 => {
@@ -166,7 +182,7 @@ async fn nothing_is_lost_through_kills_faults_and_sinks_that_are_down() {
                 daemon.kill9();
                 kills += 1;
                 refused_writes += sink_refusals(&daemon);
-                if !dlq_down && rng.below(2) == 0 {
+                if !dlq_down && (forced || rng.below(2) == 0) {
                     dead_from_queue.extend(drain(&moto, &dlq).await);
                     moto.sqs().delete_queue().queue_url(&dlq).send().await.unwrap();
                     (dlq_down, dlq_outages) = (true, dlq_outages + 1);
@@ -180,6 +196,22 @@ async fn nothing_is_lost_through_kills_faults_and_sinks_that_are_down() {
                 (disk_full, disk_outages) = (true, disk_outages + 1);
             }
             _ => {}
+        }
+        if forced {
+            // More traffic for the restarted fanin, which finds both sinks down; until it has
+            // refused a dead-letter write to each.
+            for (kind, queue) in &queues {
+                let bodies: Vec<String> = (sent..sent + 8).map(|n| body(kind, n)).collect();
+                moto.send_all(queue, &bodies).await;
+                sent += 8;
+            }
+            let refused = tokio::time::timeout(PATIENCE, async {
+                while !(sink_refused_for(&daemon, "a") && sink_refused_for(&daemon, "b")) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+            .await;
+            assert!(refused.is_ok(), "no dead-letter write was refused while both sinks were down");
         }
         tokio::time::sleep(rng.millis(500, 2000)).await;
         if dlq_down && rng.below(2) == 0 {
@@ -238,6 +270,8 @@ async fn nothing_is_lost_through_kills_faults_and_sinks_that_are_down() {
         dead.len(),
         lost.len()
     );
+    assert!(kills >= 1 && dlq_outages >= 1 && disk_outages >= 1, "the faults did not happen");
+    assert!(refused_writes >= 2, "{refused_writes} dead-letter writes refused while the sinks were down");
     assert!(drained.is_ok(), "the queues did not drain: {lost:?} still missing");
     assert!(lost.is_empty(), "lost: {}", lost.iter().map(|n| mark(*n)).collect::<Vec<_>>().join(", "));
 }

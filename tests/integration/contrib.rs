@@ -840,15 +840,6 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     let described = described_in_src();
     assert!(described.len() >= 10, "found only {described:?} described in src/");
     let exported = scrape_until(&[addr, addr2], &described, PATIENCE).await;
-    eprintln!(
-        "DEBUG twice: deleted={} again={} delete_calls={} accepted={}",
-        twice.deleted(),
-        twice.handed_out_again(),
-        twice.delete_calls(),
-        lambda.accepted_payloads("slow").len()
-    );
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    eprintln!("DEBUG twice after 5s: deleted={} again={} delete_calls={}", twice.deleted(), twice.handed_out_again(), twice.delete_calls());
     daemon.terminate(Duration::from_secs(30));
     daemon2.terminate(Duration::from_secs(30));
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::harness::{eventually, unique, Daemon, Moto, Setup};
-use crate::support::lambda_endpoint::{Behavior, LambdaEndpoint, Reply};
+use crate::support::lambda_endpoint::{Accepted, Behavior, LambdaEndpoint, Reply};
 use crate::support::{body_n, numbered, PATIENCE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,13 +152,15 @@ async fn every_route_gets_its_own_condition_and_the_message_goes_only_when_all_s
     lambda.set_behavior("large", Behavior::always(Reply::too_large()));
     lambda.set_behavior("refused", Behavior::always(Reply::error(400, "InvalidRequestContentException", "Could not parse request body")));
     lambda.set_behavior("kms", Behavior::always(Reply::error(502, "KMSDisabledException", "key disabled")));
-    // Slow, so the other routes settle first and the message must wait for this one.
-    lambda.set_behavior("fine", Behavior::always(Reply::slow(Duration::from_secs(2), Reply::Accept)));
+    // Slow, so the other routes settle first and the message must wait for this one; accepted
+    // only when it answers, as fanin sees it.
+    lambda.set_behavior("fine", Behavior::always(Reply::slow(Duration::from_secs(8), Reply::Accept)));
+    lambda.set_accepted_when(Accepted::OnAnswer);
     let queue = moto.queue(&unique("fanned")).await;
     moto.send_all(&queue, &numbered(1)).await;
     let targets: String = ["denied", "large", "refused", "kms", "fine"]
         .iter()
-        .map(|t| format!("[targets.{t}]\nfunction = \"{t}\"\nretry = {{ max_attempts = 5, base_delay = \"10ms\" , max_delay = \"10ms\", max_event_age = \"1h\" }}\n"))
+        .map(|t| format!("[targets.{t}]\nfunction = \"{t}\"\ninvoke_timeout = \"30s\"\nretry = {{ max_attempts = 5, base_delay = \"10ms\" , max_delay = \"10ms\", max_event_age = \"1h\" }}\n"))
         .collect();
     let setup = Setup::new("", &targets);
     let routes: String = ["denied", "large", "refused", "kms", "fine"].iter().map(|t| format!("[[routes]]\ntarget = \"{t}\"\n")).collect();
@@ -166,10 +168,15 @@ async fn every_route_gets_its_own_condition_and_the_message_goes_only_when_all_s
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
 
     eventually(PATIENCE, "four dead-letter records", || async { setup.dead_letters().len() >= 4 }).await;
+    // Give a wrongly sent delete time to land while "fine" is still answering.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let (visible, in_flight) = moto.depth(&queue).await;
-    if lambda.accepted_count() == 0 {
-        assert_eq!(visible + in_flight, 1, "the message went before its last route settled");
-    }
+    let fine = lambda.invocations_for("fine");
+    assert!(
+        fine.len() == 1 && fine[0].answered_at.is_none(),
+        "the slow route answered before the others were dead-lettered: the check below would prove nothing"
+    );
+    assert_eq!(visible + in_flight, 1, "the message went before its last route settled");
     eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 

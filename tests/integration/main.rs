@@ -20,6 +20,7 @@ mod hostile_input;
 mod iam_policy;
 mod invoke;
 mod large_payloads;
+mod limits;
 mod operations;
 mod reload;
 mod replay;

@@ -8,7 +8,13 @@
 //! and ChangeMessageVisibility(Batch) answer success for every entry; deletes are counted
 //! once per message. [`FakeSqs::start_handing_out_twice`] hands every message out a second
 //! time, after all first copies and only while it is not deleted, with a new receipt handle;
-//! from then on only that newest handle deletes it (as SQS promises no more). GetQueueAttributes and GetQueueUrl answer for the one queue. Anything
+//! from then on only that newest handle deletes it (as SQS promises no more).
+//! [`FakeSqs::start_with_visibility`] keeps SQS's visibility timeout instead: a message
+//! received becomes visible again when the `VisibilityTimeout` of its receive (30 s if none)
+//! runs out, unless ChangeMessageVisibility(Batch) with its newest receipt handle moved that
+//! deadline, and is then handed out again with a new handle and a higher
+//! `ApproximateReceiveCount`. The `WaitTimeSeconds` of every receive is recorded.
+//! GetQueueAttributes and GetQueueUrl answer for the one queue. Anything
 //! else is 400 `UnsupportedOperation`; another queue is 400 `QueueDoesNotExist`.
 //!
 //! The server runs on its own thread with its own single-threaded tokio runtime (HTTP/1.1
@@ -18,7 +24,7 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,8 +48,14 @@ struct State {
     deleted_flags: Vec<AtomicBool>,
     /// Whether each message is handed out a second time.
     twice: bool,
-    /// Per message, the copy whose receipt handle deletes it (0, or 1 once handed out again).
+    /// With a visibility timeout kept: per message, when it is visible again (`None`: never
+    /// received yet).
+    visibility: Option<Mutex<Vec<Option<Instant>>>>,
+    /// Per message, the copy whose receipt handle deletes it (0, then 1, 2… each time it is
+    /// handed out again).
     latest_copy: Vec<AtomicUsize>,
+    /// `WaitTimeSeconds` of each ReceiveMessage request (`None` when it was not sent).
+    wait_times: Mutex<Vec<Option<i64>>>,
     deleted: AtomicUsize,
     receive_calls: AtomicUsize,
     /// DeleteMessage and DeleteMessageBatch requests.
@@ -65,15 +77,21 @@ pub struct FakeSqs {
 impl FakeSqs {
     /// Starts a fake SQS whose queue holds `n_messages`, message `i` having body `body(i)`.
     pub fn start(n_messages: usize, body: impl Fn(usize) -> String) -> FakeSqs {
-        Self::start_with(n_messages, body, false)
+        Self::start_with(n_messages, body, false, false)
     }
 
     /// As [`FakeSqs::start`], but every message not yet deleted is handed out once more.
     pub fn start_handing_out_twice(n_messages: usize, body: impl Fn(usize) -> String) -> FakeSqs {
-        Self::start_with(n_messages, body, true)
+        Self::start_with(n_messages, body, true, false)
     }
 
-    fn start_with(n_messages: usize, body: impl Fn(usize) -> String, twice: bool) -> FakeSqs {
+    /// As [`FakeSqs::start`], but a message not deleted nor kept invisible by
+    /// ChangeMessageVisibility(Batch) is handed out again when its visibility timeout runs out.
+    pub fn start_with_visibility(n_messages: usize, body: impl Fn(usize) -> String) -> FakeSqs {
+        Self::start_with(n_messages, body, false, true)
+    }
+
+    fn start_with(n_messages: usize, body: impl Fn(usize) -> String, twice: bool, visibility: bool) -> FakeSqs {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
@@ -81,7 +99,9 @@ impl FakeSqs {
             next: AtomicUsize::new(0),
             deleted_flags: (0..n_messages).map(|_| AtomicBool::new(false)).collect(),
             twice,
+            visibility: visibility.then(|| Mutex::new(vec![None; n_messages])),
             latest_copy: (0..n_messages).map(|_| AtomicUsize::new(0)).collect(),
+            wait_times: Mutex::new(Vec::new()),
             deleted: AtomicUsize::new(0),
             receive_calls: AtomicUsize::new(0),
             delete_calls: AtomicUsize::new(0),
@@ -113,9 +133,13 @@ impl FakeSqs {
     pub fn received(&self) -> usize {
         self.state.next.load(Ordering::Relaxed).min(self.state.bodies.len())
     }
-    /// Second copies handed out so far.
+    /// Messages handed out more than once so far.
     pub fn handed_out_again(&self) -> usize {
-        self.state.latest_copy.iter().filter(|c| c.load(Ordering::Relaxed) == 1).count()
+        self.state.latest_copy.iter().filter(|c| c.load(Ordering::Relaxed) >= 1).count()
+    }
+    /// The `WaitTimeSeconds` of every ReceiveMessage request so far, in order (`None`: not sent).
+    pub fn wait_times(&self) -> Vec<Option<i64>> {
+        self.state.wait_times.lock().unwrap().clone()
     }
     /// Distinct messages deleted so far (a second delete of the same receipt handle, or
     /// an unknown handle, is answered Successful but not counted).
@@ -169,6 +193,7 @@ struct Input {
     attribute_names: Vec<String>,
     message_system_attribute_names: Vec<String>,
     receipt_handle: String,
+    visibility_timeout: Option<i64>,
     entries: Vec<Entry>,
 }
 
@@ -177,6 +202,7 @@ struct Input {
 struct Entry {
     id: String,
     receipt_handle: String,
+    visibility_timeout: Option<i64>,
 }
 
 async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
@@ -224,21 +250,45 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
     match action.as_str() {
         "ReceiveMessage" => {
             st.receive_calls.fetch_add(1, Ordering::Relaxed);
+            st.wait_times.lock().unwrap().push(input.wait_time_seconds);
             let max = input.max_number_of_messages.unwrap_or(1);
             if !(1..=10).contains(&max) {
                 let msg = "Value for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10.";
                 return error(400, "InvalidParameterValue", msg, None);
             }
             let n = st.bodies.len();
-            let total = if st.twice { 2 * n } else { n };
-            let start =
-                st.next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some((n + max as usize).min(total))).unwrap_or(total);
-            let end = (start + max as usize).min(total);
-            // Positions past `n` are second copies, of messages not deleted yet.
-            let picked: Vec<(usize, usize)> = (start..end)
-                .map(|p| if p < n { (p, 0) } else { (p - n, 1) })
-                .filter(|&(i, copy)| copy == 0 || !st.deleted_flags[i].load(Ordering::Relaxed))
-                .collect();
+            let picked: Vec<(usize, usize)> = if let Some(visibility) = &st.visibility {
+                // The first `max` messages visible now, each invisible for the receive's timeout.
+                let vt = Duration::from_secs(input.visibility_timeout.unwrap_or(30).max(0) as u64);
+                let now = Instant::now();
+                let mut visible_at = visibility.lock().unwrap();
+                let mut picked = Vec::new();
+                for i in 0..n {
+                    if picked.len() == max as usize {
+                        break;
+                    }
+                    if st.deleted_flags[i].load(Ordering::Relaxed) || visible_at[i].is_some_and(|at| at > now) {
+                        continue;
+                    }
+                    let copy = if visible_at[i].is_some() { st.latest_copy[i].load(Ordering::Relaxed) + 1 } else { 0 };
+                    visible_at[i] = Some(now + vt);
+                    if copy == 0 {
+                        st.next.fetch_add(1, Ordering::Relaxed);
+                    }
+                    picked.push((i, copy));
+                }
+                picked
+            } else {
+                let total = if st.twice { 2 * n } else { n };
+                let start =
+                    st.next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some((n + max as usize).min(total))).unwrap_or(total);
+                let end = (start + max as usize).min(total);
+                // Positions past `n` are second copies, of messages not deleted yet.
+                (start..end)
+                    .map(|p| if p < n { (p, 0) } else { (p - n, 1) })
+                    .filter(|&(i, copy)| copy == 0 || !st.deleted_flags[i].load(Ordering::Relaxed))
+                    .collect()
+            };
             for &(i, copy) in &picked {
                 st.latest_copy[i].store(copy, Ordering::Relaxed);
             }
@@ -260,6 +310,7 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             .into_iter()
             .filter(|(name, _)| wants(name))
             .collect();
+            let receive_counts: Vec<String> = picked.iter().map(|&(_, copy)| (copy + 1).to_string()).collect();
             let mut out = String::with_capacity(64 + picked.len() * (400 + st.bodies[picked[0].0].len()));
             out.push_str(r#"{"Messages":["#);
             for (k, &(i, copy)) in picked.iter().enumerate() {
@@ -276,8 +327,9 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
                 );
                 if !attributes.is_empty() {
                     out.push_str(r#","Attributes":{"#);
-                    for (k, (name, value)) in attributes.iter().enumerate() {
-                        let _ = write!(out, r#"{}"{name}":"{value}""#, if k > 0 { "," } else { "" });
+                    for (a, (name, value)) in attributes.iter().enumerate() {
+                        let value = if *name == "ApproximateReceiveCount" { receive_counts[k].as_str() } else { value };
+                        let _ = write!(out, r#"{}"{name}":"{value}""#, if a > 0 { "," } else { "" });
                     }
                     out.push('}');
                 }
@@ -290,7 +342,10 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             delete(&st, &input.receipt_handle);
             ok("{}".to_string())
         }
-        "ChangeMessageVisibility" => ok("{}".to_string()),
+        "ChangeMessageVisibility" => {
+            change_visibility(&st, &input.receipt_handle, input.visibility_timeout);
+            ok("{}".to_string())
+        }
         "DeleteMessageBatch" | "ChangeMessageVisibilityBatch" => {
             if input.entries.is_empty() || input.entries.len() > 10 {
                 let code = if input.entries.is_empty() { "EmptyBatchRequest" } else { "TooManyEntriesInBatchRequest" };
@@ -300,6 +355,8 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             for e in &input.entries {
                 if action == "DeleteMessageBatch" {
                     delete(&st, &e.receipt_handle);
+                } else {
+                    change_visibility(&st, &e.receipt_handle, e.visibility_timeout);
                 }
                 successful.push(json!({ "Id": e.id }));
             }
@@ -334,15 +391,29 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
     }
 }
 
-/// Deletes the message whose newest receipt handle is `receipt_handle` (`rh-<index>-<copy>`);
-/// an older or unknown handle deletes nothing.
-fn delete(st: &State, receipt_handle: &str) {
+/// The message whose newest receipt handle is `receipt_handle` (`rh-<index>-<copy>`); `None`
+/// for an older or unknown handle.
+fn newest(st: &State, receipt_handle: &str) -> Option<usize> {
     let parsed = receipt_handle
         .strip_prefix("rh-")
         .and_then(|r| r.split_once('-'))
         .and_then(|(i, copy)| Some((i.parse::<usize>().ok()?, copy.parse::<usize>().ok()?)));
-    let index = parsed.filter(|&(i, copy)| st.latest_copy.get(i).is_some_and(|c| c.load(Ordering::Relaxed) == copy)).map(|(i, _)| i);
-    if let Some(flag) = index.and_then(|i| st.deleted_flags.get(i)) {
+    parsed.filter(|&(i, copy)| st.latest_copy.get(i).is_some_and(|c| c.load(Ordering::Relaxed) == copy)).map(|(i, _)| i)
+}
+
+/// With a visibility timeout kept, makes the message of `receipt_handle` (its newest) visible
+/// again `seconds` from now.
+fn change_visibility(st: &State, receipt_handle: &str, seconds: Option<i64>) {
+    if let (Some(visibility), Some(i)) = (&st.visibility, newest(st, receipt_handle)) {
+        let seconds = seconds.unwrap_or(0).max(0) as u64;
+        visibility.lock().unwrap()[i] = Some(Instant::now() + Duration::from_secs(seconds));
+    }
+}
+
+/// Deletes the message whose newest receipt handle is `receipt_handle` (`rh-<index>-<copy>`);
+/// an older or unknown handle deletes nothing.
+fn delete(st: &State, receipt_handle: &str) {
+    if let Some(flag) = newest(st, receipt_handle).and_then(|i| st.deleted_flags.get(i)) {
         if !flag.swap(true, Ordering::Relaxed) {
             st.deleted.fetch_add(1, Ordering::Relaxed);
         }

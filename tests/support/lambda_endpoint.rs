@@ -13,7 +13,12 @@
 //!   413 RequestTooLargeException; a non-JSON payload gives 400 InvalidRequestContentException.
 //! * Per-function [`Behavior`]s decide every other reply, including faults: [`Reply::Slow`]
 //!   and [`Reply::Drop`] (the TCP connection is closed without a response).
-//! * Every invocation request is recorded (see [`Invocation`]), the failed ones too.
+//! * Every invocation request is recorded (see [`Invocation`]), the failed ones too, with
+//!   when it arrived and when it was answered; [`LambdaEndpoint::max_in_flight`] tells the
+//!   most calls that were open at once.
+//! * A call counts as accepted from its arrival (the default, [`Accepted::OnArrival`]) or
+//!   only once its answer is sent ([`Accepted::OnAnswer`]): a slow accept is then not yet
+//!   delivered while it sleeps, as fanin sees it.
 //!
 //! The server runs on its own thread with its own single-threaded tokio runtime, so it
 //! works from plain `#[test]`s as well as from async code; it stops when dropped.
@@ -83,9 +88,12 @@ pub struct Invocation {
     pub payload: Vec<u8>,
     pub received_at: Instant,
     pub received_wall: SystemTime,
-    /// The status it is answered with, decided on arrival (so a `Slow` reply already shows
-    /// its final status while it is still sleeping); `None` for [`Reply::Drop`].
+    /// The status it is answered with: with [`Accepted::OnArrival`] decided on arrival (so a
+    /// `Slow` reply already shows its final status while it is still sleeping), with
+    /// [`Accepted::OnAnswer`] `None` until the answer is sent; `None` for [`Reply::Drop`].
     pub status: Option<u16>,
+    /// When its answer was sent (`None` while it is open, and for [`Reply::Drop`]).
+    pub answered_at: Option<Instant>,
     /// Whether it came to the function's URL (`POST /url/<function>/`) rather than Invoke.
     pub via_url: bool,
     /// The `Authorization` header (SigV4 for Invoke and IAM-authenticated URLs).
@@ -104,6 +112,15 @@ impl Invocation {
     pub fn payload_json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// When a call's status (and so its being accepted) is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// As soon as the reply is decided, before a [`Reply::Slow`] sleeps.
+    OnArrival,
+    /// Only when the answer is sent.
+    OnAnswer,
 }
 
 /// How to answer one request.
@@ -292,6 +309,7 @@ struct State {
     sync_limit: usize,
     /// Whether invocations and payload-seen counts are kept (not for benchmarks' millions).
     record: bool,
+    accepted_when: Accepted,
 }
 
 /// The running fake endpoint; stops when dropped.
@@ -320,6 +338,7 @@ impl LambdaEndpoint {
             default: Behavior::accept(),
             invocations: Vec::new(),
             dry_runs: Vec::new(),
+            accepted_when: Accepted::OnArrival,
             accepted: 0,
             seen: HashMap::new(),
             event_limit: DEFAULT_EVENT_PAYLOAD_LIMIT,
@@ -377,6 +396,17 @@ impl LambdaEndpoint {
         let mut st = self.lock();
         st.event_limit = event;
         st.sync_limit = sync;
+    }
+
+    /// Whether a call is accepted when it arrives (the default) or when its answer is sent.
+    pub fn set_accepted_when(&self, when: Accepted) {
+        self.lock().accepted_when = when;
+    }
+
+    /// The most calls of `function` (Invoke and URL, by bare name) that were open at once: each
+    /// call is open from its arrival until its answer was sent (still open if never answered).
+    pub fn max_in_flight(&self, function: &str) -> usize {
+        max_overlap(&self.invocations_for(function))
     }
 
     /// The DryRun requests so far, in arrival order.
@@ -488,6 +518,7 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         received_at,
         received_wall,
         status: None,
+        answered_at: None,
         via_url: false,
         authorization,
     };
@@ -530,21 +561,29 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
             };
             (behavior.0)(&inv, times)
         };
-        inv.status = reply.status(&inv.invocation_type);
+        let status = reply.status(&inv.invocation_type);
+        inv.status = status;
         if inv.invocation_type == InvocationType::DryRun {
             st.dry_runs.push(inv.clone());
         } else {
+            if st.accepted_when == Accepted::OnAnswer {
+                inv.status = None;
+            }
             st.accepted += usize::from(inv.is_accepted());
             if st.record {
                 st.invocations.push(inv.clone());
             }
         }
+        inv.status = status;
         reply
     };
 
     let (delay, reply) = reply.resolve();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if inv.invocation_type != InvocationType::DryRun && !matches!(reply, Reply::Drop) {
+        answered(&state, &request_id, inv.status);
     }
     match reply {
         Reply::Accept => success_response(&inv, b"null", None),
@@ -591,27 +630,32 @@ async fn handle_url(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<
         received_at: Instant::now(),
         received_wall: SystemTime::now(),
         status: None,
+        answered_at: None,
         via_url: true,
         authorization,
     };
-    let reply = {
+    let (reply, status) = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
         let behavior = st.behaviors.get(&inv.function_name).unwrap_or(&st.default).clone();
         let seen = st.seen.entry((inv.function_name.clone(), inv.payload.clone())).or_insert(0);
         let times = *seen;
         *seen += 1;
         let reply = (behavior.0)(&inv, times);
-        inv.status = match reply.resolve().1 {
+        let status = match reply.resolve().1 {
             Reply::FunctionError { .. } => Some(502),
             other => other.status(&InvocationType::RequestResponse),
         };
+        inv.status = if st.accepted_when == Accepted::OnAnswer { None } else { status };
         st.accepted += usize::from(inv.is_accepted());
         st.invocations.push(inv.clone());
-        reply
+        (reply, status)
     };
     let (delay, reply) = reply.resolve();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
+    }
+    if !matches!(reply, Reply::Drop) {
+        answered(&state, &request_id, status);
     }
     let plain = |status: u16, body: String| {
         Response::builder()
@@ -638,6 +682,41 @@ async fn handle_url(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<
             std::future::pending::<Resp>().await
         }
         Reply::Slow(..) => unreachable!("resolved above"),
+    }
+}
+
+/// The most of `calls` open at once, each open over `[received_at, answered_at)`.
+pub fn max_overlap(calls: &[Invocation]) -> usize {
+    // An answer at the same instant as an arrival closes first: sorted by (time, +1 after -1).
+    let mut edges: Vec<(Instant, i32)> = Vec::with_capacity(calls.len() * 2);
+    for c in calls {
+        edges.push((c.received_at, 1));
+        if let Some(a) = c.answered_at {
+            edges.push((a, -1));
+        }
+    }
+    edges.sort();
+    let (mut open, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        open += d;
+        most = most.max(open);
+    }
+    most as usize
+}
+
+/// Records the answer to the call `request_id`: when it was sent, and with
+/// [`Accepted::OnAnswer`] its status and acceptance.
+fn answered(state: &Mutex<State>, request_id: &str, status: Option<u16>) {
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    let on_answer = st.accepted_when == Accepted::OnAnswer;
+    if on_answer {
+        st.accepted += usize::from(matches!(status, Some(200..=299)));
+    }
+    if let Some(inv) = st.invocations.iter_mut().rev().find(|i| i.request_id == request_id) {
+        inv.answered_at = Some(Instant::now());
+        if on_answer {
+            inv.status = status;
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use super::fake_sqs::{md5_hex, FakeSqs};
-use super::lambda_endpoint::{Behavior, InvocationType, LambdaEndpoint, Reply};
+use super::lambda_endpoint::{Accepted, Behavior, InvocationType, LambdaEndpoint, Reply};
 
 type InvokeResult = Result<InvokeOutput, SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>>;
 
@@ -277,6 +277,45 @@ fn slow_times_out_and_drop_fails_fast() {
     });
     let statuses: Vec<_> = ep.invocations().iter().map(|i| i.status).collect();
     assert_eq!(statuses, [Some(202), None, Some(202)]);
+}
+
+#[test]
+fn a_slow_accept_counts_on_its_answer_when_asked_and_open_calls_are_measured() {
+    let ep = LambdaEndpoint::start();
+    ep.set_behavior("slow", Behavior::always(Reply::slow(Duration::from_millis(600), Reply::Accept)));
+    let client = lambda_client(&ep.url(), None);
+    for (when, accepted_while_sleeping) in [(Accepted::OnArrival, 3), (Accepted::OnAnswer, 0)] {
+        ep.clear();
+        ep.set_accepted_when(when);
+        // Two workers: the calls run while this thread waits for them to arrive.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let calls: Vec<_> = (0..3)
+                .map(|i| {
+                    let client = client.clone();
+                    tokio::spawn(async move { invoke_event(&client, "slow", &format!(r#"{{"i":{i}}}"#)).await })
+                })
+                .collect();
+            assert!(ep.wait_until(Duration::from_secs(5), |invs| invs.len() == 3), "three calls arrived");
+            assert_eq!(ep.accepted_count(), accepted_while_sleeping, "{when:?}: accepted while the answers sleep");
+            assert_eq!(ep.accepted().len(), accepted_while_sleeping);
+            assert!(ep.invocations().iter().all(|i| i.answered_at.is_none()), "none answered yet");
+            for c in calls {
+                assert_eq!(status_of(&c.await.unwrap()), Some(202));
+            }
+        });
+        assert_eq!(ep.accepted_count(), 3, "{when:?}: all accepted once answered");
+        assert!(ep.invocations().iter().all(|i| i.status == Some(202) && i.answered_at.is_some_and(|a| a > i.received_at)));
+        assert_eq!(ep.max_in_flight("slow"), 3, "three open at once");
+    }
+    // One after another: never more than one open.
+    ep.clear();
+    runtime().block_on(async {
+        for i in 0..3 {
+            invoke_event(&client, "slow", &format!(r#"{{"j":{i}}}"#)).await.unwrap();
+        }
+    });
+    assert_eq!(ep.max_in_flight("slow"), 1);
 }
 
 #[test]
