@@ -81,25 +81,32 @@ pub struct DlqArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum DlqCommand {
     /// Counts by target, condition and error type, with the oldest and newest of each.
+    #[command(
+        after_help = "Examples:\n  fanin dlq stats --from local -c /etc/fanin/fanin.toml\n  fanin dlq stats --from sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanin-dlq --format json"
+    )]
     Stats(Selection),
     /// One line per record, oldest first, numbered for `show`.
+    #[command(after_help = "Examples:\n  fanin dlq list --from local -c /etc/fanin/fanin.toml --since 6h")]
     List(Selection),
     /// One record, whole, with its payload.
+    #[command(
+        after_help = "Examples:\n  fanin dlq show --from local -c /etc/fanin/fanin.toml 3\n  fanin dlq show --from s3://ops-bucket/fanin/dlq/ --id 8f14e45f-ea2e-4c4b-9c4e-1d2b5a1c0e7b"
+    )]
     Show(ShowArgs),
 }
 
 /// Where the dead letters are, which of them, and how to print them.
 #[derive(Debug, clap::Args)]
 pub struct Selection {
-    /// Where the dead letters are: `file:PATH`, `sqs:QUEUE_URL`, `s3://BUCKET/PREFIX`, or with
-    /// `--config` a dead-letter sink's name (`local`), found where the daemon writes it. Read
+    /// Where the dead letters are: `file:PATH`, `sqs:QUEUE_URL`, `s3://BUCKET/PREFIX`, or a
+    /// dead-letter sink's name in the configuration (`local`), found where the daemon writes it. Read
     /// only: an SQS message is held 30 s at most and made visible again when the read is over.
     #[arg(long)]
     pub from: String,
-    /// The daemon configuration: its `[aws]` region, profile, role and endpoint, and its sinks
-    /// for `--from NAME`.
-    #[arg(short, long)]
-    pub config: Option<PathBuf>,
+    /// The daemon configuration (read when the default file does not exist only if given): its
+    /// `[aws]` region, profile, role and endpoint, and its sinks for `--from NAME`.
+    #[arg(short, long, default_value = crate::config::DEFAULT_FILE)]
+    pub config: PathBuf,
     /// Only records matching this event pattern (EventBridge's language, over the whole record).
     #[arg(long)]
     pub filter: Option<String>,
@@ -249,7 +256,7 @@ fn unreadable_skipped(read: &Read) {
 /// handed back when the read is over. `whole`: rows carry their whole record. `Err(code)` for
 /// usage errors.
 async fn read(args: &Selection, whole: bool, mut each: impl FnMut(Row)) -> anyhow::Result<Result<Read, ExitCode>> {
-    let (config, place) = match crate::replay::place(&args.from, args.config.as_deref())? {
+    let (config, place) = match crate::replay::place(&args.from, &args.config)? {
         Ok(found) => found,
         Err(code) => return Ok(Err(code)),
     };

@@ -27,16 +27,16 @@ use store::{Mode, Place, Store};
 /// `fanin replay` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Where the dead letters are: `file:PATH`, `sqs:QUEUE_URL`, `s3://BUCKET/PREFIX`, or with
-    /// `--config` a dead-letter sink's name (`local`; `default`: the file of targets that name
+    /// Where the dead letters are: `file:PATH`, `sqs:QUEUE_URL`, `s3://BUCKET/PREFIX`, or a
+    /// dead-letter sink's name in the configuration (`local`; `default`: the file of targets that name
     /// none), found where the daemon writes it.
     #[arg(long)]
     pub from: String,
     /// The daemon configuration: a record goes to the target it names (`fanin.target`) as that
     /// target is configured now, with its limits and retries; `--target` and `--from` may name
-    /// one. Without it, each record goes to the function it names.
-    #[arg(short, long)]
-    pub config: Option<std::path::PathBuf>,
+    /// one. When the default file does not exist, each record goes to the function it names.
+    #[arg(short, long, default_value = crate::config::DEFAULT_FILE)]
+    pub config: std::path::PathBuf,
     /// Only records matching this event pattern (EventBridge's language, over the whole record).
     #[arg(long)]
     pub filter: Option<String>,
@@ -103,9 +103,12 @@ impl Selection {
 }
 
 /// What `--from` and `--config` name, read: the configuration and the store's place. Usage
-/// errors are printed, and come back as exit code 2.
-pub(crate) fn place(from: &str, config: Option<&std::path::Path>) -> anyhow::Result<Result<(Option<Config>, Place), ExitCode>> {
-    let config = config.map(Config::load).transpose()?;
+/// errors are printed, and come back as exit code 2. The default configuration file is read
+/// when it exists (on a host where the daemon runs, replay follows its targets); a file given
+/// with `--config` must exist.
+pub(crate) fn place(from: &str, config: &std::path::Path) -> anyhow::Result<Result<(Option<Config>, Place), ExitCode>> {
+    let config =
+        if config == std::path::Path::new(crate::config::DEFAULT_FILE) && !config.exists() { None } else { Some(Config::load(config)?) };
     match Place::parse(from, config.as_ref()) {
         Ok(place) => Ok(Ok((config, place))),
         Err(e) => {
@@ -117,7 +120,7 @@ pub(crate) fn place(from: &str, config: Option<&std::path::Path>) -> anyhow::Res
 
 /// Replays; exit 1 if anything failed again or could not be sent, 2 for bad usage.
 pub async fn run(args: ReplayArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    let (config, place) = match place(&args.from, args.config.as_deref())? {
+    let (config, place) = match place(&args.from, &args.config)? {
         Ok(found) => found,
         Err(code) => return Ok(code),
     };

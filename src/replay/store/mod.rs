@@ -75,6 +75,8 @@ pub enum Place {
 pub enum FromError {
     #[error("--from {0:?}: write file:PATH, sqs:QUEUE_URL, s3://BUCKET/PREFIX, or a dead-letter sink's name with --config")]
     Unknown(String),
+    #[error("--from {0:?} names a dead-letter sink: no configuration at {default}: give --config FILE", default = crate::config::DEFAULT_FILE)]
+    NoConfig(String),
     #[error("--from {name:?}: no dead-letter sink of that name in {config} (defined: {known})")]
     NoSuchSink { name: String, config: String, known: String },
 }
@@ -96,7 +98,10 @@ impl Place {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             return Ok(Place::S3 { bucket: bucket.into(), prefix: prefix.into() });
         }
-        let Some(config) = config else { return Err(FromError::Unknown(from.into())) };
+        let looks_like_a_name = !from.is_empty() && from.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let Some(config) = config else {
+            return Err(if looks_like_a_name { FromError::NoConfig(from.into()) } else { FromError::Unknown(from.into()) });
+        };
         if from == crate::dlq::settings::DEFAULT_DLQ && !config.dlq.contains_key(from) {
             return Ok(Place::File(config.default_dlq_path()));
         }
@@ -104,7 +109,7 @@ impl Place {
             Some(DlqSettings::File { path }) => Ok(Place::File(path.clone().unwrap_or_else(|| config.default_dlq_path()))),
             Some(DlqSettings::Sqs { queue_url, .. }) => Ok(Place::Sqs(queue_url.clone())),
             Some(DlqSettings::S3 { bucket, prefix }) => Ok(Place::S3 { bucket: bucket.clone(), prefix: prefix.clone() }),
-            None if from.contains(':') || from.contains('/') => Err(FromError::Unknown(from.into())),
+            None if !looks_like_a_name => Err(FromError::Unknown(from.into())),
             None => {
                 let mut known: Vec<&str> = config.dlq.keys().map(String::as_str).collect();
                 known.push(crate::dlq::settings::DEFAULT_DLQ);

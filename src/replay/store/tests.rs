@@ -127,7 +127,8 @@ fn from_names_a_place_or_with_a_configuration_a_sink() {
     assert_eq!(Place::parse("file:state/dlq.jsonl", None).unwrap(), Place::File("state/dlq.jsonl".into()));
     assert_eq!(Place::parse("sqs:https://q", None).unwrap(), Place::Sqs("https://q".into()));
     assert_eq!(Place::parse("s3://b/p/", None).unwrap(), Place::S3 { bucket: "b".into(), prefix: "p/".into() });
-    assert!(matches!(Place::parse("local", None), Err(FromError::Unknown(_))));
+    assert!(matches!(Place::parse("local", None), Err(FromError::NoConfig(_))));
+    assert!(matches!(Place::parse("/var/lib/fanin/dlq.jsonl", None), Err(FromError::Unknown(_))), "a path needs file:");
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("etc")).unwrap();
