@@ -44,13 +44,13 @@ pub fn dead_letter(data: &[u8]) {
     // The SQS store reads a pointer's record from S3 instead; here there is nothing to fetch.
     std::hint::black_box(crate::dlq::offload::parse_pointer(&body));
     for attributes in [None, Some(&legacy)] {
-        if let Ok(letter) = item::parse(&body, "fuzz:1", attributes, true) {
+        if let Ok(letter) = item::parse(&body, || "fuzz:1".into(), attributes, true) {
             use_letter(letter);
         }
     }
     if body.contains('\n') {
         for (n, line) in body.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            if let Ok(letter) = item::parse(line, &format!("fuzz:{}", n + 1), None, true) {
+            if let Ok(letter) = item::parse(line, || format!("fuzz:{}", n + 1), None, true) {
                 use_letter(letter);
             }
         }

@@ -4,11 +4,14 @@
 //! `s3://BUCKET/PREFIX`) and understood the same way: fanin's records, Lambda's own on-failure
 //! destination records and legacy Lambda dead-letter queue messages. A file and S3 objects are
 //! only read. SQS has no peek: messages are received with a 30-second visibility timeout
-//! (replay holds them for 15 minutes) and every one is made visible again (visibility 0) as soon
-//! as the read is over, before anything is printed; nothing is deleted. (Receiving still raises a
-//! message's `ApproximateReceiveCount`, which a redrive policy on the dead-letter queue itself
-//! would count.) A read that takes longer than the hold stops where a message comes round a
-//! second time: what it shows is then read once each, but not all (`complete: false`).
+//! (replay holds them for 15 minutes) and the first 10,000 are made visible again (visibility 0)
+//! as soon as the read is over, before anything is printed; the rest when their 30 s run out;
+//! nothing is deleted. (Receiving still raises a message's `ApproximateReceiveCount`, which a
+//! redrive policy on the dead-letter queue itself would count.) A read that takes longer than
+//! the hold stops where a message comes round a second time (told by SQS's own first-receive
+//! time and receive count, so nothing is kept per message): what it shows is then read once
+//! each, but not all (`complete: false`). The store is read as a stream: `stats` holds one entry
+//! per group, `list` a short row per record, `show` its candidates.
 //!
 //! `--filter`, `--since` and `--until` select as in `fanin replay`. The records are in *list
 //! order*: oldest `timestamp` first, ties by event id, records without a timestamp (legacy

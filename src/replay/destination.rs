@@ -44,21 +44,34 @@ pub struct Destinations<'a> {
     args: &'a ReplayArgs,
     config: Option<&'a Config>,
     known: HashMap<(Option<String>, Option<FunctionRef>), Option<Arc<Destination>>>,
+    /// The last record's answer: records of one destination come in runs, and comparing is
+    /// cheaper than building a key.
+    last: Option<(Option<String>, Option<FunctionRef>, Option<Arc<Destination>>)>,
 }
 
 impl<'a> Destinations<'a> {
     pub fn new(args: &'a ReplayArgs, config: Option<&'a Config>) -> Self {
-        Destinations { args, config, known: HashMap::new() }
+        Destinations { args, config, known: HashMap::new(), last: None }
     }
 
     /// Where `letter` goes; `None` when it names no function and `--target` is not given.
     pub fn of(&mut self, letter: &DeadLetter) -> Option<Arc<Destination>> {
-        let key = (letter.target.clone().filter(|_| self.args.target.is_none()), letter.function.clone());
-        if let Some(known) = self.known.get(&key) {
-            return known.clone();
+        let target = letter.target.as_ref().filter(|_| self.args.target.is_none());
+        if let Some((t, f, dest)) = &self.last {
+            if t.as_ref() == target && f.as_ref() == letter.function.as_ref() {
+                return dest.clone();
+            }
         }
-        let dest = self.resolve(key.0.as_deref(), key.1.as_ref()).map(Arc::new);
-        self.known.insert(key, dest.clone());
+        let key = (target.cloned(), letter.function.clone());
+        let dest = match self.known.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let dest = self.resolve(key.0.as_deref(), key.1.as_ref()).map(Arc::new);
+                self.known.insert(key.clone(), dest.clone());
+                dest
+            }
+        };
+        self.last = Some((key.0, key.1, dest.clone()));
         dest
     }
 

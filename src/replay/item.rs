@@ -116,9 +116,44 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::
     <&RawValue>::deserialize(d).map(Some)
 }
 
-/// A small part parsed; anything that is not JSON of its own (it always is) reads as null.
-fn small(raw: Option<&RawValue>) -> Value {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok()).unwrap_or(Value::Null)
+/// The fields of `requestContext`, `responseContext` and `fanin` that are read; the rest of
+/// each is skipped, and nothing is allocated but the strings kept.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Small<'a> {
+    #[serde(rename = "requestId", borrow)]
+    request_id: Option<&'a RawValue>,
+    #[serde(rename = "functionArn", borrow)]
+    function_arn: Option<&'a RawValue>,
+    #[serde(borrow)]
+    condition: Option<&'a RawValue>,
+    #[serde(rename = "errorType", borrow)]
+    error_type: Option<&'a RawValue>,
+    #[serde(rename = "functionError", borrow)]
+    function_error: Option<&'a RawValue>,
+    #[serde(rename = "eventId", borrow)]
+    event_id: Option<&'a RawValue>,
+    #[serde(rename = "replayCount", borrow)]
+    replay_count: Option<&'a RawValue>,
+    #[serde(borrow)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow)]
+    target: Option<&'a RawValue>,
+    #[serde(rename = "firstAttemptAt", borrow)]
+    first_attempt_at: Option<&'a RawValue>,
+}
+
+/// A part that is an object, its fields read; anything else reads as empty.
+fn small(raw: Option<&RawValue>) -> (Small<'_>, bool) {
+    match raw.filter(|r| r.get().trim_start().starts_with('{')) {
+        Some(r) => (serde_json::from_str(r.get()).unwrap_or_default(), true),
+        None => (Small::default(), false),
+    }
+}
+
+/// A field's string, if it is one.
+fn text(raw: Option<&RawValue>) -> Option<String> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
 }
 
 /// `errorType` of a payload that is an object, without parsing the rest of it.
@@ -137,7 +172,8 @@ fn error_type_of(raw: Option<&RawValue>) -> Option<String> {
 
 /// Reads one stored dead letter. `key` names it in the store; `legacy` holds the message
 /// attributes when it came from an SQS queue; `whole` also parses the whole record.
-pub fn parse(body: &str, key: &str, legacy: Option<&LegacyAttributes>, whole: bool) -> Result<DeadLetter, String> {
+/// `key` is called only for a record that carries no id of its own.
+pub fn parse(body: &str, key: impl Fn() -> String, legacy: Option<&LegacyAttributes>, whole: bool) -> Result<DeadLetter, String> {
     // An array or a scalar is no record, and serde would read an array into the struct by position.
     let parts: Option<Parts> = match body.trim_start().starts_with('{') {
         true => Some(serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?),
@@ -154,7 +190,7 @@ pub fn parse(body: &str, key: &str, legacy: Option<&LegacyAttributes>, whole: bo
             return Err("neither a dead-letter record nor a legacy dead-letter message (no RequestID/ErrorCode attributes)".into());
         }
         return Ok(DeadLetter {
-            event_id: legacy.request_id.clone().unwrap_or_else(|| key.to_string()),
+            event_id: legacy.request_id.clone().unwrap_or_else(key),
             function: None,
             payload: Bytes::copy_from_slice(body.trim().as_bytes()),
             condition: legacy.error_code.clone().unwrap_or_else(|| "Unknown".into()),
@@ -168,25 +204,22 @@ pub fn parse(body: &str, key: &str, legacy: Option<&LegacyAttributes>, whole: bo
             record: record(),
         });
     };
-    let ctx = small(parts.request_context);
-    let fanin = small(parts.fanin);
-    let response = small(parts.response_context);
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    let timestamp = parts.timestamp.and_then(|t| serde_json::from_str::<String>(t.get()).ok());
+    let (ctx, _) = small(parts.request_context);
+    let (fanin, is_fanin) = small(parts.fanin);
+    let (response, _) = small(parts.response_context);
+    let timestamp = text(parts.timestamp);
     Ok(DeadLetter {
-        event_id: text(fanin.get("eventId")).or_else(|| text(ctx.get("requestId"))).unwrap_or_else(|| key.to_string()),
-        function: text(ctx.get("functionArn")).map(|a| FunctionRef::parse(&a)),
+        event_id: text(fanin.event_id).or_else(|| text(ctx.request_id)).unwrap_or_else(key),
+        function: text(ctx.function_arn).map(|a| FunctionRef::parse(&a)),
         payload: Bytes::copy_from_slice(parts.request_payload.expect("a record has one").get().as_bytes()),
-        condition: text(ctx.get("condition")).unwrap_or_else(|| "Unknown".into()),
+        condition: text(ctx.condition).unwrap_or_else(|| "Unknown".into()),
         timestamp: timestamp.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc)),
-        replay_count: fanin.get("replayCount").and_then(Value::as_u64).unwrap_or(0) as u32,
-        source: text(fanin.get("source")).unwrap_or_else(|| "lambda".into()),
-        target: text(fanin.get("target")),
-        first_attempt_at: text(fanin.get("firstAttemptAt")),
-        error_type: text(response.get("errorType"))
-            .or_else(|| error_type_of(parts.response_payload))
-            .or_else(|| text(response.get("functionError"))),
-        format: if fanin.is_object() { Format::Fanin } else { Format::Lambda },
+        replay_count: fanin.replay_count.and_then(|r| serde_json::from_str::<u64>(r.get()).ok()).unwrap_or(0) as u32,
+        source: text(fanin.source).unwrap_or_else(|| "lambda".into()),
+        target: text(fanin.target),
+        first_attempt_at: text(fanin.first_attempt_at),
+        error_type: text(response.error_type).or_else(|| error_type_of(parts.response_payload)).or_else(|| text(response.function_error)),
+        format: if is_fanin { Format::Fanin } else { Format::Lambda },
         record: record(),
     })
 }
@@ -219,7 +252,7 @@ mod tests {
             "requestPayload":{"ORDER_IDS":["9e07af03"]},
             "responseContext":{"statusCode":200,"executedVersion":"$LATEST","functionError":"Unhandled"},
             "responsePayload":{"errorMessage":"RequestId: e4b46cbf Process exited before completing request"}}"#;
-        let d = parse(body, "k", None, false).unwrap();
+        let d = parse(body, || "k".into(), None, false).unwrap();
         assert_eq!(d.event_id, "e4b46cbf");
         assert_eq!(d.condition, "RetriesExhausted");
         assert_eq!(&d.payload[..], br#"{"ORDER_IDS":["9e07af03"]}"#, "the payload as stored");
@@ -233,14 +266,14 @@ mod tests {
     #[test]
     fn legacy_message_needs_its_attributes() {
         let attrs = LegacyAttributes { request_id: Some("r-1".into()), error_code: Some("200".into()) };
-        let d = parse(r#"{"order":1}"#, "m-1", Some(&attrs), true).unwrap();
+        let d = parse(r#"{"order":1}"#, || "m-1".into(), Some(&attrs), true).unwrap();
         assert_eq!(d.record, Some(serde_json::json!({"order": 1})));
         assert_eq!(&d.payload[..], br#"{"order":1}"#);
         assert_eq!(d.event_id, "r-1");
         assert!(d.function.is_none());
-        assert!(parse(r#"{"order":1}"#, "m-1", Some(&LegacyAttributes::default()), false).is_err());
-        assert!(parse("not json", "m-1", Some(&attrs), false).is_err());
-        assert!(parse("[1, 2]", "m-1", None, false).is_err(), "an array is no record");
+        assert!(parse(r#"{"order":1}"#, || "m-1".into(), Some(&LegacyAttributes::default()), false).is_err());
+        assert!(parse("not json", || "m-1".into(), Some(&attrs), false).is_err());
+        assert!(parse("[1, 2]", || "m-1".into(), None, false).is_err(), "an array is no record");
     }
 
     #[test]
@@ -250,13 +283,13 @@ mod tests {
             "requestPayload":null,
             "responseContext":{"statusCode":404,"errorType":"ResourceNotFoundException"},
             "fanin":{"source":"orders","eventId":"e-1","target":"orders","firstAttemptAt":"2026-11-26T01:00:00.000Z","replayCount":2}}"#;
-        let d = parse(body, "k", None, false).unwrap();
+        let d = parse(body, || "k".into(), None, false).unwrap();
         assert_eq!((d.event_id.as_str(), d.target.as_deref(), d.replay_count), ("e-1", Some("orders"), 2));
         assert_eq!(d.first_attempt_at.as_deref(), Some("2026-11-26T01:00:00.000Z"));
         assert_eq!(&d.payload[..], b"null");
         assert_eq!(d.error_type.as_deref(), Some("ResourceNotFoundException"));
         assert_eq!(d.format, Format::Fanin);
-        let whole = parse(body, "k", None, true).unwrap();
+        let whole = parse(body, || "k".into(), None, true).unwrap();
         assert_eq!(whole.record.unwrap()["fanin"]["replayCount"], 2);
     }
 }

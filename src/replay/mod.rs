@@ -24,6 +24,9 @@ use crate::settings::Config;
 use destination::Destinations;
 use store::{Mode, Place, Store};
 
+/// How long a dry run holds the SQS messages it reads (as `fanin dlq` does).
+const DRY_RUN_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `fanin replay` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
@@ -143,7 +146,9 @@ pub async fn run(args: ReplayArgs, shutdown: CancellationToken) -> anyhow::Resul
     };
     let from = place.display();
     let mode = if args.dry_run { Mode::Look } else { Mode::Replay };
-    let store = Arc::new(Store::open(&place, &sdk, args.keep, mode).with_context(|| format!("reading {from}"))?);
+    let store = Store::open(&place, &sdk, args.keep, mode).with_context(|| format!("reading {from}"))?;
+    // A dry run only looks: what it reads from SQS comes back soon even if it is killed.
+    let store = Arc::new(if args.dry_run { store.with_sqs_hold(DRY_RUN_HOLD) } else { store });
     let mut destinations = Destinations::new(&args, config.as_ref());
 
     if args.dry_run {
@@ -171,6 +176,12 @@ pub async fn run(args: ReplayArgs, shutdown: CancellationToken) -> anyhow::Resul
         result?;
         println!("read {} dead letters from {from} ({} unreadable); {} selected", counts.read, counts.unreadable, plan.selected());
         plan.print();
+        if store.cut_short() {
+            eprintln!(
+                "fanin: the queue holds more than could be read within the {} s hold; the plan is of what was read (each once), not all",
+                DRY_RUN_HOLD.as_secs()
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
 

@@ -204,11 +204,9 @@ pub async fn replay(
     let mut number = 0u64;
     let read = async {
         'read: while !shutdown.is_cancelled() {
-            let batch = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                batch = store.next(selection.needs_record()) => batch?,
-            };
-            let Some(batch) = batch else { break };
+            // Not cut short by a shutdown: messages an SQS receive returned are under way, and
+            // are handed back below, where a cancelled receive would leave them held.
+            let Some(batch) = store.next(selection.needs_record()).await? else { break };
             outcome.counts.unreadable(&batch.unreadable);
             let mut items = batch.items.into_iter();
             while let Some(item) = items.next() {

@@ -105,18 +105,19 @@ impl FileStore {
             }
             let text = line.strip_suffix(b"\n").unwrap_or(&line);
             let text = text.strip_suffix(b"\r").unwrap_or(text);
-            let key = format!("{}:{}", self.path.display(), number + 1);
+            // Where the line is, for messages and the id of a record that has none: made only then.
+            let key = || format!("{}:{}", self.path.display(), number + 1);
             let text = match std::str::from_utf8(text) {
                 Ok(t) if t.trim().is_empty() => continue,
                 Ok(t) => t,
                 Err(e) => {
-                    batch.unreadable.push(format!("{key}: not UTF-8 ({e})"));
+                    batch.unreadable.push(format!("{}: not UTF-8 ({e})", key()));
                     continue;
                 }
             };
-            match item::parse(text, &key, None, whole) {
+            match item::parse(text, key, None, whole) {
                 Ok(letter) => batch.items.push(Item { key: number.to_string(), letter }),
-                Err(e) => batch.unreadable.push(format!("{key}: {e}")),
+                Err(e) => batch.unreadable.push(format!("{}: {e}", key())),
             }
         }
         Ok((read > 0).then_some(batch))

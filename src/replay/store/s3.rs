@@ -78,7 +78,8 @@ impl S3Store {
             let mut batch = Batch::default();
             for (key, bytes) in fetched {
                 self.read.fetch_add(1, Ordering::Relaxed);
-                match bytes.map_err(|e| e.to_string()).and_then(|b| item::parse(&String::from_utf8_lossy(&b), &key, None, whole)) {
+                match bytes.map_err(|e| e.to_string()).and_then(|b| item::parse(&String::from_utf8_lossy(&b), || key.clone(), None, whole))
+                {
                     Ok(letter) => batch.items.push(Item { key, letter }),
                     Err(e) => batch.unreadable.push(format!("s3://{}/{key}: {e}", self.bucket)),
                 }

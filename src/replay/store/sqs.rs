@@ -7,11 +7,16 @@
 //! (stamped with the run's id, and held when it comes round) stay in flight until the end of
 //! the run, so the next receive moves on; both are handed back (visible at once) at the end.
 
-use std::collections::HashSet;
-
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, MessageAttributeValue, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue, QueueAttributeName,
+};
+use tokio::sync::{mpsc, oneshot};
 
 use super::*;
+
+/// Receipts a look keeps to hand messages back at the end; the rest come back when their hold
+/// runs out.
+const LOOK_RECEIPTS: usize = 10_000;
 
 /// The message attribute a record written back carries: the id of the run that wrote it.
 const RUN_ATTRIBUTE: &str = "fanin-replay-run";
@@ -31,14 +36,52 @@ pub struct SqsStore {
     pending: Mutex<HashMap<String, Pending>>,
     /// Receipts of messages left as they were, handed back at the end.
     held: Mutex<Vec<String>>,
-    /// Looking only: every message id read, to see the read go round.
-    seen: Mutex<HashSet<String>>,
+    /// When this run started (ms since the epoch): a message first received since then, and
+    /// received again, has come round.
+    started_ms: i64,
     /// Messages received.
     pub(super) received: AtomicU64,
     /// Set when the read stopped before the queue was read through (see `Store::cut_short`).
     pub(super) cut_short: AtomicBool,
     /// Set once a receive came back empty, or the read was cut short.
     done: AtomicBool,
+    /// Deletes, gathered into batches of ten by a task of their own.
+    deletes: mpsc::UnboundedSender<Delete>,
+}
+
+/// A receipt to delete, and who waits for the answer.
+type Delete = (String, oneshot::Sender<Result<(), String>>);
+
+/// Deletes what `deletes` brings, up to ten to a `DeleteMessageBatch`: one call per record was
+/// most of a replay's SQS cost. Each waiter hears of its own message.
+async fn delete_in_batches(client: aws_sdk_sqs::Client, queue_url: String, mut deletes: mpsc::UnboundedReceiver<Delete>) {
+    let mut batch = Vec::with_capacity(10);
+    while deletes.recv_many(&mut batch, 10).await > 0 {
+        let entries: Vec<DeleteMessageBatchRequestEntry> = batch
+            .iter()
+            .enumerate()
+            .map(|(n, (receipt, _))| DeleteMessageBatchRequestEntry::builder().id(n.to_string()).receipt_handle(receipt).build())
+            .collect::<Result<_, _>>()
+            .expect("id and receipt set");
+        let answer = client.delete_message_batch().queue_url(&queue_url).set_entries(Some(entries)).send().await;
+        let mut failed: HashMap<usize, String> = HashMap::new();
+        match answer {
+            Ok(out) => {
+                for f in out.failed() {
+                    if let Ok(n) = f.id().parse() {
+                        failed.insert(n, format!("{}: {}", f.code(), f.message().unwrap_or_default()));
+                    }
+                }
+            }
+            Err(e) => {
+                let message = DisplayErrorContext(e).to_string();
+                failed.extend((0..batch.len()).map(|n| (n, message.clone())));
+            }
+        }
+        for (n, (_, waiter)) in batch.drain(..).enumerate() {
+            let _ = waiter.send(failed.remove(&n).map_or(Ok(()), Err));
+        }
+    }
 }
 
 struct Pending {
@@ -59,8 +102,12 @@ impl SqsStore {
             std::process::id(),
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
         );
+        let client = crate::aws::sqs(sdk);
+        let (deletes, to_delete) = mpsc::unbounded_channel();
+        tokio::spawn(delete_in_batches(client.clone(), url.to_string(), to_delete));
         SqsStore {
-            client: crate::aws::sqs(sdk),
+            deletes,
+            client,
             s3: crate::aws::s3(sdk),
             queue_url: url.to_string(),
             mode,
@@ -68,7 +115,7 @@ impl SqsStore {
             run,
             pending: Mutex::default(),
             held: Mutex::default(),
-            seen: Mutex::default(),
+            started_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as i64,
             received: AtomicU64::new(0),
             cut_short: AtomicBool::new(false),
             done: AtomicBool::new(false),
@@ -136,9 +183,9 @@ impl SqsStore {
                     p.receipt = receipt;
                     continue;
                 }
-                if self.mode == Mode::Look && !self.seen.lock().unwrap().insert(id.clone()) {
+                if self.mode == Mode::Look && self.came_round(&m) {
                     // Read already, and back because its hold ran out: the read went round.
-                    self.held.lock().unwrap().push(receipt);
+                    self.hold_receipt(receipt);
                     self.cut_short.store(true, Ordering::SeqCst);
                     self.done.store(true, Ordering::SeqCst);
                     continue;
@@ -148,7 +195,7 @@ impl SqsStore {
                     None => (Ok(m.body().unwrap_or_default().to_string()), None),
                     Some((bucket, key)) => (self.fetch(&bucket, &key).await, Some((bucket, key))),
                 };
-                match body.and_then(|body| item::parse(&body, &id, Some(&legacy), whole)) {
+                match body.and_then(|body| item::parse(&body, || id.clone(), Some(&legacy), whole)) {
                     Ok(letter) => {
                         self.pending.lock().unwrap().insert(id.clone(), Pending { receipt, offloaded });
                         batch.items.push(Item { key: id, letter });
@@ -157,7 +204,7 @@ impl SqsStore {
                         batch.unreadable.push(format!("message {id}: {e}"));
                         // Handed back at the end: handed back at once, the next receive would
                         // return it again, and again.
-                        self.held.lock().unwrap().push(receipt);
+                        self.hold_receipt(receipt);
                     }
                 }
             }
@@ -171,8 +218,31 @@ impl SqsStore {
     /// Left as it is: held to the end of the run, then handed back.
     pub(super) fn keep(&self, id: &str) {
         if let Some(p) = self.pending.lock().unwrap().remove(id) {
-            self.held.lock().unwrap().push(p.receipt);
+            self.hold_receipt(p.receipt);
         }
+    }
+
+    /// Keeps a receipt to hand its message back at the end. Looking only, past `LOOK_RECEIPTS`
+    /// a message is left to its short hold instead: a look's memory stays the same however
+    /// long the queue.
+    fn hold_receipt(&self, receipt: String) {
+        let mut held = self.held.lock().unwrap();
+        if self.mode == Mode::Replay || held.len() < LOOK_RECEIPTS {
+            held.push(receipt);
+        }
+    }
+
+    /// Whether a message came round to this look: first received since the look started
+    /// (SQS's own first-receive time, a second's leeway for clocks), its hold since run out,
+    /// and received again. Nothing is kept per message to tell it.
+    fn came_round(&self, m: &aws_sdk_sqs::types::Message) -> bool {
+        let attr = |name: MessageSystemAttributeName| m.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse::<i64>().ok());
+        let count = attr(MessageSystemAttributeName::ApproximateReceiveCount).unwrap_or(1);
+        let first = attr(MessageSystemAttributeName::ApproximateFirstReceiveTimestamp).unwrap_or(0);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
+        // Back because its hold ran out, not handed back early by an earlier look.
+        let held_through = now - first >= self.hold.as_millis() as i64 - 2000;
+        count >= 2 && first >= self.started_ms - 1000 && held_through
     }
 
     fn take(&self, id: &str) -> anyhow::Result<Pending> {
@@ -189,7 +259,9 @@ impl SqsStore {
     /// Deleted; on failure it stays pending, to be released.
     pub(super) async fn delete(&self, id: &str) -> anyhow::Result<()> {
         let (receipt, _) = self.receipt(id)?;
-        self.client.delete_message().queue_url(&self.queue_url).receipt_handle(&receipt).send().await.map_err(sqs_error)?;
+        let (tx, rx) = oneshot::channel();
+        self.deletes.send((receipt, tx)).map_err(|_| anyhow::anyhow!("the deleting task is gone"))?;
+        rx.await.map_err(|_| anyhow::anyhow!("the deleting task is gone"))?.map_err(|e| anyhow::anyhow!("deleting message {id}: {e}"))?;
         self.pending.lock().unwrap().remove(id);
         Ok(())
     }
