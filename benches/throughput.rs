@@ -8,7 +8,9 @@
 //! 2. fanin's peak RSS draining a 100,000 and a 1,000,000 message backlog;
 //! 3. 1,000 every-second cron schedules for 30 s: lateness, misses and CPU per fire, beside
 //!    `tokio-cron-scheduler`;
-//! 4. `fanin replay` of 100,000 dead-letter records;
+//! 4. `fanin replay` and `fanin dlq stats` of 100,000 and 1,000,000 dead-letter records, from a
+//!    file and from SQS (FANIN_BENCH_REPLAY_SIZES, a comma list);
+//! 4b. one source with 1, 10 and 100 filtered routes: CPU per event (`routes`);
 //! 5. a throttle storm: a function with reserved concurrency 8 behind a target allowed 64,
 //!    against the function's capacity.
 //!
@@ -16,7 +18,7 @@
 //! Knobs: FANIN_BENCH_MESSAGES (50000), FANIN_BENCH_PEER_MESSAGES (10000, for the Python and
 //! Node peers), FANIN_BENCH_BACKLOG (1000000), FANIN_BENCH_CRON_SECONDS (30),
 //! FANIN_BENCH_THROTTLE_MESSAGES (2000), FANIN_BENCH_ONLY (a comma list of throughput, memory,
-//! cron, replay, throttles).
+//! cron, replay, routes, throttles).
 
 #[path = "bench/bare_client.rs"]
 mod bare_client;
@@ -78,7 +80,12 @@ fn main() {
         cron_scale::run(1000, Duration::from_secs(knob("FANIN_BENCH_CRON_SECONDS", 30) as u64));
     }
     if wanted("replay") {
-        replay_speed::run(100_000, CONCURRENCY);
+        let sizes = std::env::var("FANIN_BENCH_REPLAY_SIZES").unwrap_or_else(|_| "100000,1000000".into());
+        let sizes: Vec<usize> = sizes.split(',').filter_map(|s| s.trim().replace('_', "").parse().ok()).collect();
+        replay_speed::run(&sizes, CONCURRENCY);
+    }
+    if wanted("routes") {
+        routes(knob("FANIN_BENCH_MESSAGES", 50_000));
     }
     if wanted("throttles") {
         throttle_storm::run(knob("FANIN_BENCH_THROTTLE_MESSAGES", 2_000));
@@ -263,6 +270,11 @@ fn run_contender(contender: Contender, messages: usize) -> Result<Row, String> {
 /// fanin reading the fake queue into the `work` target with `max_concurrency`,
 /// `queue_capacity = 10000`; configuration written under `dir`.
 fn fanin_command(dir: &Path, sqs: &FakeSqs, max_concurrency: usize) -> Command {
+    fanin_command_routing(dir, sqs, max_concurrency, "target = \"work\"\n")
+}
+
+/// [`fanin_command`], with the source's routes written as `routes`.
+fn fanin_command_routing(dir: &Path, sqs: &FakeSqs, max_concurrency: usize, routes: &str) -> Command {
     std::fs::create_dir_all(dir.join("sources")).unwrap();
     std::fs::write(
         dir.join("fanin.toml"),
@@ -275,7 +287,7 @@ fn fanin_command(dir: &Path, sqs: &FakeSqs, max_concurrency: usize) -> Command {
     .unwrap();
     std::fs::write(
         dir.join("sources/bench.toml"),
-        format!("type = \"sqs\"\nqueue_url = \"{}\"\ntarget = \"work\"\npollers = {POLLERS}\nwait_time = \"1s\"\n", sqs.queue_url()),
+        format!("type = \"sqs\"\nqueue_url = \"{}\"\npollers = {POLLERS}\nwait_time = \"1s\"\n{routes}", sqs.queue_url()),
     )
     .unwrap();
     // FANIN_BENCH_FANIN: another build of fanin to measure (an older one, say), same harness.
@@ -315,6 +327,37 @@ fn memory(large: usize) {
     }
     if let [small, big] = peaks[..] {
         println!("peak RSS grows {:+.1} % from the smaller backlog to the ten times larger one", (big / small - 1.0) * 100.0);
+    }
+    println!();
+}
+
+/// CPU per event with 1, 10 and 100 filtered routes on one source, each event passing the
+/// last route's filter only: every filter is matched, one delivery is made.
+fn routes(messages: usize) {
+    println!("== Routes: one source, N filtered routes (each event matches the last), {messages} events");
+    println!("{:<12} {:>10} {:>12} {:>9} {:>10}", "routes", "events/s", "CPU us/event", "x 1 route", "RSS MiB");
+    let mut one = None;
+    for n in [1, 10, 100] {
+        let mut text = String::new();
+        for i in 0..n {
+            let region = if i + 1 == n { "us-east-1".to_string() } else { format!("nowhere-{i}") };
+            text.push_str(&format!("[[routes]]\ntarget = \"work\"\nfilter = {{ Records = {{ awsRegion = [\"{region}\"] }} }}\n"));
+        }
+        let sqs = FakeSqs::start(messages, body);
+        let lambda = LambdaEndpoint::start_counting();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = fanin_command_routing(dir.path(), &sqs, CONCURRENCY, &text);
+        aws_env(&mut cmd, &sqs, &lambda);
+        match measure::run(cmd, Done::When(&|| sqs.deleted() >= messages), LIMIT) {
+            Ok(u) if lambda.accepted_count() >= messages => {
+                let row = Row { events: messages, usage: u, sqs_calls: String::new() };
+                let cpu = row.cpu_us_per_event();
+                let base = *one.get_or_insert(cpu);
+                println!("{:<12} {:>10.0} {:>12.1} {:>9.2} {:>10.1}", n, row.events_per_sec(), cpu, cpu / base, row.usage.max_rss_mib);
+            }
+            Ok(_) => println!("{n:<12} only {} of {messages} invokes arrived", lambda.accepted_count()),
+            Err(why) => println!("{n:<12} {why}"),
+        }
     }
     println!();
 }

@@ -57,7 +57,7 @@ enum Command {
     },
     /// Send dead-lettered events again.
     #[command(
-        after_help = "Examples:\n  fanin replay --from file:/var/lib/fanin/dlq.jsonl -c /etc/fanin/fanin.toml --dry-run\n  fanin replay --from sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanin-dlq -c fanin.toml --since 6h"
+        after_help = "Examples:\n  fanin replay --from local -c /etc/fanin/fanin.toml --dry-run   # the sink named local: where each group would go\n  fanin replay --from sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanin-dlq -c fanin.toml --since 6h"
     )]
     Replay(fanin::replay::ReplayArgs),
     /// Wire S3 notifications, SNS subscriptions and EventBridge rules to the source queues.
@@ -89,7 +89,7 @@ enum Command {
     Invoke(fanin::invoke::InvokeArgs),
     /// Look at dead letters without changing them: counts, a list, one record.
     #[command(
-        after_help = "Examples:\n  fanin dlq stats --from file:/var/lib/fanin/dlq.jsonl\n  fanin dlq list --from file:/var/lib/fanin/dlq.jsonl --filter '{\"requestContext\":{\"condition\":[\"ResourceNotFound\"]}}'"
+        after_help = "Examples:\n  fanin dlq stats --from local -c /etc/fanin/fanin.toml\n  fanin dlq list --from file:/var/lib/fanin/dlq.jsonl --filter '{\"requestContext\":{\"condition\":[\"ResourceNotFound\"]}}'"
     )]
     Dlq(fanin::inspect::DlqArgs),
     /// Print a shell completion script.

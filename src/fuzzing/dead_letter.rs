@@ -5,12 +5,17 @@ use super::*;
 /// What replay does with a dead letter it read: match `--filter` against the record, name the
 /// function, serialize the event to send it again.
 fn use_letter(letter: item::DeadLetter) {
-    match_probes(&letter.record);
+    if let Some(record) = &letter.record {
+        match_probes(record);
+    }
     let function = letter.function.as_ref().map(item::FunctionRef::display);
-    let payload = serde_json::to_vec(&letter.payload).expect("JSON values serialize");
+    // Sent as stored: it must be JSON of its own.
+    let payload: serde_json::Value = serde_json::from_slice(&letter.payload).expect("a payload is the JSON it was stored as");
     std::hint::black_box((
         function,
-        payload.len(),
+        payload,
+        letter.target,
+        letter.error_type,
         letter.event_id,
         letter.condition,
         letter.timestamp,
@@ -39,13 +44,13 @@ pub fn dead_letter(data: &[u8]) {
     // The SQS store reads a pointer's record from S3 instead; here there is nothing to fetch.
     std::hint::black_box(crate::dlq::offload::parse_pointer(&body));
     for attributes in [None, Some(&legacy)] {
-        if let Ok(letter) = item::parse(&body, "fuzz:1", attributes) {
+        if let Ok(letter) = item::parse(&body, || "fuzz:1".into(), attributes, true) {
             use_letter(letter);
         }
     }
     if body.contains('\n') {
         for (n, line) in body.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            if let Ok(letter) = item::parse(line, &format!("fuzz:{}", n + 1), None) {
+            if let Ok(letter) = item::parse(line, || format!("fuzz:{}", n + 1), None, true) {
                 use_letter(letter);
             }
         }

@@ -1,4 +1,5 @@
-//! `fanin dlq list`: one line (or JSON entry) per record, in list order.
+//! `fanin dlq list`: one line (or JSON entry) per record, in list order. To sort, it holds a
+//! row per selected record (its fields, not the record).
 
 use serde_json::{json, Value};
 
@@ -15,19 +16,19 @@ pub(super) fn entry(row: &Row) -> serde_json::Map<String, Value> {
     m
 }
 
-pub(super) fn list(read: &Read, format: Format) -> String {
+pub(super) fn list(read: &Read, rows: &[Row], format: Format) -> String {
     if format == Format::Json {
         let mut doc = header_json(read);
-        doc.insert("records".into(), Value::Array(read.rows.iter().map(|r| Value::Object(entry(r))).collect()));
+        doc.insert("records".into(), Value::Array(rows.iter().map(|r| Value::Object(entry(r))).collect()));
         return pretty(&Value::Object(doc));
     }
     let mut out = header_text(read);
-    if read.rows.is_empty() {
+    if rows.is_empty() {
         out.push_str("no dead letters\n");
         return out;
     }
     let mut cells = vec![["#", "TIMESTAMP", "TARGET", "CONDITION", "ERROR TYPE", "EVENT ID", "SOURCE"].map(String::from).to_vec()];
-    for r in &read.rows {
+    for r in rows {
         cells.push(vec![
             r.index.to_string(),
             time_text(r.timestamp),

@@ -4,11 +4,14 @@
 //! `s3://BUCKET/PREFIX`) and understood the same way: fanin's records, Lambda's own on-failure
 //! destination records and legacy Lambda dead-letter queue messages. A file and S3 objects are
 //! only read. SQS has no peek: messages are received with a 30-second visibility timeout
-//! (replay holds them for 15 minutes) and every one is made visible again (visibility 0) as soon
-//! as the read is over, before anything is printed; nothing is deleted. (Receiving still raises a
-//! message's `ApproximateReceiveCount`, which a redrive policy on the dead-letter queue itself
-//! would count.) A read that takes longer than the hold stops where a message comes round a
-//! second time: what it shows is then read once each, but not all (`complete: false`).
+//! (replay holds them for 15 minutes) and the first 10,000 are made visible again (visibility 0)
+//! as soon as the read is over, before anything is printed; the rest when their 30 s run out;
+//! nothing is deleted. (Receiving still raises a message's `ApproximateReceiveCount`, which a
+//! redrive policy on the dead-letter queue itself would count.) A read that takes longer than
+//! the hold stops where a message comes round a second time (told by SQS's own first-receive
+//! time and receive count, so nothing is kept per message): what it shows is then read once
+//! each, but not all (`complete: false`). The store is read as a stream: `stats` holds one entry
+//! per group, `list` a short row per record, `show` its candidates.
 //!
 //! `--filter`, `--since` and `--until` select as in `fanin replay`. The records are in *list
 //! order*: oldest `timestamp` first, ties by event id, records without a timestamp (legacy
@@ -59,14 +62,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::pattern::Pattern;
+use crate::replay::item::Format as LetterFormat;
 use crate::replay::parse_time;
-use crate::replay::store::{Item, Store};
-use crate::settings::Config;
+use crate::replay::store::{Item, Mode, Place, Store};
 
 use list::list;
-use show::show_one;
-use stats::stats;
 
 /// How long an SQS message read by `fanin dlq` stays invisible to others if `dlq` dies
 /// before handing it back.
@@ -84,23 +84,32 @@ pub struct DlqArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum DlqCommand {
     /// Counts by target, condition and error type, with the oldest and newest of each.
+    #[command(
+        after_help = "Examples:\n  fanin dlq stats --from local -c /etc/fanin/fanin.toml\n  fanin dlq stats --from sqs:https://sqs.us-east-1.amazonaws.com/123456789012/fanin-dlq --format json"
+    )]
     Stats(Selection),
     /// One line per record, oldest first, numbered for `show`.
+    #[command(after_help = "Examples:\n  fanin dlq list --from local -c /etc/fanin/fanin.toml --since 6h")]
     List(Selection),
     /// One record, whole, with its payload.
+    #[command(
+        after_help = "Examples:\n  fanin dlq show --from local -c /etc/fanin/fanin.toml 3\n  fanin dlq show --from s3://ops-bucket/fanin/dlq/ --id 8f14e45f-ea2e-4c4b-9c4e-1d2b5a1c0e7b"
+    )]
     Show(ShowArgs),
 }
 
 /// Where the dead letters are, which of them, and how to print them.
 #[derive(Debug, clap::Args)]
 pub struct Selection {
-    /// Where the dead letters are: `file:PATH`, `sqs:QUEUE_URL` or `s3://BUCKET/PREFIX`. Read
+    /// Where the dead letters are: `file:PATH`, `sqs:QUEUE_URL`, `s3://BUCKET/PREFIX`, or a
+    /// dead-letter sink's name in the configuration (`local`), found where the daemon writes it. Read
     /// only: an SQS message is held 30 s at most and made visible again when the read is over.
     #[arg(long)]
     pub from: String,
-    /// The daemon configuration, for its `[aws]` region, profile, role and endpoint.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    /// The daemon configuration (read when the default file does not exist only if given): its
+    /// `[aws]` region, profile, role and endpoint, and its sinks for `--from NAME`.
+    #[arg(short, long, default_value = crate::config::DEFAULT_FILE)]
+    pub config: PathBuf,
     /// Only records matching this event pattern (EventBridge's language, over the whole record).
     #[arg(long)]
     pub filter: Option<String>,
@@ -143,8 +152,10 @@ pub enum Format {
 
 /// One record as `dlq` shows it.
 struct Row {
-    /// Its number in list order, from 1.
+    /// Its number in list order, from 1 (0 until known).
     index: usize,
+    /// Its place in the store's order, which breaks ties of list order.
+    seq: u64,
     timestamp: Option<DateTime<Utc>>,
     target: Option<String>,
     function: Option<String>,
@@ -155,16 +166,27 @@ struct Row {
     format: &'static str,
     replay_count: u32,
     location: Option<String>,
-    record: Value,
+    /// The whole record, kept only where it is shown (`show`).
+    record: Option<Value>,
 }
 
-/// What was read.
+/// A row's place in list order: oldest first, ties by event id, records without a timestamp
+/// last; then the store's order.
+type ListKey = (bool, Option<DateTime<Utc>>, String, u64);
+
+impl Row {
+    fn key(&self) -> ListKey {
+        (self.timestamp.is_none(), self.timestamp, self.event_id.clone(), self.seq)
+    }
+}
+
+/// What was read (each command keeps of the rows what it prints).
 struct Read {
     from: String,
     /// Readable records read.
     read: usize,
-    /// The selected records, in list order.
-    rows: Vec<Row>,
+    /// Records selected by `--filter`, `--since`, `--until`.
+    selected: usize,
     unreadable: Vec<String>,
     complete: bool,
 }
@@ -175,8 +197,40 @@ pub async fn run(args: DlqArgs) -> anyhow::Result<ExitCode> {
         DlqCommand::Stats(s) | DlqCommand::List(s) => (s, None),
         DlqCommand::Show(s) => (&s.selection, Some(s)),
     };
-    let read = match read(selection).await? {
-        Ok(read) => read,
+    let format = selection.format;
+    let result = match &args.command {
+        DlqCommand::Stats(_) => {
+            let mut stats = stats::Stats::default();
+            read(selection, false, |row| stats.add(row)).await?.map(|read| (stats.render(&read, format), read))
+        }
+        DlqCommand::List(_) => {
+            let mut rows = Vec::new();
+            read(selection, false, |row| rows.push(row)).await?.map(|read| {
+                rows.sort_by_cached_key(Row::key);
+                for (n, row) in rows.iter_mut().enumerate() {
+                    row.index = n + 1;
+                }
+                (list(&read, &rows, format), read)
+            })
+        }
+        DlqCommand::Show(_) => {
+            let show = show.expect("show has its arguments");
+            let mut finder = show::Finder::new(show);
+            match read(selection, true, |row| finder.add(row)).await? {
+                Ok(read) => match finder.show(&read, format) {
+                    Ok(out) => Ok((out, read)),
+                    Err(message) => {
+                        unreadable_skipped(&read);
+                        eprintln!("fanin: {message}");
+                        return Ok(ExitCode::from(1));
+                    }
+                },
+                Err(code) => Err(code),
+            }
+        }
+    };
+    let (out, read) = match result {
+        Ok(done) => done,
         Err(code) => return Ok(code),
     };
     if !read.complete {
@@ -185,28 +239,9 @@ pub async fn run(args: DlqArgs) -> anyhow::Result<ExitCode> {
             SQS_LOOK.as_secs()
         );
     }
-    let format = selection.format;
-    let out = match &args.command {
-        DlqCommand::Stats(_) => stats(&read, format),
-        DlqCommand::List(_) => {
-            for e in &read.unreadable {
-                eprintln!("skipped, unreadable: {e}");
-            }
-            list(&read, format)
-        }
-        DlqCommand::Show(_) => {
-            for e in &read.unreadable {
-                eprintln!("skipped, unreadable: {e}");
-            }
-            match show_one(&read, show.expect("show has its arguments"), format) {
-                Ok(out) => out,
-                Err(message) => {
-                    eprintln!("fanin: {message}");
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        }
-    };
+    if !matches!(args.command, DlqCommand::Stats(_)) {
+        unreadable_skipped(&read);
+    }
     // A reader that stopped early (`| head`) is not an error.
     match std::io::stdout().lock().write_all(out.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
@@ -214,91 +249,80 @@ pub async fn run(args: DlqArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Reads the store, hands SQS messages back, and selects; `Err(code)` for usage errors.
-async fn read(args: &Selection) -> anyhow::Result<Result<Read, ExitCode>> {
-    let filter = match &args.filter {
-        Some(f) => match Pattern::parse_str(f) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                eprintln!("fanin: --filter: {e}");
-                return Ok(Err(ExitCode::from(2)));
-            }
-        },
-        None => None,
+fn unreadable_skipped(read: &Read) {
+    for e in &read.unreadable {
+        eprintln!("skipped, unreadable: {e}");
+    }
+}
+
+/// Reads the store as a stream and hands each selected record to `each`; SQS messages are
+/// handed back when the read is over. `whole`: rows carry their whole record. `Err(code)` for
+/// usage errors.
+async fn read(args: &Selection, whole: bool, mut each: impl FnMut(Row)) -> anyhow::Result<Result<Read, ExitCode>> {
+    let (config, place) = match crate::replay::place(&args.from, &args.config)? {
+        Ok(found) => found,
+        Err(code) => return Ok(Err(code)),
     };
-    let config = args.config.as_deref().map(Config::load).transpose()?;
-    // A file needs no AWS (and no region looked up from instance metadata).
-    let sdk = if args.from.starts_with("file:") {
-        aws_config::SdkConfig::builder().build()
-    } else {
-        crate::aws::load(&config.as_ref().map(|c| c.aws.clone()).unwrap_or_default()).await
-    };
-    let store = match Store::open(&args.from, &sdk, false) {
-        Ok(store) => store.with_sqs_hold(SQS_LOOK),
+    let selection = match crate::replay::Selection::new(args.filter.as_deref(), args.since, args.until) {
+        Ok(s) => s,
         Err(e) => {
-            eprintln!("fanin: {e:#}");
+            eprintln!("fanin: {e}");
             return Ok(Err(ExitCode::from(2)));
         }
     };
-    let (items, unreadable) = store.load().await.with_context(|| format!("reading {}", args.from))?;
+    // A file needs no AWS (and no region looked up from instance metadata).
+    let sdk = if place.is_remote() {
+        crate::aws::load(&config.as_ref().map(|c| c.aws.clone()).unwrap_or_default()).await
+    } else {
+        aws_config::SdkConfig::builder().build()
+    };
+    let from = place.display();
+    let store = Store::open(&place, &sdk, false, Mode::Look).with_context(|| format!("reading {from}"))?.with_sqs_hold(SQS_LOOK);
+    let (mut read, mut selected, mut unreadable, mut seq) = (0, 0, Vec::new(), 0u64);
+    let reading = async {
+        while let Some(batch) = store.next(whole || selection.needs_record()).await? {
+            unreadable.extend(batch.unreadable);
+            for item in batch.items {
+                read += 1;
+                seq += 1;
+                store.keep(&item);
+                if selection.takes(&item.letter) {
+                    selected += 1;
+                    each(row(&place, item, seq, whole));
+                }
+            }
+        }
+        anyhow::Ok(())
+    };
+    let result = reading.await;
     // Everything back at once: it was only a look.
-    store.release(&items.iter().collect::<Vec<_>>()).await;
-    let read = items.len();
-    let mut rows: Vec<Row> = items
-        .into_iter()
-        .filter(|item| {
-            let letter = &item.letter;
-            filter.as_ref().is_none_or(|p| p.matches(&letter.record))
-                && args.since.is_none_or(|s| letter.timestamp.is_some_and(|t| t >= s))
-                && args.until.is_none_or(|u| letter.timestamp.is_some_and(|t| t < u))
-        })
-        .map(|item| row(&args.from, item))
-        .collect();
-    rows.sort_by(|a, b| (a.timestamp.is_none(), a.timestamp, &a.event_id).cmp(&(b.timestamp.is_none(), b.timestamp, &b.event_id)));
-    for (n, row) in rows.iter_mut().enumerate() {
-        row.index = n + 1;
-    }
-    Ok(Ok(Read { from: args.from.clone(), read, rows, unreadable, complete: !store.cut_short() }))
+    store.finish().await?;
+    result.with_context(|| format!("reading {from}"))?;
+    Ok(Ok(Read { from: args.from.clone(), read, selected, unreadable, complete: !store.cut_short() }))
 }
 
-fn row(from: &str, item: Item) -> Row {
+fn row(place: &Place, item: Item, seq: u64, whole: bool) -> Row {
     let letter = item.letter;
-    let record = &letter.record;
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-    let is_record = record.get("requestContext").is_some() && record.get("requestPayload").is_some();
-    let format = match (is_record, record.get("fanin").is_some_and(Value::is_object)) {
-        (false, _) => "legacy",
-        (true, true) => "fanin",
-        (true, false) => "lambda",
+    let location = match place {
+        Place::File(path) => item.key.parse::<u64>().ok().map(|n| format!("{}:{}", path.display(), n + 1)),
+        Place::S3 { bucket, .. } => Some(format!("s3://{bucket}/{}", item.key)),
+        Place::Sqs(_) => None,
     };
-    let error_type = if is_record {
-        text(record.pointer("/responseContext/errorType"))
-            .or_else(|| text(record.pointer("/responsePayload/errorType")))
-            .or_else(|| text(record.pointer("/responseContext/functionError")))
-    } else {
-        // A legacy message's condition is its ErrorCode attribute ("Unknown" without one).
-        (letter.condition != "Unknown").then(|| letter.condition.clone())
-    };
-    let location = if let Some(path) = from.strip_prefix("file:") {
-        item.key.parse::<usize>().ok().map(|n| format!("{path}:{}", n + 1))
-    } else if let Some(rest) = from.strip_prefix("s3://") {
-        Some(format!("s3://{}/{}", rest.split('/').next().unwrap_or(rest), item.key))
-    } else {
-        None
-    };
+    let is_record = letter.format != LetterFormat::Legacy;
     Row {
         index: 0,
+        seq,
         timestamp: letter.timestamp,
-        target: text(record.pointer("/fanin/target")).or_else(|| letter.function.as_ref().map(|f| f.display())),
-        function: if is_record { text(record.pointer("/requestContext/functionArn")) } else { None },
-        condition: letter.condition.clone(),
-        error_type,
-        event_id: letter.event_id.clone(),
-        source: letter.source.clone(),
-        format,
+        target: letter.target.clone().or_else(|| letter.function.as_ref().map(|f| f.display())),
+        function: if is_record { letter.function.as_ref().map(|f| f.display()) } else { None },
+        condition: letter.condition,
+        error_type: letter.error_type,
+        event_id: letter.event_id,
+        source: letter.source,
+        format: letter.format.as_str(),
         replay_count: letter.replay_count,
         location,
-        record: letter.record,
+        record: if whole { letter.record } else { None },
     }
 }
 

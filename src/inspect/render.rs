@@ -18,14 +18,14 @@ pub(super) fn header_json(read: &Read) -> serde_json::Map<String, Value> {
     let mut m = serde_json::Map::new();
     m.insert("from".into(), json!(read.from));
     m.insert("read".into(), json!(read.read));
-    m.insert("selected".into(), json!(read.rows.len()));
+    m.insert("selected".into(), json!(read.selected));
     m.insert("unreadable".into(), json!(read.unreadable));
     m.insert("complete".into(), json!(read.complete));
     m
 }
 
 pub(super) fn header_text(read: &Read) -> String {
-    format!("read {} dead letters from {} ({} unreadable); {} selected\n", read.read, read.from, read.unreadable.len(), read.rows.len())
+    format!("read {} dead letters from {} ({} unreadable); {} selected\n", read.read, read.from, read.unreadable.len(), read.selected)
 }
 
 pub(super) fn pretty(v: &Value) -> String {

@@ -206,7 +206,18 @@ fn help(args: &[&str]) -> String {
 
 #[test]
 fn every_command_that_reads_a_configuration_takes_it_the_same_way_and_every_help_ends_with_examples() {
-    let reads_config: &[&[&str]] = &[&["run"], &["validate"], &["setup"], &["invoke"], &["iam-policy"], &["test-pattern"]];
+    let reads_config: &[&[&str]] = &[
+        &["run"],
+        &["validate"],
+        &["setup"],
+        &["invoke"],
+        &["iam-policy"],
+        &["test-pattern"],
+        &["replay"],
+        &["dlq", "stats"],
+        &["dlq", "list"],
+        &["dlq", "show"],
+    ];
     for args in reads_config {
         let text = help(args);
         let line =
@@ -223,6 +234,9 @@ fn every_command_that_reads_a_configuration_takes_it_the_same_way_and_every_help
         &["test-pattern"],
         &["invoke"],
         &["dlq"],
+        &["dlq", "stats"],
+        &["dlq", "list"],
+        &["dlq", "show"],
         &["completions"],
         &["iam-policy"],
     ];

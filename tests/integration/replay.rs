@@ -308,3 +308,104 @@ async fn a_torn_last_line_and_a_line_that_is_not_utf8_are_skipped_with_a_warning
     expected.push(b'\n');
     assert_eq!(left, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_store_longer_than_the_window_replays_in_one_run_each_record_once_and_holds_no_more_than_the_window() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    // Slow enough that the window, not the queue, bounds what is in flight.
+    lambda.set_behavior("work", Behavior::always(Reply::slow(Duration::from_millis(20), Reply::Accept)));
+    let queue = moto.queue(&unique("long-dlq")).await;
+    let bodies: Vec<String> = (0..120).map(|n| fanin_record(n, "work", "RetriesExhausted").to_string()).collect();
+    moto.send_all(&queue, &bodies).await;
+
+    let window = 8;
+    let mut run = replay(&["--from", &format!("sqs:{queue}"), "--window", &window.to_string(), "--concurrency", "4"], &moto, &lambda);
+    let mut most_in_flight = 0;
+    while run.running() {
+        most_in_flight = most_in_flight.max(moto.depth(&queue).await.1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(run.wait(PATIENCE).code(), Some(0), "{}\n{}", run.stdout(), run.log());
+    let accepted = accepted_n(&lambda);
+    assert_eq!(accepted.len(), 120, "every record sent in one run");
+    let twice: Vec<_> = accepted.iter().filter(|(_, &c)| c > 1).collect();
+    assert!(twice.is_empty(), "sent twice: {twice:?}");
+    assert_eq!(moto.depth(&queue).await, (0, 0), "every record removed");
+    // One receive (10) may be read ahead of the window's permits.
+    assert!(most_in_flight <= window + 10, "held {most_in_flight} messages at once with a window of {window}");
+    assert!(run.stdout().contains("delivered and removed: 120"), "{}", run.stdout());
+}
+
+/// The configuration of the fixed typo: target `orders` now sends to `process-order`; its
+/// sink `local` is a file relative to the configuration file.
+fn fixed_configuration() -> crate::support::harness::Setup {
+    crate::support::harness::Setup::new(
+        "",
+        "[targets.orders]\nfunction = \"process-order\"\ndlq = \"local\"\n\n[dlq.local]\ntype = \"file\"\npath = \"../state/dlq.jsonl\"\n",
+    )
+}
+
+/// A record of `orders` dead-lettered while its function was misspelt.
+fn misspelt_record(n: u64) -> Value {
+    let mut r = fanin_record(n, "proces-order", "ResourceNotFound");
+    r["fanin"]["target"] = json!("orders");
+    r["fanin"]["firstAttemptAt"] = json!("2026-11-26T00:00:00.000Z");
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_config_a_record_goes_to_its_target_as_configured_now_and_what_dies_again_keeps_its_target_and_first_attempt() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("proces-order", Behavior::not_found());
+    lambda.set_behavior("process-order", Behavior::not_found());
+    let setup = fixed_configuration();
+    std::fs::create_dir_all(setup.state_dir()).unwrap();
+    let file = setup.state_dir().join("dlq.jsonl");
+    write_jsonl(&file, &(0..4).map(misspelt_record).collect::<Vec<_>>(), &[]);
+    let config = setup.config();
+    let config = config.to_str().unwrap();
+
+    // `--from local`: the sink, where the daemon writes it (relative to the configuration file,
+    // not to this test's working directory).
+    let mut dry = replay(&["--from", "local", "-c", config, "--dry-run"], &moto, &lambda);
+    assert_eq!(dry.wait(PATIENCE).code(), Some(0), "{}", dry.log());
+    assert!(
+        dry.stdout().contains("target orders (function proces-order) -> target orders (function process-order): 4"),
+        "the dry run says where each group goes:\n{}",
+        dry.stdout()
+    );
+    assert_eq!(lambda.invocations().len(), 0);
+
+    // Still broken: every record dies again, and goes back as the daemon wrote it.
+    let mut run = replay(&["--from", "local", "-c", config], &moto, &lambda);
+    assert_eq!(run.wait(PATIENCE).code(), Some(1), "{}\n{}", run.stdout(), run.log());
+    assert!(lambda.invocations().iter().all(|i| i.function_name == "process-order"), "sent to the fixed function, not the typo");
+    let back = read_jsonl(&file);
+    assert_eq!(back.len(), 4);
+    for r in &back {
+        assert_eq!(r["fanin"]["target"], "orders", "the target's name, not the function: {r}");
+        assert_eq!(r["fanin"]["firstAttemptAt"], "2026-11-26T00:00:00.000Z", "the first attempt ever: {r}");
+        assert_eq!(r["fanin"]["replayCount"], 1);
+        assert_eq!(r["fanin"]["source"], "orders");
+    }
+    let mut stats = Daemon::spawn(&["dlq", "stats", "--from", "local", "-c", config, "--format", "json"], &moto, &lambda.url(), &[]);
+    assert_eq!(stats.wait(PATIENCE).code(), Some(0), "{}", stats.log());
+    let doc: Value = serde_json::from_str(&stats.stdout()).unwrap();
+    assert_eq!(doc["groups"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["groups"][0]["target"], "orders", "still grouped under the target's name: {doc}");
+
+    // Fixed for good: everything goes to process-order, and the file empties.
+    lambda.set_behavior("process-order", Behavior::accept());
+    let mut run = replay(&["--from", "local", "-c", config], &moto, &lambda);
+    assert_eq!(run.wait(PATIENCE).code(), Some(0), "{}", run.log());
+    assert_eq!(lambda.accepted().iter().filter(|i| i.function_name == "process-order").count(), 4);
+    assert!(lambda.invocations_for("proces-order").is_empty(), "never the misspelt function");
+    assert!(read_jsonl(&file).is_empty());
+
+    // A name that is no sink is a usage error naming the sinks there are.
+    let mut wrong = replay(&["--from", "locale", "-c", config], &moto, &lambda);
+    assert_eq!(wrong.wait(PATIENCE).code(), Some(2));
+    assert!(wrong.log().contains("no dead-letter sink of that name") && wrong.log().contains("local, default"), "{}", wrong.log());
+}

@@ -1,90 +1,159 @@
-//! Dead letters in a JSON-lines file (fanin's `file` sink), rewritten in place after a replay.
+//! Dead letters in a JSON-lines file (fanin's `file` sink), read line by line; what a replay
+//! settles goes to a journal, applied to the file in one rewrite at the end (`journal.rs` says
+//! why).
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::MetadataExt;
+
+use super::journal::{self, Journal, Lines};
 use super::*;
+
+/// Lines read per batch.
+const BATCH: usize = 256;
 
 /// A JSON-lines file (fanin's `file` sink).
 pub struct FileStore {
-    pub(super) path: PathBuf,
-    pub(super) state: Mutex<FileState>,
+    path: PathBuf,
+    mode: Mode,
+    /// The file's inode, which the journal names.
+    inode: u64,
+    /// Its length when opened: lines a running daemon appends later are not read, and are
+    /// kept as they are by the rewrite.
+    end: u64,
+    reader: Mutex<LineReader>,
+    /// Bytes read so far.
+    position: AtomicU64,
+    /// Lines an interrupted replay settled whose rewrite is still to come (looking only: a
+    /// replay finishes that rewrite before it reads): skipped, as they are gone.
+    settled_before: Lines,
+    /// Opened at the first settled record.
+    journal: Mutex<Option<Journal>>,
 }
 
-#[derive(Default)]
-pub(super) struct FileState {
-    /// The lines as first read (bytes: a line that is not UTF-8 is kept as it was); line
-    /// numbers are the items' keys for the whole run.
-    pub(super) lines: Vec<Vec<u8>>,
-    /// Line number → its replacement (`None`: removed); grows over the run.
-    pub(super) settled: HashMap<usize, Option<String>>,
-    /// Length of the file as fanin last wrote (or first read) it.
-    pub(super) written_len: usize,
-    /// Lines others (a running daemon) appended since: kept at the end of every rewrite.
-    pub(super) appended: Vec<u8>,
+struct LineReader {
+    lines: BufReader<std::io::Take<File>>,
+    /// The number of the next line, from 0.
+    next: u64,
 }
 
 impl FileStore {
-    pub(super) fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
-        let bytes = std::fs::read(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
-        let mut state = self.state.lock().unwrap();
-        let lines = bytes.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec());
-        let mut lines: Vec<Vec<u8>> = lines.collect();
-        // The text after the last newline (nothing, in a whole file) is a line only if not empty.
-        if lines.last().is_some_and(Vec::is_empty) {
-            lines.pop();
+    pub(super) fn open(path: &Path, mode: Mode) -> anyhow::Result<FileStore> {
+        let journal_path = journal::path_of(path);
+        let mut settled_before = Lines::default();
+        match mode {
+            Mode::Replay => {
+                let (removed, written_back) = journal::apply(path, &journal_path)?;
+                if removed + written_back > 0 {
+                    eprintln!(
+                        "finished the rewrite an interrupted replay left: {removed} removed, {written_back} written back ({})",
+                        path.display()
+                    );
+                }
+            }
+            Mode::Look => {
+                let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+                if let Some(left) = journal::read(&journal_path)?.filter(|l| l.inode == file.metadata().map(|m| m.ino()).unwrap_or(0)) {
+                    eprintln!(
+                        "an interrupted replay settled {} of these records ({} says which); they are left out: the next replay removes them",
+                        left.settled.count(),
+                        journal_path.display()
+                    );
+                    settled_before = left.settled;
+                }
+            }
         }
-        *state = FileState { written_len: bytes.len(), lines, ..Default::default() };
-        let (mut items, mut errors) = (vec![], vec![]);
-        for (n, line) in state.lines.iter().enumerate() {
-            let key = format!("{}:{}", self.path.display(), n + 1);
-            let line = match std::str::from_utf8(line) {
-                Ok(line) if line.trim().is_empty() => continue,
-                Ok(line) => line,
+        let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let meta = file.metadata()?;
+        Ok(FileStore {
+            path: path.to_path_buf(),
+            mode,
+            inode: meta.ino(),
+            end: meta.len(),
+            reader: Mutex::new(LineReader { lines: BufReader::with_capacity(1 << 16, file.take(meta.len())), next: 0 }),
+            position: AtomicU64::new(0),
+            settled_before,
+            journal: Mutex::new(None),
+        })
+    }
+
+    pub(super) fn len(&self) -> u64 {
+        self.end
+    }
+
+    pub(super) fn position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn next(&self, whole: bool) -> anyhow::Result<Option<Batch>> {
+        let mut reader = self.reader.lock().unwrap();
+        let mut batch = Batch::default();
+        let mut line = Vec::new();
+        let mut read = 0;
+        while read < BATCH {
+            line.clear();
+            let n = reader.lines.read_until(b'\n', &mut line).with_context(|| format!("reading {}", self.path.display()))?;
+            if n == 0 {
+                break;
+            }
+            read += 1;
+            self.position.fetch_add(n as u64, Ordering::Relaxed);
+            let number = reader.next;
+            reader.next += 1;
+            if self.settled_before.contains(number) {
+                continue;
+            }
+            let text = line.strip_suffix(b"\n").unwrap_or(&line);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            // Where the line is, for messages and the id of a record that has none: made only then.
+            let key = || format!("{}:{}", self.path.display(), number + 1);
+            let text = match std::str::from_utf8(text) {
+                Ok(t) if t.trim().is_empty() => continue,
+                Ok(t) => t,
                 Err(e) => {
-                    errors.push(format!("{key}: not UTF-8 ({e})"));
+                    batch.unreadable.push(format!("{}: not UTF-8 ({e})", key()));
                     continue;
                 }
             };
-            match item::parse(line, &key, None) {
-                Ok(letter) => items.push(Item { key: n.to_string(), letter }),
-                Err(e) => errors.push(format!("{key}: {e}")),
+            match item::parse(text, key, None, whole) {
+                Ok(letter) => batch.items.push(Item { key: number.to_string(), letter }),
+                Err(e) => batch.unreadable.push(format!("{}: {e}", key())),
             }
         }
-        Ok((items, errors))
+        Ok((read > 0).then_some(batch))
     }
 
-    pub(super) fn settle(&self, item: &Item, replacement: Option<String>) -> anyhow::Result<()> {
-        let n: usize = item.key.parse()?;
-        self.state.lock().unwrap().settled.insert(n, replacement);
+    /// Journals line `key`'s outcome: removed (`None`) or replaced.
+    pub(super) fn settle(&self, key: &str, replacement: Option<&str>) -> anyhow::Result<()> {
+        if self.mode != Mode::Replay {
+            bail!("{} was opened only to look", self.path.display());
+        }
+        let line: u64 = key.parse().with_context(|| format!("not a line number: {key}"))?;
+        let mut journal = self.journal.lock().unwrap();
+        if journal.is_none() {
+            *journal = Some(Journal::create(&journal::path_of(&self.path), self.inode, self.end)?);
+        }
+        let journal = journal.as_mut().expect("created above");
+        match replacement {
+            None => journal.removed(line)?,
+            Some(record) => journal.replaced(line, record)?,
+        }
         Ok(())
     }
 
-    /// Writes the remaining records to a temporary file, fsyncs it, and renames it over the
-    /// original: a crash leaves either the old file or the new one, never half of each.
-    pub(super) fn rewrite(&self) -> anyhow::Result<()> {
-        let mut state = self.state.lock().unwrap();
-        if state.settled.is_empty() {
-            return Ok(());
+    pub(super) fn flush(&self) -> anyhow::Result<()> {
+        if let Some(journal) = self.journal.lock().unwrap().as_mut() {
+            journal.sync().with_context(|| format!("writing {}", journal::path_of(&self.path).display()))?;
         }
-        let current = std::fs::read(&self.path).with_context(|| format!("reading {}", self.path.display()))?;
-        let new_tail = current.get(state.written_len..).unwrap_or_default().to_vec();
-        state.appended.extend_from_slice(&new_tail);
-        let mut out = Vec::new();
-        for (n, line) in state.lines.iter().enumerate() {
-            match state.settled.get(&n) {
-                Some(None) => {}
-                Some(Some(replacement)) => writeln!(out, "{replacement}")?,
-                None => {
-                    out.extend_from_slice(line);
-                    out.push(b'\n');
-                }
-            }
-        }
-        out.extend_from_slice(&state.appended);
-        let tmp = self.path.with_extension("replay.tmp");
-        let mut file = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        file.write_all(&out)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &self.path)?;
-        state.written_len = out.len();
+        Ok(())
+    }
+
+    /// Applies the journal: one rewrite of the file.
+    pub(super) fn finish(&self) -> anyhow::Result<()> {
+        self.flush()?;
+        let Some(journal) = self.journal.lock().unwrap().take() else { return Ok(()) };
+        drop(journal);
+        journal::apply(&self.path, &journal::path_of(&self.path))?;
         Ok(())
     }
 }

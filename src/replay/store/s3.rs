@@ -1,14 +1,26 @@
-//! Dead letters as S3 objects under a prefix (fanin's `s3` sink, a Lambda on-failure destination).
+//! Dead letters as S3 objects under a prefix (fanin's `s3` sink, a Lambda on-failure
+//! destination), listed a page at a time and fetched a few at once.
+
+use futures_util::StreamExt;
 
 use super::*;
 
+/// Keys listed per page: a page's records are what one read holds.
+const PAGE: i32 = 100;
+/// Objects fetched at once.
+const FETCHES: usize = 16;
+
 /// S3 objects under a prefix: fanin's `s3` sink or a Lambda on-failure destination.
 pub struct S3Store {
-    pub(super) client: aws_sdk_s3::Client,
-    pub(super) bucket: String,
-    pub(super) prefix: String,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
     /// Move replayed objects under `replayed/` instead of deleting them.
-    pub(super) keep: bool,
+    keep: bool,
+    /// Where the listing goes on: `None` before the first page; `Some(None)` once read through.
+    next_page: tokio::sync::Mutex<Option<Option<String>>>,
+    /// Objects read.
+    pub(super) read: AtomicU64,
 }
 
 /// `CopySource` is URL-encoded: every byte but unreserved characters and `/`.
@@ -22,25 +34,58 @@ fn percent_encode_key(key: &str) -> String {
 }
 
 impl S3Store {
-    pub(super) async fn load(&self) -> anyhow::Result<(Vec<Item>, Vec<String>)> {
-        let (mut items, mut errors) = (vec![], vec![]);
-        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&self.prefix).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(s3_error)?;
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                if key.starts_with(&format!("{}replayed/", self.prefix)) {
-                    continue;
-                }
-                let body = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(s3_error)?;
-                let bytes = body.body.collect().await?.into_bytes();
-                match item::parse(&String::from_utf8_lossy(&bytes), key, None) {
-                    Ok(letter) => items.push(Item { key: key.to_string(), letter }),
-                    Err(e) => errors.push(format!("s3://{}/{key}: {e}", self.bucket)),
+    pub(super) fn new(client: aws_sdk_s3::Client, bucket: String, prefix: String, keep: bool) -> S3Store {
+        S3Store { client, bucket, prefix, keep, next_page: tokio::sync::Mutex::new(None), read: AtomicU64::new(0) }
+    }
+
+    pub(super) async fn next(&self, whole: bool) -> anyhow::Result<Option<Batch>> {
+        let mut next_page = self.next_page.lock().await;
+        loop {
+            let token = match &*next_page {
+                Some(None) => return Ok(None),
+                Some(Some(token)) => Some(token.clone()),
+                None => None,
+            };
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&self.prefix)
+                .max_keys(PAGE)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(s3_error)?;
+            *next_page = Some(page.next_continuation_token().filter(|_| page.is_truncated() == Some(true)).map(str::to_string));
+            let replayed = format!("{}replayed/", self.prefix);
+            let keys: Vec<String> =
+                page.contents().iter().filter_map(|o| o.key()).filter(|k| !k.starts_with(&replayed)).map(str::to_string).collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let fetched: Vec<(String, anyhow::Result<bytes::Bytes>)> = futures_util::stream::iter(keys)
+                .map(|key| async move {
+                    let body = self.client.get_object().bucket(&self.bucket).key(&key).send().await.map_err(s3_error);
+                    let bytes = match body {
+                        Ok(body) => body.body.collect().await.map(|b| b.into_bytes()).map_err(anyhow::Error::from),
+                        Err(e) => Err(e),
+                    };
+                    (key, bytes)
+                })
+                .buffered(FETCHES)
+                .collect()
+                .await;
+            let mut batch = Batch::default();
+            for (key, bytes) in fetched {
+                self.read.fetch_add(1, Ordering::Relaxed);
+                match bytes.map_err(|e| e.to_string()).and_then(|b| item::parse(&String::from_utf8_lossy(&b), || key.clone(), None, whole))
+                {
+                    Ok(letter) => batch.items.push(Item { key, letter }),
+                    Err(e) => batch.unreadable.push(format!("s3://{}/{key}: {e}", self.bucket)),
                 }
             }
+            return Ok(Some(batch));
         }
-        Ok((items, errors))
     }
 
     pub(super) async fn remove(&self, key: &str) -> anyhow::Result<()> {
