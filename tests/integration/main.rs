@@ -29,3 +29,4 @@ mod step_functions;
 mod synchronous;
 mod test_pattern;
 mod validate;
+mod webhooks;
