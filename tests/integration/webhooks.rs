@@ -417,3 +417,98 @@ async fn a_fifo_buffer_queue_delivers_a_senders_retry_once() {
     assert_eq!(lambda.accepted_count(), 2, "the retry within SQS's deduplication window is not delivered again");
     assert!(daemon.terminate(Duration::from_secs(30)).success());
 }
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM files `NAME.crt` and `NAME.key` in `dir`.
+fn self_signed(dir: &std::path::Path, name: &str) {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=fanin-test",
+        ])
+        // A leaf, not a CA: webpki refuses a CA certificate as the server's own.
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "keyUsage=critical,digitalSignature", "-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.crt")))
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// POSTs over TLS, trusting only the certificate `ca` (PEM): the status, or why the handshake failed.
+async fn post_tls(addr: &str, ca: &std::path::Path, headers: &[(String, String)], body: &str) -> Result<u16, String> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tls = connector.connect(ServerName::try_from("127.0.0.1").unwrap().to_owned(), tcp).await.map_err(|e| e.to_string())?;
+    tls.write_all(&request("POST", "/hooks/github", headers, body.as_bytes())).await.map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), tls.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| format!("no answer: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_the_configured_certificate_and_a_sighup_swaps_in_a_renewed_one() {
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    let certs = tempfile::tempdir().unwrap();
+    self_signed(certs.path(), "old");
+    self_signed(certs.path(), "new");
+    std::fs::copy(certs.path().join("old.crt"), certs.path().join("live.crt")).unwrap();
+    std::fs::copy(certs.path().join("old.key"), certs.path().join("live.key")).unwrap();
+    let daemon_file = format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n\n[targets.hooks]\nfunction = \"hooks\"\n",
+        certs.path().join("live.crt").display(),
+        certs.path().join("live.key").display()
+    );
+    let setup = Setup::new("", &daemon_file);
+    let queue = moto.queue(&unique("tls")).await;
+    setup.source("github", &http_source(&queue, "/hooks/github", "{ scheme = \"github\", secrets = [{ env = \"GH_SECRET\" }] }", ""));
+    let mut daemon = start(&setup, &moto, &lambda);
+    let addr = webhook_addr(&daemon).await;
+    let body = r#"{"zen":"over TLS"}"#;
+
+    assert_eq!(post_tls(&addr, &certs.path().join("old.crt"), &github(body, "tls-1"), body).await, Ok(202));
+    assert!(
+        post_tls(&addr, &certs.path().join("new.crt"), &github(body, "tls-2"), body).await.is_err(),
+        "the new certificate is not served yet"
+    );
+    // Plain HTTP to a TLS listener: no answer, no 2xx.
+    assert!(!(200..300).contains(&post(&addr, "/hooks/github", &github(body, "plain"), body).await.status));
+
+    // The certificate renewed in place, then SIGHUP.
+    std::fs::copy(certs.path().join("new.crt"), certs.path().join("live.crt")).unwrap();
+    std::fs::copy(certs.path().join("new.key"), certs.path().join("live.key")).unwrap();
+    unsafe { libc::kill(daemon.pid(), libc::SIGHUP) };
+    eventually(Duration::from_secs(30), "the renewed certificate to be served", || {
+        let (addr, ca) = (addr.clone(), certs.path().join("new.crt"));
+        async move { post_tls(&addr, &ca, &github(body, "tls-3"), body).await == Ok(202) }
+    })
+    .await;
+    assert!(lambda.wait_for_accepted(2, PATIENCE));
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+}

@@ -145,6 +145,7 @@ impl Endpoint {
                 json(status, serde_json::json!({ "id": id }).to_string())
             }
             Err(StoreError::Stopping) => retry_later(StatusCode::SERVICE_UNAVAILABLE, "stopping", RETRY_LATER),
+            Err(StoreError::Full) => retry_later(StatusCode::TOO_MANY_REQUESTS, "too many events wait to be stored", 1),
             Err(e) => {
                 warn!(source = %self.name, error = %e, "webhook not stored; answered 503");
                 retry_later(StatusCode::SERVICE_UNAVAILABLE, "the event could not be stored", RETRY_LATER)

@@ -62,9 +62,11 @@ pub fn build(request: &Request, shape: HttpShape, labels: &Labels, request_id: &
     match shape {
         HttpShape::Body => {
             // Checked here, at the door, so the sender hears of it rather than a dead letter.
-            let parsed: serde_json::Result<serde::de::IgnoredAny> = serde_json::from_slice(request.body);
+            // UTF-8 first: serde_json does not look inside the strings it skips.
+            let text = std::str::from_utf8(request.body).map_err(|e| BuildError::NotJson(e.to_string()))?;
+            let parsed: serde_json::Result<serde::de::IgnoredAny> = serde_json::from_str(text);
             parsed.map_err(|e| BuildError::NotJson(e.to_string()))?;
-            Ok(String::from_utf8(request.body.to_vec()).expect("valid JSON is UTF-8"))
+            Ok(text.to_string())
         }
         HttpShape::Http => Ok(function_url_event(request, labels, request_id).to_string()),
     }

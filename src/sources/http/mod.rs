@@ -104,10 +104,8 @@ impl HttpOptions {
         if self.methods.is_empty() {
             return Err(ConfigError::new(file, "methods", "must name at least one method"));
         }
-        for (i, m) in self.methods.iter().enumerate() {
-            if !METHODS.contains(&m.as_str()) {
-                return Err(ConfigError::new(file, format!("methods[{i}]"), format!("must be one of {}", METHODS.join(", "))));
-            }
+        if let Some(m) = self.methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
+            return Err(ConfigError::new(file, "methods", format!("\"{m}\" is not one of {}", METHODS.join(", "))));
         }
         between(file, "status", u64::from(self.status), 200, 299)?;
         between(file, "max_body", self.max_body, 1, 64 * 1024 * 1024)?;

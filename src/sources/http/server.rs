@@ -64,8 +64,8 @@ impl HttpServerSettings {
     /// Refuses limits the listener cannot hold, naming `http.…` of the daemon file `file`.
     pub fn check(&self, file: &Path) -> Result<(), ConfigError> {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            let key = if self.tls_cert.is_some() { "http.tls_key" } else { "http.tls_cert" };
-            return Err(ConfigError::new(file, key, "missing: TLS takes both tls_cert and tls_key"));
+            let (key, other) = if self.tls_cert.is_some() { ("http.tls_cert", "tls_key") } else { ("http.tls_key", "tls_cert") };
+            return Err(ConfigError::new(file, key, format!("TLS takes both tls_cert and tls_key: {other} is missing")));
         }
         between(file, "http.max_connections", self.max_connections as u64, 1, 100_000)?;
         duration_between(file, "http.header_timeout", self.header_timeout, Duration::from_millis(100), Duration::from_secs(3600))?;

@@ -13,7 +13,7 @@ use crate::BoxFuture;
 
 /// Batches in flight at once per source: enough to keep SQS's latency off the throughput.
 const SENDS_IN_FLIGHT: usize = 16;
-/// Events waiting for a batch: past this a request waits to be queued.
+/// Events waiting for a batch: past this the source is full, and a request is answered 429.
 const WAITING: usize = 4096;
 
 /// Why an event was not stored; the request is answered 503.
@@ -23,6 +23,9 @@ pub enum StoreError {
     Refused(String),
     #[error("the source is stopping")]
     Stopping,
+    /// More events wait for SQS than the source holds: the sender should come back later.
+    #[error("too many events wait to be stored")]
+    Full,
 }
 
 struct Pending {
@@ -40,11 +43,11 @@ impl Store {
     /// Starts the batching task of the queue `queue_url`; `fifo`: entries carry a deduplication
     /// id; `batch_bytes`: what one batch may hold in all.
     pub fn start(sdk: &aws_config::SdkConfig, queue_url: &str, fifo: bool, batch_bytes: usize, stop: CancellationToken) -> Store {
-        Store::with(Arc::new(SqsWire::new(sdk, queue_url)), fifo, batch_bytes, stop)
+        Store::with(Arc::new(SqsWire::new(sdk, queue_url)), fifo, batch_bytes, stop, WAITING)
     }
 
-    fn with(wire: Arc<dyn Batches>, fifo: bool, batch_bytes: usize, stop: CancellationToken) -> Store {
-        let (tx, rx) = mpsc::channel(WAITING);
+    fn with(wire: Arc<dyn Batches>, fifo: bool, batch_bytes: usize, stop: CancellationToken, waiting: usize) -> Store {
+        let (tx, rx) = mpsc::channel(waiting);
         tokio::spawn(batch(rx, wire, fifo, batch_bytes, stop));
         Store { tx }
     }
@@ -52,7 +55,11 @@ impl Store {
     /// Stores `body` (with `dedup` as its deduplication id in a FIFO queue); Ok once SQS holds it.
     pub async fn put(&self, body: String, dedup: Option<String>) -> Result<(), StoreError> {
         let (done, answer) = oneshot::channel();
-        self.tx.send(Pending { body, dedup, done }).await.map_err(|_| StoreError::Stopping)?;
+        // Never waiting for room: a sender told 429 retries later, one left hanging times out.
+        self.tx.try_send(Pending { body, dedup, done }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Full,
+            mpsc::error::TrySendError::Closed(_) => StoreError::Stopping,
+        })?;
         answer.await.unwrap_or(Err(StoreError::Stopping))
     }
 }
@@ -155,7 +162,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_events_share_batches_and_each_hears_its_own_outcome() {
         let recorder = Arc::new(Recorder::default());
-        let store = Arc::new(Store::with(recorder.clone(), true, 1000, CancellationToken::new()));
+        let store = Arc::new(Store::with(recorder.clone(), true, 1000, CancellationToken::new(), WAITING));
         let mut puts = Vec::new();
         for i in 0..100 {
             let store = store.clone();
@@ -177,11 +184,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_what_it_holds_the_store_says_full_at_once() {
+        let recorder = Arc::new(Recorder::default());
+        // One waiting place, and sends that take 20 ms: the 200th put at once finds it full.
+        let store = Arc::new(Store::with(recorder.clone(), false, 1000, CancellationToken::new(), 1));
+        let puts: Vec<_> = (0..200)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { store.put(format!("e{i}"), None).await })
+            })
+            .collect();
+        let mut full = 0;
+        for p in puts {
+            match p.await.unwrap() {
+                Ok(()) => {}
+                Err(StoreError::Full) => full += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(full > 0, "some puts found it full");
+        let stored: usize = recorder.batches.lock().unwrap().iter().map(Vec::len).sum();
+        assert_eq!(stored + full, 200, "every put either stored or was told full");
+    }
+
+    #[tokio::test]
     async fn nothing_is_acknowledged_when_sqs_fails_or_the_source_stops() {
         let recorder = Arc::new(Recorder::default());
         recorder.down.store(true, std::sync::atomic::Ordering::SeqCst);
         let stop = CancellationToken::new();
-        let store = Store::with(recorder.clone(), false, 1000, stop.clone());
+        let store = Store::with(recorder.clone(), false, 1000, stop.clone(), WAITING);
         assert!(matches!(store.put("a".into(), None).await, Err(StoreError::Refused(_))));
         stop.cancel();
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -22,7 +22,7 @@ fn an_http_source_refuses_what_cannot_work_naming_the_key() {
     let none = "signature = { scheme = \"none\" }\n";
     assert_eq!(key(&format!("path = \"/a\"\n{none}")), "buffer_queue");
     assert_eq!(key(MINIMAL), "signature");
-    assert_eq!(key(&format!("{MINIMAL}{none}methods = [\"TRACE\"]")), "methods[0]");
+    assert_eq!(key(&format!("{MINIMAL}{none}methods = [\"TRACE\"]")), "methods");
     assert_eq!(key(&format!("{MINIMAL}{none}status = 200\nmax_body = 0")), "max_body");
     assert_eq!(key(&format!("{MINIMAL}{none}status = 404")), "status");
     assert_eq!(key(&format!("{MINIMAL}{none}shape = \"sqs\"")), "shape");

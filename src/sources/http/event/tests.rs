@@ -61,6 +61,8 @@ fn shape_body_is_the_json_body_and_refuses_what_is_not_json() {
     let headers = HeaderMap::new();
     assert_eq!(build(&request(&headers, br#"{"a": 1}"#, None), HttpShape::Body, &LABELS, "r").unwrap(), r#"{"a": 1}"#);
     assert!(matches!(build(&request(&headers, b"a=1", None), HttpShape::Body, &LABELS, "r"), Err(BuildError::NotJson(_))));
+    // Invalid UTF-8 inside a JSON string (found by fuzzing: serde_json skips over it).
+    assert!(matches!(build(&request(&headers, b"{\"a\":\"\xff\"}", None), HttpShape::Body, &LABELS, "r"), Err(BuildError::NotJson(_))));
 }
 
 #[test]

@@ -139,10 +139,10 @@ impl SignatureSettings {
         for (i, secret) in self.secrets.iter().enumerate() {
             match secret {
                 SecretRef::Env(name) if name.is_empty() || name.contains('=') => {
-                    return Err(ConfigError::new(file, format!("signature.secrets[{i}].env"), "must be a variable name"))
+                    return Err(ConfigError::new(file, "signature.secrets", format!("entry {i}: env must be a variable name")))
                 }
                 SecretRef::File(p) if p.as_os_str().is_empty() => {
-                    return Err(ConfigError::new(file, format!("signature.secrets[{i}].file"), "must not be empty"))
+                    return Err(ConfigError::new(file, "signature.secrets", format!("entry {i}: file must not be empty")))
                 }
                 _ => {}
             }
