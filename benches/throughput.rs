@@ -12,13 +12,15 @@
 //!    file and from SQS (FANIN_BENCH_REPLAY_SIZES, a comma list);
 //! 4b. one source with 1, 10 and 100 filtered routes: CPU per event (`routes`);
 //! 5. a throttle storm: a function with reserved concurrency 8 behind a target allowed 64,
-//!    against the function's capacity.
+//!    against the function's capacity;
+//! 6. webhook accept: signed requests to an `http` source, accepted/s and p50/p99 latency,
+//!    beside one signed `SendMessage` per request.
 //!
 //! Every contender runs as a child process measured from outside (`wait4`).
 //! Knobs: FANIN_BENCH_MESSAGES (50000), FANIN_BENCH_PEER_MESSAGES (10000, for the Python and
 //! Node peers), FANIN_BENCH_BACKLOG (1000000), FANIN_BENCH_CRON_SECONDS (30),
-//! FANIN_BENCH_THROTTLE_MESSAGES (2000), FANIN_BENCH_ONLY (a comma list of throughput, memory,
-//! cron, replay, routes, throttles).
+//! FANIN_BENCH_THROTTLE_MESSAGES (2000), FANIN_BENCH_WEBHOOKS (20000), FANIN_BENCH_ONLY (a comma
+//! list of throughput, memory, cron, replay, routes, throttles, webhooks).
 
 #[path = "bench/bare_client.rs"]
 mod bare_client;
@@ -38,6 +40,8 @@ mod sdk_consumer;
 mod serve;
 #[path = "bench/throttle_storm.rs"]
 mod throttle_storm;
+#[path = "bench/webhooks.rs"]
+mod webhooks;
 
 use std::path::Path;
 use std::process::Command;
@@ -89,6 +93,9 @@ fn main() {
     }
     if wanted("throttles") {
         throttle_storm::run(knob("FANIN_BENCH_THROTTLE_MESSAGES", 2_000));
+    }
+    if wanted("webhooks") {
+        webhooks::run(knob("FANIN_BENCH_WEBHOOKS", 20_000), CONCURRENCY);
     }
 }
 

@@ -52,6 +52,8 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
     tokio::spawn(events::upkeep(metrics_handle(), shutdown.clone()));
 
     log_warnings(&config);
+    // Before the sources start: each registers its path on this listener.
+    let http = sources::http::server::Server::start(&config.http, shutdown.clone()).await?;
     let sdk = crate::aws::load(&config.aws).await;
     match crate::aws::check_ready(&sdk, &config.aws).await {
         // A source of credentials that fails now (STS unreachable at boot, a role not yet
@@ -78,6 +80,7 @@ pub async fn run(config: Config, shutdown: CancellationToken, mut reloads: mpsc:
         queue,
         health: health.clone(),
         shutdown: shutdown.clone(),
+        http,
     };
     running.apply(config);
     let dispatcher = Dispatcher::new(running.routes.clone(), running.config.daemon.max_in_flight, health);
@@ -132,6 +135,8 @@ struct Running {
     queue: QueueSender,
     health: Arc<Health>,
     shutdown: CancellationToken,
+    /// The webhook listener of `http` sources (`[http] listen`).
+    http: Option<Arc<sources::http::server::Server>>,
 }
 
 impl Running {
@@ -158,8 +163,13 @@ impl Running {
                     || self.config.metrics.listen != config.metrics.listen
                     || self.config.aws.region != config.aws.region
                     || self.config.fleet != config.fleet
+                    || self.config.http != config.http
                 {
-                    warn!("state_dir, [metrics], [aws] and [fleet] changes take effect at the next restart");
+                    warn!("state_dir, [metrics], [aws], [fleet] and [http] changes take effect at the next restart");
+                }
+                // The same files, perhaps renewed: a certificate is replaced without a restart.
+                if let Some(http) = &self.http {
+                    http.reload_tls();
                 }
                 log_warnings(&config);
                 self.apply(config);

@@ -29,6 +29,7 @@ pub enum Kind {
     Eventbridge,
     CloudwatchAlarm,
     Cron,
+    Http,
 }
 
 /// `fanin events` arguments.
@@ -94,6 +95,18 @@ pub struct EventsArgs {
     /// cron: the schedule's name (its source file's name).
     #[arg(long, default_value = "nightly")]
     pub name: String,
+    /// http: the request path (with `?query` if any).
+    #[arg(long, default_value = "/hooks/github")]
+    pub path: String,
+    /// http: the request method.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// http: the request body.
+    #[arg(long, default_value = r#"{"zen":"Keep it logically awesome.","hook_id":1}"#)]
+    pub body: String,
+    /// http: a request header, `Name: value` (repeatable).
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
 }
 
 /// Prints the sample; exit 2 when the flags make no event of that type.
@@ -135,7 +148,43 @@ pub fn sample(args: &EventsArgs) -> Result<Value, String> {
             let event = crate::sources::cron::scheduled_event(&id, &args.name, &args.region, &args.account, at);
             Ok(serde_json::from_slice(&event).expect("the cron source builds JSON"))
         }
+        Kind::Http => http(args, at),
     }
+}
+
+/// What an `http` source stores for a request: the function URL event.
+fn http(args: &EventsArgs, at: DateTime<Utc>) -> Result<Value, String> {
+    use crate::sources::http::event::{function_url_event, Labels, Request};
+    use hyper::header::{HeaderName, HeaderValue};
+    if !crate::sources::http::METHODS.contains(&args.method.as_str()) {
+        return Err(format!("--method must be one of {}", crate::sources::http::METHODS.join(", ")));
+    }
+    let mut headers = hyper::HeaderMap::new();
+    for (name, value) in [("host", "hooks.example.com"), ("user-agent", "fanin-events"), ("content-type", "application/json")] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    for line in &args.headers {
+        let (name, value) = line.split_once(':').ok_or_else(|| format!("--header {line:?}: write it Name: value"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| format!("--header {line:?}: {e}"))?;
+        let value = HeaderValue::from_str(value.trim()).map_err(|e| format!("--header {line:?}: {e}"))?;
+        headers.append(name, value);
+    }
+    let (path, query) = match args.path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (args.path.as_str(), None),
+    };
+    let request = Request {
+        method: &args.method,
+        path,
+        query,
+        headers: &headers,
+        body: args.body.as_bytes(),
+        source_ip: std::net::IpAddr::from([203, 0, 113, 7]),
+        protocol: "HTTP/1.1",
+        received: at.into(),
+    };
+    let labels = Labels { source: "hooks", account: &args.account };
+    Ok(function_url_event(&request, &labels, &uuid(&format!("{}{}{}", args.path, args.body, millis(at)))))
 }
 
 /// The one event a decoder made, or why it made none.
@@ -356,6 +405,21 @@ mod tests {
         assert!(sample(&args("cloudwatch_alarm --state SOMETIMES")).unwrap_err().contains("SOMETIMES"));
         assert!(sample(&args("eventbridge --detail nope")).unwrap_err().contains("--detail"));
         assert_eq!(sample(&args("cron --name report --region eu-west-1")).unwrap()["region"], "eu-west-1");
+    }
+
+    #[test]
+    fn an_http_sample_is_the_function_url_event() {
+        let mut a = args("http --path /hooks/stripe?x=1 --body {\"id\":\"evt_1\"}");
+        a.headers = vec!["Stripe-Signature: t=1,v1=00".into()];
+        let event = sample(&a).unwrap();
+        assert_eq!(
+            (event["version"].as_str(), event["rawPath"].as_str(), event["rawQueryString"].as_str()),
+            (Some("2.0"), Some("/hooks/stripe"), Some("x=1"))
+        );
+        assert_eq!(event["body"], "{\"id\":\"evt_1\"}");
+        assert_eq!(event["headers"]["stripe-signature"], "t=1,v1=00");
+        assert_eq!(event["requestContext"]["time"], "27/Nov/2026:02:00:00 +0000");
+        assert!(sample(&args("http --method TRACE")).unwrap_err().contains("--method"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod queues;
 mod schedules;
 mod sinks;
 mod targets;
+mod webhooks;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -126,6 +127,7 @@ fn plan(world: &World) -> Vec<BoxFuture<'static, Vec<Check>>> {
             SourceKind::AlarmPoll(_) => plan.push(Box::pin(alarms::check(world.clone(), index))),
         }
     }
+    plan.push(ready(webhooks::check(world)));
     for sink in sinks::all(config) {
         plan.push(Box::pin(sinks::check(world.clone(), sink)));
     }

@@ -20,6 +20,7 @@
 //! | `route_pattern` | an event pattern, then optionally `%%` and events | `Pattern::parse_str`, then `matches` over fixed events and the given ones |
 //! | `cron_schedule` | lines: expression, time zone, optionally a start time | `Schedule::parse`, then `next_after` and `fires_between` over a bounded window |
 //! | `config_file` | a daemon file, then `%%` and source files | `Config::load` on them written to a scratch directory |
+//! | `webhook_request` | header lines `Name: value`, then `%%` and a body, then optionally `%%` and `METHOD /path?query` | every signature scheme's check and parser, the delivery id, the function URL event and `shape = "body"`, the buffer queue's envelope read back |
 
 mod alarms;
 mod config_file;
@@ -27,6 +28,7 @@ mod cron_schedule;
 mod dead_letter;
 mod messages;
 mod route_pattern;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -55,6 +57,7 @@ pub use cron_schedule::cron_schedule;
 pub use dead_letter::dead_letter;
 pub use messages::{alarm_message, eventbridge_event, s3_notification, sns_message, sqs_message};
 pub use route_pattern::route_pattern;
+pub use webhook::webhook_request;
 
 /// Separates the parts of one input: a line holding `%%`.
 pub const SEPARATOR: &[u8] = b"\n%%\n";
@@ -74,6 +77,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("route_pattern", route_pattern),
     ("cron_schedule", cron_schedule),
     ("config_file", config_file),
+    ("webhook_request", webhook_request),
 ];
 
 /// `data` cut at every [`SEPARATOR`].

@@ -22,7 +22,7 @@ use crate::dispatch::function_name::function_arn;
 use crate::dispatch::settings::{TargetSettings, UrlAuth};
 use crate::dlq::settings::DlqSettings;
 use crate::settings::Config;
-use crate::sources::sqs_reader::{SqsSettings, Wiring};
+use crate::sources::sqs_reader::{Origin, SqsSettings, Wiring};
 use crate::sources::{SourceKind, SourceSettings};
 use scope::{queue_arn, Scope, ANY};
 
@@ -79,6 +79,8 @@ enum Group {
     StartExecutions,
     /// Long-poll, keep visibility, delete: what an SQS-backed source does.
     ConsumeSourceQueues,
+    /// An `http` source storing each webhook in its buffer queue before it answers.
+    StoreWebhooks,
     /// An `sns` source confirming its topic's subscription (a topic in another account).
     ConfirmSubscriptions,
     /// What a polling `cloudwatch_alarm` source reads.
@@ -109,6 +111,7 @@ impl Group {
             Group::InvokeFunctionUrls => "InvokeFunctionUrls",
             Group::StartExecutions => "StartExecutions",
             Group::ConsumeSourceQueues => "ConsumeSourceQueues",
+            Group::StoreWebhooks => "StoreWebhooks",
             Group::ConfirmSubscriptions => "ConfirmSubscriptions",
             Group::DescribeAlarms => "DescribeAlarms",
             Group::ClaimCronFires => "ClaimCronFires",
@@ -133,6 +136,8 @@ impl Group {
             Group::ConsumeSourceQueues => {
                 &["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
             }
+            // SendMessageBatch is authorised by sqs:SendMessage.
+            Group::StoreWebhooks => &["sqs:SendMessage"],
             Group::ConfirmSubscriptions => &["sns:ConfirmSubscription"],
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
@@ -186,9 +191,13 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
     match &source.kind {
         SourceKind::Sqs(s) => {
             let consume = Grant { group: Group::ConsumeSourceQueues, resource: queue_arn(scope, &s.queue_url) };
+            // An `http` source also sends to its queue: its buffer.
+            let store = matches!(s.origin, Some(Origin::Http(_)))
+                .then(|| Grant { group: Group::StoreWebhooks, resource: queue_arn(scope, &s.queue_url) });
             // An `sns` source confirms its own topics' subscriptions when asked to.
             let topics: BTreeSet<&str> = s.origin.iter().flat_map(|o| o.own_topics()).collect();
             std::iter::once(consume)
+                .chain(store)
                 .chain(topics.into_iter().map(|t| Grant { group: Group::ConfirmSubscriptions, resource: t.to_string() }))
                 .collect()
         }
@@ -299,6 +308,23 @@ mod tests {
         assert_eq!(scope(other, eu), named("*", "*"));
         // Nothing names either.
         assert_eq!(scope("[targets.t]\nfunction = \"f\"\n", "http://127.0.0.1:9/q"), named("*", "*"));
+    }
+
+    #[test]
+    fn an_http_source_may_send_to_and_read_its_buffer_queue_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        let daemon = "[aws]\naccount_id = \"123456789012\"\n[http]\nlisten = \"127.0.0.1:0\"\n[targets.t]\nfunction = \"f\"\n";
+        std::fs::write(dir.path().join("fanin.toml"), daemon).unwrap();
+        let source = "type = \"http\"\npath = \"/h\"\nbuffer_queue = \"https://sqs.eu-west-1.amazonaws.com/123456789012/hooks\"\n\
+                      signature = { scheme = \"none\" }\ntarget = \"t\"\n";
+        std::fs::write(dir.path().join("sources/h.toml"), source).unwrap();
+        let config = Config::load(&dir.path().join("fanin.toml")).unwrap();
+        let statements = policy(&config, true)["Statement"].as_array().unwrap().clone();
+        let sids: Vec<&str> = statements.iter().map(|s| s["Sid"].as_str().unwrap()).collect();
+        assert_eq!(sids, ["InvokeTargets", "ConsumeSourceQueues", "StoreWebhooks"], "and nothing for setup");
+        assert_eq!(statements[2]["Action"], json!(["sqs:SendMessage"]));
+        assert_eq!(statements[2]["Resource"], json!(["arn:aws:sqs:eu-west-1:123456789012:hooks"]));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::dispatch::route::Route;
 use crate::dispatch::settings::TargetSettings;
 use crate::dlq::settings::DlqSettings;
 use crate::sources::cron::claim::FleetSettings;
+use crate::sources::http::HttpServerSettings;
 use crate::sources::{SourceKind, SourceSettings};
 use crate::telemetry::server::MetricsSettings;
 
@@ -27,6 +28,8 @@ pub struct Config {
     pub aws: AwsSettings,
     pub metrics: MetricsSettings,
     pub fleet: FleetSettings,
+    /// `[http]`: the listener of the `http` sources.
+    pub http: HttpServerSettings,
     /// Dead-letter sinks by name (from the daemon file and source files).
     pub dlq: BTreeMap<String, DlqSettings>,
     /// Lambda targets by name (from the daemon file and source files).
@@ -110,6 +113,9 @@ struct DaemonFile {
     /// `[fleet]`: where cron fires are claimed when several hosts run this configuration.
     #[serde(default)]
     fleet: FleetSettings,
+    /// `[http]`: where the webhooks of `http` sources are received.
+    #[serde(default)]
+    http: HttpServerSettings,
     /// `[dlq.NAME]`: dead-letter sinks.
     #[serde(default)]
     dlq: BTreeMap<String, DlqSettings>,
@@ -130,11 +136,14 @@ impl Config {
         parsed.daemon.check(file)?;
         parsed.aws.check(file)?;
         parsed.fleet.check(file)?;
+        parsed.http.check(file)?;
 
         let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut daemon = parsed.daemon;
         daemon.sources_dir = base.join(&daemon.sources_dir);
         daemon.state_dir = base.join(&daemon.state_dir);
+        let mut http = parsed.http;
+        http.resolve(&base);
         let mut dlq = parsed.dlq;
         for sink in dlq.values_mut() {
             if let DlqSettings::File { path: Some(p) } = sink {
@@ -148,6 +157,7 @@ impl Config {
             aws: parsed.aws,
             metrics: parsed.metrics,
             fleet: parsed.fleet,
+            http,
             dlq,
             targets: parsed.targets,
             sources: Vec::new(),
@@ -247,7 +257,7 @@ impl Config {
             }
             source.kind.check(&source.file)?;
         }
-        Ok(())
+        crate::sources::http::check_all(&self.sources, &self.http)
     }
 
     /// The settings of the sink `target` dead-letters to (`None`: the default file).

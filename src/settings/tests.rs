@@ -151,9 +151,9 @@ fn fleet_claims_are_an_s3_location() {
 #[test]
 fn a_missing_or_unknown_type_lists_every_type() {
     let e = error_of(DAEMON, &[("a.toml", "queue_url = \"u\"\ntarget = \"resize\"\n")]);
-    assert_eq!((e.key.as_str(), e.message.as_str()), ("type", "missing: one of sqs, s3, sns, eventbridge, cloudwatch_alarm or cron"));
+    assert_eq!((e.key.as_str(), e.message.as_str()), ("type", "missing: one of sqs, s3, sns, eventbridge, cloudwatch_alarm, cron or http"));
     let e = error_of(DAEMON, &[("a.toml", "type = \"kafka\"\ntarget = \"resize\"\n")]);
-    assert_eq!(e.message, "unknown source type \"kafka\"; expected sqs, s3, sns, eventbridge, cloudwatch_alarm or cron");
+    assert_eq!(e.message, "unknown source type \"kafka\"; expected sqs, s3, sns, eventbridge, cloudwatch_alarm, cron or http");
 }
 
 #[test]

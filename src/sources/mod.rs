@@ -8,6 +8,7 @@ pub mod cloudwatch_alarm;
 pub mod cron;
 pub mod decode;
 pub mod eventbridge;
+pub mod http;
 pub mod s3;
 pub mod sns;
 pub mod sqs;
@@ -41,6 +42,7 @@ pub const TYPES: &[(&str, ReadSettings)] = &[
     ("eventbridge", eventbridge::settings),
     ("cloudwatch_alarm", cloudwatch_alarm::settings),
     ("cron", cron::settings::settings),
+    ("http", http::settings),
 ];
 
 /// The names in [`TYPES`], for people: `sqs, s3, … or cron`.
@@ -129,6 +131,7 @@ pub trait Source: Send {
 /// instance `instance`.
 pub fn build(settings: &SourceSettings, sdk: &SdkConfig, fleet: &FleetSettings, instance: &str) -> Box<dyn Source> {
     match &settings.kind {
+        SourceKind::Sqs(s) if matches!(s.origin, Some(sqs_reader::Origin::Http(_))) => Box::new(http::HttpSource::new(s.clone(), sdk)),
         SourceKind::Sqs(s) => {
             // SNS is called only to confirm the subscriptions of the source's own topics.
             let sns = s.origin.as_ref().is_some_and(|o| !o.own_topics().is_empty()).then(|| crate::aws::sns(sdk));

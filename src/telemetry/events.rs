@@ -56,6 +56,8 @@ fn describe() {
         "Copies of a message received while an earlier copy was still in flight, not invoked again."
     );
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
+    describe_counter!("fanin_http_requests_total", "Webhook requests answered, by source and status code.");
+    describe_counter!("fanin_http_signature_failures_total", "Webhook requests whose signature was refused (401), by source.");
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
     describe_gauge!("fanin_queue_depth", "Events held and not in flight: waiting for dispatch, for a permit, or to retry.");
@@ -267,6 +269,29 @@ impl DispatchLoad {
         gauge!("fanin_queue_depth").set(self.queue_depth as f64);
         gauge!("fanin_invocations_in_flight").set(self.in_flight as f64);
         gauge!("fanin_oldest_event_age_seconds").set(self.oldest_event_age.as_secs_f64());
+    }
+}
+
+/// An `http` source answered a request (`source` empty: no source on its path).
+pub struct HttpAnswered<'a> {
+    pub source: &'a str,
+    pub code: u16,
+}
+
+impl HttpAnswered<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_http_requests_total", "source" => self.source.to_string(), "code" => self.code.to_string()).increment(1);
+    }
+}
+
+/// An `http` source refused a request's signature.
+pub struct SignatureRefused<'a> {
+    pub source: &'a str,
+}
+
+impl SignatureRefused<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_http_signature_failures_total", "source" => self.source.to_string()).increment(1);
     }
 }
 

@@ -24,6 +24,9 @@ Kinds and what checks them:
     alarm        CloudWatchAlarmEvent data class (Powertools 3.37 has no parser model for the
                  alarm-action event): every property a function reads
     claim_check  a JSON object (model "json")
+    http         LambdaFunctionUrlModel and APIGatewayProxyEventV2Model, then the
+                 LambdaFunctionUrlEvent data class's accessors (a body that is not base64
+                 when isBase64Encoded says it is fails)
 """
 
 from __future__ import annotations
@@ -38,9 +41,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent, S3Event
+from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent, LambdaFunctionUrlEvent, S3Event
 from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayProxyEventV2Model,
     EventBridgeModel,
+    LambdaFunctionUrlModel,
     S3EventNotificationEventBridgeModel,
     S3Model,
     SnsModel,
@@ -259,6 +264,17 @@ def check_alarm(event: Any) -> None:
         expect(value == in_arn, f"{field}: {value!r} does not match alarmArn's {in_arn!r}")
 
 
+def check_http(event: Any) -> None:
+    validate(LambdaFunctionUrlModel, event)
+    validate(APIGatewayProxyEventV2Model, event)
+    url = LambdaFunctionUrlEvent(event)
+    try:
+        _ = (url.http_method, url.path, url.request_context.http.source_ip, url.headers, url.query_string_parameters)
+        url.decoded_body
+    except Exception as e:  # noqa: BLE001 - any failure of an accessor is a conformance failure
+        raise CheckFailed(f"LambdaFunctionUrlEvent: {type(e).__name__}: {e}") from e
+
+
 def is_s3_eventbridge(event: Any) -> bool:
     return isinstance(event, dict) and event.get("source") == "aws.s3"
 
@@ -272,6 +288,7 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "cron": check_cron,
     "alarm": check_alarm,
     "claim_check": check_json_object,
+    "http": check_http,
 }
 MODELS = {
     "sqs": "SqsModel",
@@ -282,6 +299,7 @@ MODELS = {
     "cron": "EventBridgeModel",
     "alarm": "CloudWatchAlarmEvent",
     "claim_check": "json",
+    "http": "LambdaFunctionUrlModel+APIGatewayProxyEventV2Model",
 }
 
 

@@ -49,6 +49,9 @@ const fn row_with(file: File, key: &'static str, needs: &'static [(&'static str,
 
 const D: File = File::Daemon;
 const QUEUE_TYPES: &[&str] = &["sqs", "s3", "sns", "eventbridge", "cloudwatch_alarm"];
+/// The types that read a queue with the shared reader's keys: the queue-fed ones, and `http`
+/// (its buffer queue).
+const READER_TYPES: &[&str] = &["sqs", "s3", "sns", "eventbridge", "cloudwatch_alarm", "http"];
 const fn src(types: &'static [&'static str]) -> File {
     File::Source(types)
 }
@@ -82,6 +85,28 @@ const ROWS: &[Row] = &[
     row(D, "aws.account_id", &["\"123456789012\"", "\"\"", "\"12345678901\"", "\"1234567890123\"", "\"12345678901x\"", "123456789012"]),
     // [metrics]
     row(D, "metrics.listen", &["\"127.0.0.1:0\"", "\"127.0.0.1:65536\"", "\"localhost:9464\"", "\"\"", "\"-1\""]),
+    // [http]
+    row(D, "http.listen", &["\"127.0.0.1:0\"", "\"\"", "\"localhost:1\"", "\"127.0.0.1:65536\"", "1"]),
+    row(D, "http.tls_cert", &["\"cert.pem\"", "\"\"", "1"]),
+    row(D, "http.tls_key", &["\"key.pem\"", "\"\"", "1"]),
+    row(D, "http.max_connections", &["1", "100000", "0", "-1", "100001", I64_MAX]),
+    row(
+        D,
+        "http.header_timeout",
+        &[
+            "\"100ms\"",
+            "\"1h\"",
+            "\"99ms\"",
+            "\"1h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
+    row(D, "http.max_header_bytes", &["1024", "1048576", "1023", "1048577", "-1", I64_MAX]),
+    row(D, "http.max_headers", &["1", "10000", "0", "10001", "-1", I64_MAX]),
     // [fleet]
     row(D, "fleet.claims", &["\"s3://edge-claims/fanin/\"", "\"s3://edge-claims\"", "\"s3://\"", "\"\"", "\"edge-claims\""]),
     row(D, "fleet.host", &["\"web-1\"", "@long(10000)", "\"\"", "\" \""]),
@@ -249,15 +274,15 @@ const ROWS: &[Row] = &[
     ),
     // The queue settings every queue-fed type shares
     row(src(QUEUE_TYPES), "queue_url", &["\"http://127.0.0.1:1/123456789012/edge\"", "\"\"", "\"edge\"", "\"ftp://127.0.0.1/q\""]),
-    row(src(QUEUE_TYPES), "pollers", &["1", "1000", "0", "-1", "1001", I64_MAX]),
-    row(src(QUEUE_TYPES), "batch_size", &["1", "10", "0", "-1", "11", "2147483648", I64_MAX]),
+    row(src(READER_TYPES), "pollers", &["1", "1000", "0", "-1", "1001", I64_MAX]),
+    row(src(READER_TYPES), "batch_size", &["1", "10", "0", "-1", "11", "2147483648", I64_MAX]),
     row(
-        src(QUEUE_TYPES),
+        src(READER_TYPES),
         "wait_time",
         &["\"0s\"", "\"20s\"", "\"21s\"", BAD_DURATIONS[0], BAD_DURATIONS[1], BAD_DURATIONS[2], BAD_DURATIONS[3], BAD_DURATIONS[4]],
     ),
     row(
-        src(QUEUE_TYPES),
+        src(READER_TYPES),
         "visibility_timeout",
         &[
             "\"3s\"",
@@ -341,6 +366,87 @@ const ROWS: &[Row] = &[
         ],
     ),
     row(src(&["cloudwatch_alarm_poll"]), "setup", &["{ rule = \"edge\" }"]),
+    // type = "http"
+    row(
+        src(&["http"]),
+        "buffer_queue",
+        &["\"http://127.0.0.1:1/123456789012/edge\"", "\"\"", "\"edge\"", "\"arn:aws:sqs:us-east-1:123456789012:edge\"", "1"],
+    ),
+    row(src(&["http"]), "path", &["\"/edge\"", "\"/\"", "\"\"", "\"edge\"", "\"/a?b\"", "@long(1025)", "1"]),
+    row(src(&["http"]), "methods", &["[\"POST\", \"PUT\", \"GET\"]", "[]", "[\"TRACE\"]", "\"POST\""]),
+    row(src(&["http"]), "shape", &["\"http\"", "\"body\"", "\"sqs\"", "\"\""]),
+    row(src(&["http"]), "signature", &["{ scheme = \"none\" }", "{}", "\"none\"", "{ scheme = \"github\" }"]),
+    row_with(
+        src(&["http"]),
+        "signature.scheme",
+        &[("signature.secrets", "[{ env = \"PATH\" }]")],
+        &["\"github\"", "\"stripe\"", "\"slack\"", "\"bearer\"", "\"\"", "\"md5\"", "1"],
+    ),
+    row_with(
+        src(&["http"]),
+        "signature.secrets",
+        &[("signature.scheme", "\"github\"")],
+        &["[{ env = \"PATH\" }]", "[{ env = \"PATH\" }, { env = \"PATH\" }]", "[]", "[{ env = \"\" }]", "[{ file = \"\" }]", "\"PATH\""],
+    ),
+    row_with(
+        src(&["http"]),
+        "signature.tolerance",
+        &[("signature.scheme", "\"stripe\""), ("signature.secrets", "[{ env = \"PATH\" }]")],
+        &[
+            "\"1s\"",
+            "\"24h\"",
+            "\"0s\"",
+            "\"24h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
+    row_with(
+        src(&["http"]),
+        "signature.header",
+        &[("signature.scheme", "\"hmac\""), ("signature.secrets", "[{ env = \"PATH\" }]")],
+        &["\"X-Signature\"", "\"\"", "\"bad header\"", "@long(100000)"],
+    ),
+    row_with(
+        src(&["http"]),
+        "signature.algorithm",
+        &[("signature.scheme", "\"hmac\""), ("signature.secrets", "[{ env = \"PATH\" }]"), ("signature.header", "\"X-Signature\"")],
+        &["\"sha256\"", "\"sha512\"", "\"md5\"", "\"\""],
+    ),
+    row_with(
+        src(&["http"]),
+        "signature.encoding",
+        &[("signature.scheme", "\"hmac\""), ("signature.secrets", "[{ env = \"PATH\" }]"), ("signature.header", "\"X-Signature\"")],
+        &["\"hex\"", "\"base64\"", "\"rot13\"", "\"\""],
+    ),
+    row_with(
+        src(&["http"]),
+        "signature.prefix",
+        &[("signature.scheme", "\"hmac\""), ("signature.secrets", "[{ env = \"PATH\" }]"), ("signature.header", "\"X-Signature\"")],
+        &["\"sha256=\"", "\"\"", "@long(10000)", "1"],
+    ),
+    row(src(&["http"]), "status", &["200", "299", "199", "300", "-1", I64_MAX]),
+    row(src(&["http"]), "max_body", &["1", "67108864", "0", "67108865", "-1", I64_MAX]),
+    row(
+        src(&["http"]),
+        "body_timeout",
+        &[
+            "\"100ms\"",
+            "\"1h\"",
+            "\"99ms\"",
+            "\"1h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
+    row(src(&["http"]), "rate", &["\"1/m\"", "\"1000000/s\"", "\"0/s\"", "\"1000001/s\"", "\"fast\""]),
+    row(src(&["http"]), "max_message_size", &["1024", "1048576", "1023", "1048577", "-1", I64_MAX]),
     // type = "cron"
     row(
         src(&["cron"]),
@@ -382,6 +488,9 @@ endpoint_url = "http://127.0.0.1:1"
 [metrics]
 listen = "127.0.0.1:0"
 
+[http]
+listen = "127.0.0.1:0"
+
 [dlq.file]
 type = "file"
 path = "edge-dlq.jsonl"
@@ -417,6 +526,7 @@ fn source_base(kind: &str) -> toml::Table {
         "sqs" | "s3" | "sns" | "eventbridge" | "cloudwatch_alarm" => format!("type = \"{kind}\"\n{queue}"),
         "cloudwatch_alarm_poll" => "type = \"cloudwatch_alarm\"\npoll_interval = \"1m\"\n".to_string(),
         "cron" => "type = \"cron\"\nschedule = \"0 0 2 * * *\"\n".to_string(),
+        "http" => "type = \"http\"\nbuffer_queue = \"http://127.0.0.1:1/123456789012/edge\"\npath = \"/edge\"\nsignature = { scheme = \"none\" }\n".to_string(),
         other => panic!("no base source file for type {other}"),
     };
     table(&format!("target = \"edge\"\n{text}"))
@@ -779,6 +889,7 @@ fn schema() -> BTreeSet<String> {
             "aws" => add("aws.", fields_of::<fanin::aws::AwsSettings>()),
             "metrics" => add("metrics.", fields_of::<fanin::telemetry::server::MetricsSettings>()),
             "fleet" => add("fleet.", fields_of::<fanin::sources::cron::claim::FleetSettings>()),
+            "http" => add("http.", fields_of::<fanin::sources::http::HttpServerSettings>()),
             "dlq" => {
                 for kind in sink_types() {
                     add(&format!("dlq.{kind}."), ["type".to_string()].into_iter().chain(sink_keys(&kind)).collect());
@@ -831,6 +942,14 @@ fn schema() -> BTreeSet<String> {
                 [fields_of::<fanin::sources::cloudwatch_alarm::AlarmOptions>(), vec!["poll_interval".into()]].concat()
             }
             "cron" => fields_of::<fanin::sources::cron::CronSettings>(),
+            "http" => [
+                // The buffer queue's reader takes the queue keys but its URL, which is `buffer_queue`.
+                queue.iter().filter(|k| *k != "queue_url" && *k != "shape").cloned().collect(),
+                vec!["buffer_queue".into()],
+                fields_of::<fanin::sources::http::HttpOptions>(),
+                prefixed("signature.", fields_of::<fanin::sources::http::SignatureSettings>()),
+            ]
+            .concat(),
             other => panic!("source type {other} has no schema in this test: add its rows to ROWS and its structs here"),
         };
         // Keys every source file has are covered once, in the cron file.

@@ -30,3 +30,4 @@ mod step_functions;
 mod synchronous;
 mod test_pattern;
 mod validate;
+mod webhooks;

@@ -14,7 +14,9 @@
 //! runs out, unless ChangeMessageVisibility(Batch) with its newest receipt handle moved that
 //! deadline, and is then handed out again with a new handle and a higher
 //! `ApproximateReceiveCount`. The `WaitTimeSeconds` of every receive is recorded.
-//! GetQueueAttributes and GetQueueUrl answer for the one queue. Anything
+//! GetQueueAttributes and GetQueueUrl answer for the one queue.
+//! SendMessage and SendMessageBatch take every message and count it (nothing is kept to
+//! receive: they are for measuring senders). Anything
 //! else is 400 `UnsupportedOperation`; another queue is 400 `QueueDoesNotExist`.
 //!
 //! The server runs on its own thread with its own single-threaded tokio runtime (HTTP/1.1
@@ -62,6 +64,9 @@ struct State {
     delete_calls: AtomicUsize,
     /// ChangeMessageVisibility(Batch) requests.
     visibility_calls: AtomicUsize,
+    /// Messages taken by SendMessage(Batch), and the requests that brought them.
+    sent: AtomicUsize,
+    send_calls: AtomicUsize,
     sent_timestamp: String,
     queue_url: String,
 }
@@ -106,6 +111,8 @@ impl FakeSqs {
             receive_calls: AtomicUsize::new(0),
             delete_calls: AtomicUsize::new(0),
             visibility_calls: AtomicUsize::new(0),
+            sent: AtomicUsize::new(0),
+            send_calls: AtomicUsize::new(0),
             sent_timestamp: epoch_millis().to_string(),
             queue_url: format!("http://{addr}/{ACCOUNT}/{QUEUE_NAME}"),
         });
@@ -155,6 +162,16 @@ impl FakeSqs {
         self.state.delete_calls.load(Ordering::Relaxed)
     }
     /// Visibility-change requests served so far (a batch counts once).
+    /// Messages taken by SendMessage(Batch).
+    pub fn sent(&self) -> usize {
+        self.state.sent.load(Ordering::Relaxed)
+    }
+
+    /// SendMessage(Batch) requests.
+    pub fn send_calls(&self) -> usize {
+        self.state.send_calls.load(Ordering::Relaxed)
+    }
+
     pub fn visibility_calls(&self) -> usize {
         self.state.visibility_calls.load(Ordering::Relaxed)
     }
@@ -195,6 +212,7 @@ struct Input {
     receipt_handle: String,
     visibility_timeout: Option<i64>,
     entries: Vec<Entry>,
+    message_body: String,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -203,6 +221,7 @@ struct Entry {
     id: String,
     receipt_handle: String,
     visibility_timeout: Option<i64>,
+    message_body: String,
 }
 
 async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
@@ -238,6 +257,8 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
             | "ChangeMessageVisibility"
             | "ChangeMessageVisibilityBatch"
             | "GetQueueAttributes"
+            | "SendMessage"
+            | "SendMessageBatch"
     );
     if !known {
         return error(400, "UnsupportedOperation", &format!("fake SQS does not implement {action:?}"), None);
@@ -248,6 +269,22 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Resp {
     let wants = |name: &str| input.attribute_names.iter().chain(&input.message_system_attribute_names).any(|w| w == name || w == "All");
 
     match action.as_str() {
+        "SendMessage" => {
+            st.send_calls.fetch_add(1, Ordering::Relaxed);
+            let n = st.sent.fetch_add(1, Ordering::Relaxed);
+            ok(json!({ "MessageId": format!("sent-{n}"), "MD5OfMessageBody": md5_hex(input.message_body.as_bytes()) }).to_string())
+        }
+        "SendMessageBatch" => {
+            st.send_calls.fetch_add(1, Ordering::Relaxed);
+            let first = st.sent.fetch_add(input.entries.len(), Ordering::Relaxed);
+            let successful: Vec<Value> = input
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| json!({ "Id": e.id, "MessageId": format!("sent-{}", first + i), "MD5OfMessageBody": md5_hex(e.message_body.as_bytes()) }))
+                .collect();
+            ok(json!({ "Successful": successful, "Failed": [] }).to_string())
+        }
         "ReceiveMessage" => {
             st.receive_calls.fetch_add(1, Ordering::Relaxed);
             st.wait_times.lock().unwrap().push(input.wait_time_seconds);

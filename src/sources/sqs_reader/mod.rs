@@ -35,9 +35,8 @@ use crate::sources::decode::sns_envelope::SKIP_SNS_SUBSCRIPTION_CONFIRMATION;
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use intake::Intake;
 use settle::{settle, settled};
-use wire::SqsWire;
 #[allow(unused_imports)] // the simulation answers these calls
-pub(crate) use wire::{Failed, QueueWire, SqsError};
+pub(crate) use wire::{Failed, QueueWire, SqsError, SqsWire};
 
 /// Reads one SQS queue.
 pub struct SqsReader {

@@ -10,6 +10,7 @@ use super::intake::Labels;
 use crate::sources::cloudwatch_alarm::{self, AlarmOptions};
 use crate::sources::decode::{Decoded, Meta};
 use crate::sources::eventbridge::{self, EventBridgeOptions, RuleWiring};
+use crate::sources::http::{self, HttpOptions};
 use crate::sources::s3::{self, S3Options, S3Shape};
 use crate::sources::sns::{self, SnsOptions};
 
@@ -24,6 +25,8 @@ pub enum Origin {
     EventBridge(EventBridgeOptions),
     /// `type = "cloudwatch_alarm"` with `queue_url`: alarm state changes.
     CloudWatchAlarm(AlarmOptions),
+    /// `type = "http"`: webhooks the source itself stored in its buffer queue.
+    Http(Box<HttpOptions>),
 }
 
 /// What `fanin setup` makes so that the service behind a source sends to its queue.
@@ -47,6 +50,7 @@ impl Origin {
             Origin::Sns(o) => sns::decode(body, &sns::context(message, o.topic_arn.clone(), o.subscription_arn.clone())),
             Origin::EventBridge(_) => eventbridge::decode(body),
             Origin::CloudWatchAlarm(_) => cloudwatch_alarm::decode(body, &labels.account),
+            Origin::Http(_) => http::decode(body),
         }
     }
 
@@ -55,7 +59,7 @@ impl Origin {
         match self {
             Origin::S3(o) => o.wants(meta),
             Origin::CloudWatchAlarm(o) => o.wants(meta),
-            Origin::Sns(_) | Origin::EventBridge(_) => true,
+            Origin::Sns(_) | Origin::EventBridge(_) | Origin::Http(_) => true,
         }
     }
 
@@ -86,6 +90,8 @@ impl Origin {
                 let rule = o.setup.as_ref()?;
                 Some(Wiring::Rule { rule, pattern: rule.pattern.clone().unwrap_or_else(|| cloudwatch_alarm::alarm_pattern(o)) })
             }
+            // The source itself sends to its buffer queue: nothing to wire.
+            Origin::Http(_) => None,
         }
     }
 }

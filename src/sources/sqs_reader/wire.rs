@@ -156,6 +156,33 @@ impl SqsWire {
         self.batch("ChangeMessageVisibilityBatch", entries).await
     }
 
+    /// Sends one message per entry (`SendMessageBatch`, at most ten); the entries SQS did not
+    /// store (their `id` is the index in `entries`). A FIFO queue's entries carry their
+    /// deduplication id, which is their message group too.
+    pub async fn send_batch(&self, entries: &[(&str, Option<&str>)]) -> Result<Vec<Failed>, SqsError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Entry<'a> {
+            id: String,
+            message_body: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message_deduplication_id: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            message_group_id: Option<&'a str>,
+        }
+        let entries: Vec<Entry> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (body, dedup))| Entry {
+                id: i.to_string(),
+                message_body: body,
+                message_deduplication_id: *dedup,
+                message_group_id: *dedup,
+            })
+            .collect();
+        self.batch("SendMessageBatch", entries).await
+    }
+
     async fn batch<E: Serialize>(&self, action: &str, entries: Vec<E>) -> Result<Vec<Failed>, SqsError> {
         #[derive(Serialize)]
         #[serde(rename_all = "PascalCase")]
