@@ -61,6 +61,19 @@ impl Call {
         }
     }
 
+    /// Whether a call's answer is the work's result (a synchronous Lambda invoke, a function
+    /// URL), which a task-token source completes its task with; an asynchronous invoke or a
+    /// started execution leaves the task to whoever does the work.
+    pub fn answers(&self) -> bool {
+        match self {
+            Call::Lambda(invoker) => invoker.is_synchronous(),
+            Call::FunctionUrl(_) => true,
+            Call::StepFunctions(_) => false,
+            #[cfg(test)]
+            Call::Scripted(_) => false,
+        }
+    }
+
     /// The largest payload the service takes; larger ones go through the claim check.
     pub fn payload_limit(&self) -> usize {
         match self {

@@ -129,6 +129,11 @@ impl Invoker {
         }
     }
 
+    /// Whether it invokes with `RequestResponse`, and so has the function's answer.
+    pub fn is_synchronous(&self) -> bool {
+        self.invocation_type == InvocationType::RequestResponse
+    }
+
     /// The function as dead-letter records name it.
     pub fn function_arn(&self) -> String {
         self.function_arn.clone()

@@ -37,7 +37,7 @@ pub use target::Target;
 use crate::dispatch::route::Route;
 use crate::dlq::record::ResponseContext;
 use crate::dlq::Condition;
-use crate::event::{Event, Outcome};
+use crate::event::{Ack, Event, Outcome, Told};
 use crate::pattern::Pattern;
 use crate::queue::{QueueReceiver, Queued, Slot};
 use crate::telemetry::events::{DispatchLoad, EventDispatched, EventUnrouted, InvokeRetried, InvokeThrottled};
@@ -142,7 +142,7 @@ impl Dispatcher {
         for ((target, dispatched), ack) in targets.into_iter().zip(acks) {
             let (event, slot, in_flight, shutdown) = (shared.clone(), slot.clone(), self.in_flight.clone(), shutdown.clone());
             self.tasks.spawn(async move {
-                let outcome = deliver(&event, &target, &dispatched, &in_flight, &shutdown).await;
+                let outcome = deliver(&event, &target, &dispatched, &in_flight, &shutdown, &ack).await;
                 ack.settle(outcome);
                 drop(slot);
             });
@@ -245,18 +245,20 @@ struct Attempts {
     pointer: Option<bytes::Bytes>,
 }
 
-/// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it.
+/// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it;
+/// tells `ack` the answer or the failure, when its source listens (task tokens).
 async fn deliver(
     event: &Delivery,
     target: &Target,
     dispatched: &Counter,
     in_flight: &Arc<Semaphore>,
     shutdown: &CancellationToken,
+    ack: &Ack,
 ) -> Outcome {
     let mut attempts = Attempts::default();
     if let Some(why) = &event.invalid {
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
-        return records::dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
+        return records::dead_letter(event, target, ack, Condition::InvalidEvent, &attempts, Some(note)).await;
     }
     let limit = target.call.payload_limit();
     if event.payload.len() > limit {
@@ -266,7 +268,7 @@ async fn deliver(
                 error_message: Some(format!("{} bytes is over the target's payload limit of {limit}", event.payload.len())),
                 ..Default::default()
             };
-            return records::dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
+            return records::dead_letter(event, target, ack, Condition::RequestTooLarge, &attempts, Some(note)).await;
         };
         match Box::pin(claim_check.store(&event.source, &event.id, &event.payload)).await {
             Ok(pointer) => attempts.pointer = Some(pointer),
@@ -284,7 +286,7 @@ async fn deliver(
     let mut function_failures = 0;
     loop {
         if event.age() > target.retry.max_event_age {
-            return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+            return records::dead_letter(event, target, ack, Condition::EventAgeExceeded, &attempts, None).await;
         }
         // Waiting for the limits gives way to shutdown; the call itself does not.
         let admitted = tokio::select! {
@@ -305,6 +307,10 @@ async fn deliver(
                 target.concurrency.on_success();
                 dispatched.increment(1);
                 debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = answer.request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
+                // Only a synchronous call has an answer worth completing a task with.
+                if ack.listens() && target.call.answers() {
+                    ack.tell(Told::Answer(answer.payload.clone().unwrap_or(serde_json::Value::Null)));
+                }
                 return match &target.on_success {
                     Some(sink) => records::success(event, target, sink.as_ref(), &attempts, &answer).await,
                     None => Outcome::Delivered,
@@ -332,7 +338,7 @@ async fn deliver(
         attempts.last_failure = Some(failure);
         let mut delay = retry::backoff(attempts.count, target.retry.base_delay, target.retry.max_delay);
         match class {
-            Class::Terminal(condition) => return records::dead_letter(event, target, condition, &attempts, None).await,
+            Class::Terminal(condition) => return records::dead_letter(event, target, ack, condition, &attempts, None).await,
             Class::Throttled { retry_after, .. } => {
                 InvokeThrottled { target: &target.name, reason }.emit();
                 debug!(target = %target.name, limit = target.concurrency.current(), "throttled");
@@ -346,12 +352,12 @@ async fn deliver(
             Class::FunctionFailed => {
                 function_failures += 1;
                 if function_failures >= target.retry.max_attempts {
-                    return records::dead_letter(event, target, Condition::RetriesExhausted, &attempts, None).await;
+                    return records::dead_letter(event, target, ack, Condition::RetriesExhausted, &attempts, None).await;
                 }
             }
         }
         if event.age() + delay > target.retry.max_event_age {
-            return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+            return records::dead_letter(event, target, ack, Condition::EventAgeExceeded, &attempts, None).await;
         }
         InvokeRetried { source: &event.source, target: &target.name }.emit();
         tokio::select! {
@@ -393,7 +399,8 @@ mod tests {
         let target = Target::new("work", &settings, Call::of(&sdk, &settings, "work", None), sink);
         let event = Delivery { id: "e".into(), source: "s".into(), born: SystemTime::now(), payload: bytes::Bytes::new(), invalid: None };
         let (dispatched, in_flight, shutdown) = (metrics::Counter::noop(), Arc::new(Semaphore::new(1)), CancellationToken::new());
-        let waiting = deliver(&event, &target, &dispatched, &in_flight, &shutdown);
+        let ack = crate::event::Ack::new().0;
+        let waiting = deliver(&event, &target, &dispatched, &in_flight, &shutdown, &ack);
         assert!(std::mem::size_of_val(&waiting) <= 1024, "a delivery's future is {} bytes", std::mem::size_of_val(&waiting));
     }
 }

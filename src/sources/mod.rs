@@ -12,6 +12,7 @@ pub mod s3;
 pub mod sns;
 pub mod sqs;
 pub mod sqs_reader;
+pub mod task_token;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -56,6 +56,18 @@ fn describe() {
         "Copies of a message received while an earlier copy was still in flight, not invoked again."
     );
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
+    describe_counter!(
+        "fanin_task_callbacks_total",
+        "Step Functions tasks completed (SendTaskSuccess / SendTaskFailure), by source and callback."
+    );
+    describe_counter!(
+        "fanin_task_tokens_gone_total",
+        "Tasks found closed (timed out, execution ended, unknown token); their messages settle without a callback."
+    );
+    describe_counter!(
+        "fanin_task_callback_failures_total",
+        "Task callbacks Step Functions did not take; their messages stay upstream and come back."
+    );
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
     describe_gauge!("fanin_queue_depth", "Events held and not in flight: waiting for dispatch, for a permit, or to retry.");
@@ -124,6 +136,40 @@ pub struct InvokeThrottled<'a> {
 impl InvokeThrottled<'_> {
     pub fn emit(&self) {
         counter!("fanin_invoke_throttles_total", "target" => self.target.to_string(), "reason" => self.reason.to_string()).increment(1);
+    }
+}
+
+/// A task-token source completed a Step Functions task (`callback`: `success` or `failure`).
+pub struct TaskCompleted<'a> {
+    pub source: &'a str,
+    pub callback: &'static str,
+}
+
+impl TaskCompleted<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_task_callbacks_total", "source" => self.source.to_string(), "callback" => self.callback).increment(1);
+    }
+}
+
+/// A task was found closed (`TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`).
+pub struct TaskGone<'a> {
+    pub source: &'a str,
+}
+
+impl TaskGone<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_task_tokens_gone_total", "source" => self.source.to_string()).increment(1);
+    }
+}
+
+/// A task callback was not taken after its tries: the message stays upstream.
+pub struct TaskCallbackFailed<'a> {
+    pub source: &'a str,
+}
+
+impl TaskCallbackFailed<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_task_callback_failures_total", "source" => self.source.to_string()).increment(1);
     }
 }
 

@@ -27,5 +27,6 @@ mod setup;
 mod sqs_delivery;
 mod step_functions;
 mod synchronous;
+mod task_tokens;
 mod test_pattern;
 mod validate;
