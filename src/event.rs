@@ -24,6 +24,9 @@ pub struct Event {
     pub invalid: Option<String>,
     /// What route filters match against, when not the payload itself (S3: keys decoded).
     pub filter_view: Option<serde_json::Value>,
+    /// The X-Ray trace header it arrived with (SQS `AWSTraceHeader`), passed on as the
+    /// invoke's `X-Amzn-Trace-Id`.
+    pub trace: Option<Arc<str>>,
     /// Settles the upstream message.
     pub ack: Ack,
 }

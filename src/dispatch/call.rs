@@ -39,12 +39,12 @@ impl Call {
         }
     }
 
-    /// Sends event `event_id` once.
-    pub async fn send(&self, event_id: &str, payload: &Bytes) -> Result<Answer, InvokeFailure> {
+    /// Sends event `event_id` once, in the X-Ray trace `trace` when it has one.
+    pub async fn send(&self, event_id: &str, payload: &Bytes, trace: Option<&str>) -> Result<Answer, InvokeFailure> {
         match self {
-            Call::Lambda(invoker) => invoker.invoke(payload).await,
-            Call::FunctionUrl(caller) => caller.post(payload).await,
-            Call::StepFunctions(starter) => starter.start(event_id, payload).await,
+            Call::Lambda(invoker) => invoker.invoke(payload, trace).await,
+            Call::FunctionUrl(caller) => caller.post(payload, trace).await,
+            Call::StepFunctions(starter) => starter.start(event_id, payload, trace).await,
             #[cfg(test)]
             Call::Scripted(call) => call(event_id, payload).await,
         }

@@ -34,7 +34,7 @@ impl UrlCaller {
     }
 
     /// POSTs `payload` once.
-    pub async fn post(&self, payload: &Bytes) -> Result<Answer, InvokeFailure> {
+    pub async fn post(&self, payload: &Bytes, trace: Option<&str>) -> Result<Answer, InvokeFailure> {
         let failed = |class, code: &str, status, message: String| InvokeFailure {
             class,
             code: Some(code.into()),
@@ -48,6 +48,9 @@ impl UrlCaller {
             .header("content-type", "application/json")
             .body(Full::new(payload.clone()))
             .map_err(|e| failed(Class::Terminal(crate::dlq::Condition::InvalidEvent), "InvalidRequest", None, e.to_string()))?;
+        if let Some(trace) = trace.and_then(crate::telemetry::xray::header_value) {
+            request.headers_mut().insert(crate::telemetry::xray::HEADER, trace);
+        }
         if self.auth == UrlAuth::AwsIam {
             self.signer.sign(&mut request, payload).await.map_err(|e| failed(Class::Retry, "CredentialsError", None, e))?;
         }

@@ -42,7 +42,7 @@ use crate::pattern::Pattern;
 use crate::queue::{QueueReceiver, Queued, Slot};
 use crate::telemetry::events::{DispatchLoad, EventDispatched, EventUnrouted, InvokeRetried, InvokeThrottled};
 use crate::telemetry::health::Health;
-use crate::telemetry::{log_limit, systemd};
+use crate::telemetry::{log_limit, systemd, xray};
 
 /// How often the dispatch loop reports it is alive (health, watchdog, load gauges).
 const TICK: Duration = Duration::from_secs(1);
@@ -121,7 +121,7 @@ impl Dispatcher {
     fn dispatch(&self, queued: Queued, shutdown: &CancellationToken) {
         let retired = queued.source_retired();
         let Queued { event, slot, .. } = queued;
-        let Event { id, source, born, payload, invalid, filter_view, ack } = event;
+        let Event { id, source, born, payload, invalid, filter_view, trace, ack } = event;
         let targets = self.routes.matching(&source, &payload, filter_view, invalid.is_some());
         // Checked after the routes were read: a reload retires a source before it replaces
         // the routes, so routes without this source come with the source retired.
@@ -138,7 +138,9 @@ impl Dispatcher {
         self.births.lock().unwrap().insert(key, born);
         // Dropped when the event's last route settles: frees its slot and forgets its birth.
         let slot = Arc::new(Pending { _slot: slot, births: self.births.clone(), key });
-        let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid });
+        // One trace per event, shared by its routes: the one it came with, else a new one if asked.
+        let trace = trace.or_else(|| xray::start_traces().then(|| xray::new_trace_header(SystemTime::now()).into()));
+        let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid, trace });
         for ((target, dispatched), ack) in targets.into_iter().zip(acks) {
             let (event, slot, in_flight, shutdown) = (shared.clone(), slot.clone(), self.in_flight.clone(), shutdown.clone());
             self.tasks.spawn(async move {
@@ -219,6 +221,8 @@ struct Delivery {
     born: SystemTime,
     payload: bytes::Bytes,
     invalid: Option<String>,
+    /// The X-Ray trace header every call carries.
+    trace: Option<Arc<str>>,
 }
 
 impl Delivery {
@@ -299,7 +303,7 @@ async fn deliver(
         attempts.last_at = Some(now);
         let started = Instant::now();
         // Boxed: the call's future is large, and thousands of deliveries wait with room for it.
-        let result = Box::pin(target.call.send(&event.id, &payload)).await.map(Box::new).map_err(Box::new);
+        let result = Box::pin(target.call.send(&event.id, &payload, event.trace.as_deref())).await.map(Box::new).map_err(Box::new);
         target.invoke_duration.record(started.elapsed().as_secs_f64());
         let failure = match result {
             Ok(answer) => {
@@ -397,7 +401,14 @@ mod tests {
         let sdk = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
         let sink = Arc::new(crate::dlq::FileSink::new("local", std::env::temp_dir().join("fanin-never-written.jsonl")));
         let target = Target::new("work", &settings, Call::of(&sdk, &settings, "work", None), sink);
-        let event = Delivery { id: "e".into(), source: "s".into(), born: SystemTime::now(), payload: bytes::Bytes::new(), invalid: None };
+        let event = Delivery {
+            id: "e".into(),
+            source: "s".into(),
+            born: SystemTime::now(),
+            payload: bytes::Bytes::new(),
+            invalid: None,
+            trace: None,
+        };
         let (dispatched, in_flight, shutdown) = (metrics::Counter::noop(), Arc::new(Semaphore::new(1)), CancellationToken::new());
         let ack = crate::event::Ack::new().0;
         let waiting = deliver(&event, &target, &dispatched, &in_flight, &shutdown, &ack);

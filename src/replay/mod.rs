@@ -319,6 +319,7 @@ async fn send(
             payload: serde_json::to_vec(&item.letter.payload)?.into(),
             invalid: None,
             filter_view: None,
+            trace: None,
             ack,
         };
         tokio::select! {

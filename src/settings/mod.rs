@@ -17,6 +17,7 @@ use crate::dlq::settings::DlqSettings;
 use crate::sources::cron::claim::FleetSettings;
 use crate::sources::{SourceKind, SourceSettings};
 use crate::telemetry::server::MetricsSettings;
+use crate::telemetry::xray::TracingSettings;
 
 /// The whole configuration: the daemon file plus every source file, validated.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct Config {
     pub aws: AwsSettings,
     pub metrics: MetricsSettings,
     pub fleet: FleetSettings,
+    /// `[tracing]`: what fanin does about X-Ray traces.
+    pub tracing: TracingSettings,
     /// Dead-letter sinks by name (from the daemon file and source files).
     pub dlq: BTreeMap<String, DlqSettings>,
     /// Lambda targets by name (from the daemon file and source files).
@@ -110,6 +113,9 @@ struct DaemonFile {
     /// `[fleet]`: where cron fires are claimed when several hosts run this configuration.
     #[serde(default)]
     fleet: FleetSettings,
+    /// `[tracing]`: what fanin does about X-Ray traces.
+    #[serde(default)]
+    tracing: TracingSettings,
     /// `[dlq.NAME]`: dead-letter sinks.
     #[serde(default)]
     dlq: BTreeMap<String, DlqSettings>,
@@ -148,6 +154,7 @@ impl Config {
             aws: parsed.aws,
             metrics: parsed.metrics,
             fleet: parsed.fleet,
+            tracing: parsed.tracing,
             dlq,
             targets: parsed.targets,
             sources: Vec::new(),

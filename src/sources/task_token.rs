@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::event::{Disposition, Told};
-use crate::telemetry::events::{TaskCallbackFailed, TaskCompleted, TaskGone};
+use crate::telemetry::events::TaskCallback;
 use crate::telemetry::log_limit;
 
 /// Step Functions' limits on `SendTaskFailure`'s `error` and `cause`, and on `SendTaskSuccess`'s
@@ -229,17 +229,17 @@ impl Callbacks {
         for attempt in 1..=CALLBACK_TRIES {
             match self.send(&task.token, &completion).await {
                 Ok(()) => {
-                    TaskCompleted { source: &self.source, callback: kind }.emit();
+                    TaskCallback { source: &self.source, result: kind }.emit();
                     debug!(source = %self.source, message_id, callback = kind, "task completed");
                     return Disposition::Settled;
                 }
                 Err(e @ CallbackError::Gone { .. }) => {
-                    TaskGone { source: &self.source }.emit();
+                    TaskCallback { source: &self.source, result: "gone" }.emit();
                     info!(source = %self.source, message_id, callback = kind, error = %e, "the task is gone; the message is settled without its callback");
                     return Disposition::Settled;
                 }
                 Err(e) if attempt == CALLBACK_TRIES => {
-                    TaskCallbackFailed { source: &self.source }.emit();
+                    TaskCallback { source: &self.source, result: "not_taken" }.emit();
                     if let Some(left_out) = log_limit::allow(&format!("task-callback:{}", self.source)) {
                         warn!(source = %self.source, message_id, callback = kind, error = %e, similar_left_out = left_out, "task callback not taken; the message stays upstream and comes back");
                     }
@@ -283,7 +283,7 @@ pub async fn heartbeats(callbacks: Arc<Callbacks>, task: Arc<Task>, every: Durat
             Ok(()) => {}
             Err(e @ CallbackError::Gone { .. }) => {
                 task.gone.store(true, Ordering::Relaxed);
-                TaskGone { source: &callbacks.source }.emit();
+                TaskCallback { source: &callbacks.source, result: "gone" }.emit();
                 info!(source = %callbacks.source, error = %e, "a heartbeat found the task gone; its event settles without a callback");
                 return;
             }

@@ -139,37 +139,17 @@ impl InvokeThrottled<'_> {
     }
 }
 
-/// A task-token source completed a Step Functions task (`callback`: `success` or `failure`).
-pub struct TaskCompleted<'a> {
+/// What became of a Step Functions task a task-token source held (`result`: `success` or
+/// `failure`, the callback sent; `gone`, the task was closed already; `not_taken`, the callback
+/// was refused or unanswered and the message stays upstream).
+pub struct TaskCallback<'a> {
     pub source: &'a str,
-    pub callback: &'static str,
+    pub result: &'static str,
 }
 
-impl TaskCompleted<'_> {
+impl TaskCallback<'_> {
     pub fn emit(&self) {
-        counter!("fanin_task_callbacks_total", "source" => self.source.to_string(), "callback" => self.callback).increment(1);
-    }
-}
-
-/// A task was found closed (`TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`).
-pub struct TaskGone<'a> {
-    pub source: &'a str,
-}
-
-impl TaskGone<'_> {
-    pub fn emit(&self) {
-        counter!("fanin_task_tokens_gone_total", "source" => self.source.to_string()).increment(1);
-    }
-}
-
-/// A task callback was not taken after its tries: the message stays upstream.
-pub struct TaskCallbackFailed<'a> {
-    pub source: &'a str,
-}
-
-impl TaskCallbackFailed<'_> {
-    pub fn emit(&self) {
-        counter!("fanin_task_callback_failures_total", "source" => self.source.to_string()).increment(1);
+        counter!("fanin_task_callbacks_total", "source" => self.source.to_string(), "result" => self.result).increment(1);
     }
 }
 

@@ -82,6 +82,8 @@ const ROWS: &[Row] = &[
     row(D, "aws.account_id", &["\"123456789012\"", "\"\"", "\"12345678901\"", "\"1234567890123\"", "\"12345678901x\"", "123456789012"]),
     // [metrics]
     row(D, "metrics.listen", &["\"127.0.0.1:0\"", "\"127.0.0.1:65536\"", "\"localhost:9464\"", "\"\"", "\"-1\""]),
+    // [tracing]
+    row(D, "tracing.start_traces", &["true", "false", "\"yes\"", "1"]),
     // [fleet]
     row(D, "fleet.claims", &["\"s3://edge-claims/fanin/\"", "\"s3://edge-claims\"", "\"s3://\"", "\"\"", "\"edge-claims\""]),
     row(D, "fleet.host", &["\"web-1\"", "@long(10000)", "\"\"", "\" \""]),
@@ -265,6 +267,24 @@ const ROWS: &[Row] = &[
             "\"0s\"",
             "\"2s\"",
             "\"12h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
+    row(src(QUEUE_TYPES), "task_token", &["\"$.TaskToken\"", "\"$['a b'][0].c\"", "\"\"", "\"$\"", "\"TaskToken\"", "\"$[x]\"", "1"]),
+    row_with(
+        src(QUEUE_TYPES),
+        "heartbeat",
+        &[("task_token", "\"$.TaskToken\"")],
+        &[
+            "\"1s\"",
+            "\"1h\"",
+            "\"0s\"",
+            "\"999ms\"",
+            "\"1h 1s\"",
             BAD_DURATIONS[0],
             BAD_DURATIONS[1],
             BAD_DURATIONS[2],
@@ -779,6 +799,7 @@ fn schema() -> BTreeSet<String> {
             "aws" => add("aws.", fields_of::<fanin::aws::AwsSettings>()),
             "metrics" => add("metrics.", fields_of::<fanin::telemetry::server::MetricsSettings>()),
             "fleet" => add("fleet.", fields_of::<fanin::sources::cron::claim::FleetSettings>()),
+            "tracing" => add("tracing.", fields_of::<fanin::telemetry::xray::TracingSettings>()),
             "dlq" => {
                 for kind in sink_types() {
                     add(&format!("dlq.{kind}."), ["type".to_string()].into_iter().chain(sink_keys(&kind)).collect());

@@ -29,4 +29,5 @@ mod step_functions;
 mod synchronous;
 mod task_tokens;
 mod test_pattern;
+mod traces;
 mod validate;

@@ -343,6 +343,7 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
                 (ack, None)
             };
             let acks = ack.fan_out(parts.len());
+            let trace = intake::trace(message);
             let events = parts
                 .into_iter()
                 .zip(acks)
@@ -355,6 +356,7 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
                         payload: part.payload,
                         invalid: part.invalid,
                         filter_view: part.filter_view,
+                        trace: trace.clone(),
                         ack,
                     }
                 })
