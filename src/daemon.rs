@@ -189,6 +189,7 @@ impl Running {
     /// pulling and finish what they handed out.
     fn apply(&mut self, config: Config) {
         crate::telemetry::log_limit::set_log_payloads(config.daemon.log_payloads);
+        crate::telemetry::xray::set_start_traces(config.tracing.start_traces);
         let sinks = crate::dlq::build_all(&config.dlq, &config.default_dlq_path(), &self.sdk);
         let mut targets = HashMap::new();
         for (name, settings) in &config.targets {

@@ -24,6 +24,9 @@ pub struct Event {
     pub invalid: Option<String>,
     /// What route filters match against, when not the payload itself (S3: keys decoded).
     pub filter_view: Option<serde_json::Value>,
+    /// The X-Ray trace header it arrived with (SQS `AWSTraceHeader`), passed on as the
+    /// invoke's `X-Amzn-Trace-Id`.
+    pub trace: Option<Arc<str>>,
     /// Settles the upstream message.
     pub ack: Ack,
 }
@@ -55,9 +58,22 @@ pub enum Disposition {
     Failed,
 }
 
+/// What a route tells its source besides its outcome, when the source asked
+/// ([`Ack::hearing`]): a task-token source completes its Step Functions task with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Told {
+    /// A synchronous call's answer: the function's output.
+    Answer(serde_json::Value),
+    /// The event was dead-lettered: the error (the function's error type, or the dead-letter
+    /// condition) and its cause.
+    Failure { error: String, cause: String },
+}
+
 struct AckShared {
     failed: AtomicBool,
     tell: Mutex<Option<Tell>>,
+    /// What routes told, kept only when the source listens ([`Ack::hearing`]).
+    told: Option<Mutex<Vec<Told>>>,
 }
 
 /// How the source learns the disposition.
@@ -66,6 +82,8 @@ enum Tell {
     Channel(oneshot::Sender<Disposition>),
     /// By a call, made where the last share goes away: no task per message.
     Call(Box<dyn FnOnce(Disposition) + Send>),
+    /// By a call that also hears what the routes told.
+    Hear(Box<dyn FnOnce(Disposition, Vec<Told>) + Send>),
 }
 
 impl Drop for AckShared {
@@ -80,6 +98,10 @@ impl Drop for AckShared {
                 let _ = tx.send(disposition);
             }
             Some(Tell::Call(f)) => f(disposition),
+            Some(Tell::Hear(f)) => {
+                let told = self.told.as_mut().map(|t| std::mem::take(t.get_mut().unwrap_or_else(|e| e.into_inner()))).unwrap_or_default();
+                f(disposition, told)
+            }
             None => {}
         }
     }
@@ -111,8 +133,28 @@ impl Ack {
         Ack::telling(Tell::Call(Box::new(settled)))
     }
 
+    /// A new acknowledgement that calls `settled` with the disposition and what the routes
+    /// told ([`Ack::tell`]), from wherever the last share goes away; it must not block.
+    pub fn hearing(settled: impl FnOnce(Disposition, Vec<Told>) + Send + 'static) -> Ack {
+        Ack::telling(Tell::Hear(Box::new(settled)))
+    }
+
     fn telling(tell: Tell) -> Ack {
-        Ack { shared: Arc::new(AckShared { failed: AtomicBool::new(false), tell: Mutex::new(Some(tell)) }), settled: false }
+        let told = matches!(tell, Tell::Hear(_)).then(Mutex::default);
+        Ack { shared: Arc::new(AckShared { failed: AtomicBool::new(false), tell: Mutex::new(Some(tell)), told }), settled: false }
+    }
+
+    /// Whether the source listens to what routes tell: only then is it worth making.
+    pub fn listens(&self) -> bool {
+        self.shared.told.is_some()
+    }
+
+    /// Tells the source something about this share's outcome (before [`Ack::settle`]);
+    /// nothing when it does not listen.
+    pub fn tell(&self, told: Told) {
+        if let Some(t) = &self.shared.told {
+            t.lock().unwrap_or_else(|e| e.into_inner()).push(told);
+        }
     }
 
     /// Splits this share into `n` (one per route). With `n == 0` the message is settled at once.
@@ -181,6 +223,26 @@ mod tests {
         let seen = calls.clone();
         drop(Ack::calling(move |d| seen.lock().unwrap().push(d)));
         assert_eq!(calls.lock().unwrap().last(), Some(&Disposition::Failed), "a dropped share fails the message");
+    }
+
+    #[test]
+    fn a_hearing_ack_hears_what_every_route_told_and_others_keep_nothing() {
+        let heard = Arc::new(Mutex::new(None));
+        let seen = heard.clone();
+        let mut shares = Ack::hearing(move |d, told| *seen.lock().unwrap() = Some((d, told))).fan_out(2);
+        assert!(shares.iter().all(Ack::listens));
+        let (a, b) = (shares.pop().unwrap(), shares.pop().unwrap());
+        a.tell(Told::Answer(serde_json::json!({"ok": true})));
+        a.settle(Outcome::Delivered);
+        b.tell(Told::Failure { error: "KeyError".into(), cause: "'Records'".into() });
+        b.settle(Outcome::DeadLettered);
+        let (d, told) = heard.lock().unwrap().take().expect("heard once the last share settled");
+        assert_eq!(d, Disposition::Settled);
+        assert_eq!(told.len(), 2, "{told:?}");
+
+        let (ack, _rx) = Ack::new();
+        assert!(!ack.listens(), "a plain ack keeps nothing told");
+        ack.tell(Told::Answer(serde_json::Value::Null));
     }
 
     #[tokio::test]

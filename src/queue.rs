@@ -192,6 +192,7 @@ mod tests {
             payload: bytes::Bytes::from_static(b"{}"),
             invalid: None,
             filter_view: None,
+            trace: None,
             ack: crate::event::Ack::new().0,
         }
     }

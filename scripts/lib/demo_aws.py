@@ -6,23 +6,41 @@ wiring between them (bucket notification, subscription, rules, queue policies) i
 import io
 import json
 import sys
+import time
+import urllib.request
 import zipfile
 
 import boto3
 
 ENDPOINT = sys.argv[2]
 KW = dict(endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
-QUEUES = ["orders", "uploads-events", "news-events", "bus-events", "alarms-events"]
+QUEUES = ["orders", "uploads-events", "news-events", "bus-events", "alarms-events", "approvals"]
 # archive-order is deliberately not deployed: its events end in the dead-letter file.
 FUNCTIONS = ["process-order", "heartbeat", "resize", "notify", "audit", "pager"]
 # Polled by the demo's own source (alarm polling needs no queue).
 POLLED_ALARM = "demo-disk-full"
+# A state machine whose task waits for its token, put on the approvals queue.
+APPROVALS = "approve-order"
+
+
+def approvals_machine(sfn, queue_url):
+    definition = {"StartAt": "Approve", "States": {"Approve": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "HeartbeatSeconds": 10,
+        "Parameters": {"QueueUrl": queue_url, "MessageBody": {"TaskToken.$": "$$.Task.Token", "order.$": "$.order"}},
+        "End": True}}}
+    return sfn.create_state_machine(name=APPROVALS, definition=json.dumps(definition),
+                                    roleArn="arn:aws:iam::123456789012:role/fanin-demo")["stateMachineArn"]
 
 
 def setup():
+    # moto runs state machines only when asked; the task-token source needs a real execution.
+    config = urllib.request.Request(ENDPOINT + "/moto-api/config", method="POST", headers={"Content-Type": "application/json"},
+                                    data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())
+    urllib.request.urlopen(config).read()
     sqs = boto3.client("sqs", **KW)
     for q in QUEUES:
         sqs.create_queue(QueueName=q)
+    approvals_machine(boto3.client("stepfunctions", **KW), sqs.get_queue_url(QueueName="approvals")["QueueUrl"])
     iam = boto3.client("iam", **KW)
     role = iam.create_role(RoleName="fanin-demo", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     code = io.BytesIO()
@@ -67,6 +85,21 @@ def traffic(count):
                                   "previousState": {"value": previous, "reason": "demo", "timestamp": "2026-11-27T00:00:00.000+0000"},
                                   "configuration": {"metrics": []}})}])
     boto3.client("cloudwatch", **KW).set_alarm_state(AlarmName=POLLED_ALARM, StateValue="ALARM", StateReason="disk at 95%")
+    sfn = boto3.client("stepfunctions", **KW)
+    machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == APPROVALS)
+    sfn.start_execution(stateMachineArn=machine, name="order-7", input=json.dumps({"order": 7}))
+
+
+def execution():
+    """The approval execution's status, once it left RUNNING (or after 20 s)."""
+    sfn = boto3.client("stepfunctions", **KW)
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:{APPROVALS}:order-7"
+    for _ in range(100):
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        if status != "RUNNING":
+            break
+        time.sleep(0.2)
+    print(status)
 
 def depth():
     sqs = boto3.client("sqs", **KW)
@@ -80,4 +113,4 @@ def depth():
 
 
 if __name__ == "__main__":
-    {"setup": setup, "traffic": lambda: traffic(int(sys.argv[3])), "depth": depth}[sys.argv[1]]()
+    {"setup": setup, "traffic": lambda: traffic(int(sys.argv[3])), "depth": depth, "execution": execution}[sys.argv[1]]()

@@ -39,12 +39,12 @@ impl Call {
         }
     }
 
-    /// Sends event `event_id` once.
-    pub async fn send(&self, event_id: &str, payload: &Bytes) -> Result<Answer, InvokeFailure> {
+    /// Sends event `event_id` once, in the X-Ray trace `trace` when it has one.
+    pub async fn send(&self, event_id: &str, payload: &Bytes, trace: Option<&str>) -> Result<Answer, InvokeFailure> {
         match self {
-            Call::Lambda(invoker) => invoker.invoke(payload).await,
-            Call::FunctionUrl(caller) => caller.post(payload).await,
-            Call::StepFunctions(starter) => starter.start(event_id, payload).await,
+            Call::Lambda(invoker) => invoker.invoke(payload, trace).await,
+            Call::FunctionUrl(caller) => caller.post(payload, trace).await,
+            Call::StepFunctions(starter) => starter.start(event_id, payload, trace).await,
             #[cfg(test)]
             Call::Scripted(call) => call(event_id, payload).await,
         }
@@ -58,6 +58,19 @@ impl Call {
             Call::StepFunctions(starter) => starter.arn().to_string(),
             #[cfg(test)]
             Call::Scripted(_) => "arn:aws:lambda:us-east-1:123456789012:function:simulated".into(),
+        }
+    }
+
+    /// Whether a call's answer is the work's result (a synchronous Lambda invoke, a function
+    /// URL), which a task-token source completes its task with; an asynchronous invoke or a
+    /// started execution leaves the task to whoever does the work.
+    pub fn answers(&self) -> bool {
+        match self {
+            Call::Lambda(invoker) => invoker.is_synchronous(),
+            Call::FunctionUrl(_) => true,
+            Call::StepFunctions(_) => false,
+            #[cfg(test)]
+            Call::Scripted(_) => false,
         }
     }
 

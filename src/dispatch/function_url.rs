@@ -34,7 +34,7 @@ impl UrlCaller {
     }
 
     /// POSTs `payload` once.
-    pub async fn post(&self, payload: &Bytes) -> Result<Answer, InvokeFailure> {
+    pub async fn post(&self, payload: &Bytes, trace: Option<&str>) -> Result<Answer, InvokeFailure> {
         let failed = |class, code: &str, status, message: String| InvokeFailure {
             class,
             code: Some(code.into()),
@@ -48,6 +48,9 @@ impl UrlCaller {
             .header("content-type", "application/json")
             .body(Full::new(payload.clone()))
             .map_err(|e| failed(Class::Terminal(crate::dlq::Condition::InvalidEvent), "InvalidRequest", None, e.to_string()))?;
+        if let Some(trace) = trace.and_then(crate::telemetry::xray::header_value) {
+            request.headers_mut().insert(crate::telemetry::xray::HEADER, trace);
+        }
         if self.auth == UrlAuth::AwsIam {
             self.signer
                 .sign(&mut request, payload)
@@ -125,7 +128,7 @@ mod tests {
             let _ = stream.write_all(&answer).await;
         });
         let caller = UrlCaller::new(&SdkConfig::builder().build(), &url, UrlAuth::None, Duration::from_secs(60));
-        let failure = caller.post(&Bytes::from_static(b"{}")).await.unwrap_err();
+        let failure = caller.post(&Bytes::from_static(b"{}"), None).await.unwrap_err();
         assert_eq!((failure.code.as_deref(), failure.status), (Some("AnswerTooLarge"), Some(200)), "{}", failure.message);
         assert_eq!(failure.class, Class::Retry);
     }

@@ -128,6 +128,11 @@ impl Invoker {
         }
     }
 
+    /// Whether it invokes with `RequestResponse`, and so has the function's answer.
+    pub fn is_synchronous(&self) -> bool {
+        self.invocation_type == InvocationType::RequestResponse
+    }
+
     /// The function as dead-letter records name it.
     pub fn function_arn(&self) -> String {
         self.function_arn.clone()
@@ -135,8 +140,8 @@ impl Invoker {
 
     /// Invokes once with the target's settings: what Lambda answered, or why the attempt
     /// failed (a synchronous call whose function failed included).
-    pub async fn invoke(&self, payload: &Bytes) -> Result<Answer, InvokeFailure> {
-        let answer = self.call(payload, self.invocation_type.into(), self.log_tail).await?;
+    pub async fn invoke(&self, payload: &Bytes, trace: Option<&str>) -> Result<Answer, InvokeFailure> {
+        let answer = self.call_traced(payload, self.invocation_type.into(), self.log_tail, trace).await?;
         // A synchronous call "succeeds" at the HTTP level when the function itself failed.
         let Some(kind) = answer.function_error.clone() else { return Ok(answer) };
         let text = |field: &str| answer.payload.as_ref().and_then(|p| p.get(field)).and_then(|v| v.as_str()).map(str::to_string);
@@ -158,6 +163,11 @@ impl Invoker {
     /// One Invoke call of `kind` with the target's function, qualifier and client context:
     /// what Lambda answered (a function error is an answer here), or the classified failure.
     pub async fn call(&self, payload: &Bytes, kind: Kind, log_tail: bool) -> Result<Answer, InvokeFailure> {
+        self.call_traced(payload, kind, log_tail, None).await
+    }
+
+    /// [`Invoker::call`] in the X-Ray trace `trace` (`X-Amzn-Trace-Id`), when it has one.
+    async fn call_traced(&self, payload: &Bytes, kind: Kind, log_tail: bool, trace: Option<&str>) -> Result<Answer, InvokeFailure> {
         let failed = |class, code: &str, message: String| InvokeFailure {
             class,
             code: Some(code.into()),
@@ -177,6 +187,9 @@ impl Invoker {
         }
         if let Some(context) = &self.client_context {
             headers.insert("x-amz-client-context", context.clone());
+        }
+        if let Some(trace) = trace.and_then(crate::telemetry::xray::header_value) {
+            headers.insert(crate::telemetry::xray::HEADER, trace);
         }
         self.signer.sign(&mut request, payload).await.map_err(|e| failed(Class::Retry, "CredentialsError", crate::error_chain(&e)))?;
         let exchange = async {

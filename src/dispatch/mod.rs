@@ -37,12 +37,12 @@ pub use target::Target;
 use crate::dispatch::route::Route;
 use crate::dlq::record::ResponseContext;
 use crate::dlq::Condition;
-use crate::event::{Event, Outcome};
+use crate::event::{Ack, Event, Outcome, Told};
 use crate::pattern::Pattern;
 use crate::queue::{QueueReceiver, Queued, Slot};
 use crate::telemetry::events::{DispatchLoad, EventDispatched, EventUnrouted, InvokeRetried, InvokeThrottled};
 use crate::telemetry::health::Health;
-use crate::telemetry::{log_limit, systemd};
+use crate::telemetry::{log_limit, systemd, xray};
 
 /// How often the dispatch loop reports it is alive (health, watchdog, load gauges).
 const TICK: Duration = Duration::from_secs(1);
@@ -121,7 +121,7 @@ impl Dispatcher {
     fn dispatch(&self, queued: Queued, shutdown: &CancellationToken) {
         let retired = queued.source_retired();
         let Queued { event, slot, .. } = queued;
-        let Event { id, source, born, payload, invalid, filter_view, ack } = event;
+        let Event { id, source, born, payload, invalid, filter_view, trace, ack } = event;
         let targets = self.routes.matching(&source, &payload, filter_view, invalid.is_some());
         // Checked after the routes were read: a reload retires a source before it replaces
         // the routes, so routes without this source come with the source retired.
@@ -138,11 +138,13 @@ impl Dispatcher {
         self.births.lock().unwrap().insert(key, born);
         // Dropped when the event's last route settles: frees its slot and forgets its birth.
         let slot = Arc::new(Pending { _slot: slot, births: self.births.clone(), key });
-        let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid });
+        // One trace per event, shared by its routes: the one it came with, else a new one if asked.
+        let trace = trace.or_else(|| xray::start_traces().then(|| xray::new_trace_header(SystemTime::now()).into()));
+        let shared = Arc::new(Delivery { id, source: source.to_string(), born, payload, invalid, trace });
         for ((target, dispatched), ack) in targets.into_iter().zip(acks) {
             let (event, slot, in_flight, shutdown) = (shared.clone(), slot.clone(), self.in_flight.clone(), shutdown.clone());
             self.tasks.spawn(async move {
-                let outcome = deliver(&event, &target, &dispatched, &in_flight, &shutdown).await;
+                let outcome = deliver(&event, &target, &dispatched, &in_flight, &shutdown, &ack).await;
                 ack.settle(outcome);
                 drop(slot);
             });
@@ -226,6 +228,8 @@ struct Delivery {
     born: SystemTime,
     payload: bytes::Bytes,
     invalid: Option<String>,
+    /// The X-Ray trace header every call carries.
+    trace: Option<Arc<str>>,
 }
 
 impl Delivery {
@@ -252,18 +256,20 @@ struct Attempts {
     pointer: Option<bytes::Bytes>,
 }
 
-/// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it.
+/// Sends one event to one target until it is delivered, dead-lettered, or shutdown stops it;
+/// tells `ack` the answer or the failure, when its source listens (task tokens).
 async fn deliver(
     event: &Delivery,
     target: &Target,
     dispatched: &Counter,
     in_flight: &Arc<Semaphore>,
     shutdown: &CancellationToken,
+    ack: &Ack,
 ) -> Outcome {
     let mut attempts = Attempts::default();
     if let Some(why) = &event.invalid {
         let note = ResponseContext { error_type: Some("InvalidEvent".into()), error_message: Some(why.clone()), ..Default::default() };
-        return records::dead_letter(event, target, Condition::InvalidEvent, &attempts, Some(note)).await;
+        return records::dead_letter(event, target, ack, Condition::InvalidEvent, &attempts, Some(note)).await;
     }
     let limit = target.call.payload_limit();
     if event.payload.len() > limit {
@@ -273,7 +279,7 @@ async fn deliver(
                 error_message: Some(format!("{} bytes is over the target's payload limit of {limit}", event.payload.len())),
                 ..Default::default()
             };
-            return records::dead_letter(event, target, Condition::RequestTooLarge, &attempts, Some(note)).await;
+            return records::dead_letter(event, target, ack, Condition::RequestTooLarge, &attempts, Some(note)).await;
         };
         match Box::pin(claim_check.store(&event.source, &event.id, &event.payload)).await {
             Ok(pointer) => attempts.pointer = Some(pointer),
@@ -291,7 +297,7 @@ async fn deliver(
     let mut function_failures = 0;
     loop {
         if event.age() > target.retry.max_event_age {
-            return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+            return records::dead_letter(event, target, ack, Condition::EventAgeExceeded, &attempts, None).await;
         }
         // Waiting for the limits gives way to shutdown; the call itself does not.
         let admitted = tokio::select! {
@@ -304,7 +310,7 @@ async fn deliver(
         attempts.last_at = Some(now);
         let started = Instant::now();
         // Boxed: the call's future is large, and thousands of deliveries wait with room for it.
-        let result = Box::pin(target.call.send(&event.id, &payload)).await.map(Box::new).map_err(Box::new);
+        let result = Box::pin(target.call.send(&event.id, &payload, event.trace.as_deref())).await.map(Box::new).map_err(Box::new);
         target.invoke_duration.record(started.elapsed().as_secs_f64());
         let failure = match result {
             Ok(answer) => {
@@ -312,6 +318,10 @@ async fn deliver(
                 target.concurrency.on_success();
                 dispatched.increment(1);
                 debug!(source = %event.source, target = %target.name, event_id = %event.id, request_id = answer.request_id.as_deref().unwrap_or(""), attempt = attempts.count, "delivered");
+                // Only a synchronous call has an answer worth completing a task with.
+                if ack.listens() && target.call.answers() {
+                    ack.tell(Told::Answer(answer.payload.clone().unwrap_or(serde_json::Value::Null)));
+                }
                 return match &target.on_success {
                     Some(sink) => records::success(event, target, sink.as_ref(), &attempts, &answer).await,
                     None => Outcome::Delivered,
@@ -339,7 +349,7 @@ async fn deliver(
         attempts.last_failure = Some(failure);
         let mut delay = retry::backoff(attempts.count, target.retry.base_delay, target.retry.max_delay);
         match class {
-            Class::Terminal(condition) => return records::dead_letter(event, target, condition, &attempts, None).await,
+            Class::Terminal(condition) => return records::dead_letter(event, target, ack, condition, &attempts, None).await,
             Class::Throttled { retry_after, .. } => {
                 InvokeThrottled { target: &target.name, reason }.emit();
                 debug!(target = %target.name, limit = target.concurrency.current(), "throttled");
@@ -353,12 +363,12 @@ async fn deliver(
             Class::FunctionFailed => {
                 function_failures += 1;
                 if function_failures >= target.retry.max_attempts {
-                    return records::dead_letter(event, target, Condition::RetriesExhausted, &attempts, None).await;
+                    return records::dead_letter(event, target, ack, Condition::RetriesExhausted, &attempts, None).await;
                 }
             }
         }
         if event.age() + delay > target.retry.max_event_age {
-            return records::dead_letter(event, target, Condition::EventAgeExceeded, &attempts, None).await;
+            return records::dead_letter(event, target, ack, Condition::EventAgeExceeded, &attempts, None).await;
         }
         InvokeRetried { source: &event.source, target: &target.name }.emit();
         tokio::select! {
@@ -398,9 +408,17 @@ mod tests {
         let sdk = aws_config::SdkConfig::builder().region(aws_config::Region::new("us-east-1")).build();
         let sink = Arc::new(crate::dlq::FileSink::new("local", std::env::temp_dir().join("fanin-never-written.jsonl")));
         let target = Target::new("work", &settings, Call::of(&sdk, &settings, "work", None), sink);
-        let event = Delivery { id: "e".into(), source: "s".into(), born: SystemTime::now(), payload: bytes::Bytes::new(), invalid: None };
+        let event = Delivery {
+            id: "e".into(),
+            source: "s".into(),
+            born: SystemTime::now(),
+            payload: bytes::Bytes::new(),
+            invalid: None,
+            trace: None,
+        };
         let (dispatched, in_flight, shutdown) = (metrics::Counter::noop(), Arc::new(Semaphore::new(1)), CancellationToken::new());
-        let waiting = deliver(&event, &target, &dispatched, &in_flight, &shutdown);
+        let ack = crate::event::Ack::new().0;
+        let waiting = deliver(&event, &target, &dispatched, &in_flight, &shutdown, &ack);
         assert!(std::mem::size_of_val(&waiting) <= 1024, "a delivery's future is {} bytes", std::mem::size_of_val(&waiting));
     }
 

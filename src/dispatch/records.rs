@@ -9,7 +9,7 @@ use super::invoker::Answer;
 use super::{Attempts, Delivery, Target};
 use crate::dlq::record::{timestamp, FaninContext, RequestContext, ResponseContext};
 use crate::dlq::{Condition, DeadLetterRecord, DeadLetterSink};
-use crate::event::Outcome;
+use crate::event::{Ack, Outcome, Told};
 use crate::telemetry::events::{DeadLetterFailed, EventDeadLettered, SuccessRecordFailed};
 use crate::telemetry::log_limit;
 use crate::BoxFuture;
@@ -19,16 +19,18 @@ use crate::BoxFuture;
 pub(super) fn dead_letter<'a>(
     event: &'a Delivery,
     target: &'a Target,
+    ack: &'a Ack,
     condition: Condition,
     attempts: &'a Attempts,
     note: Option<ResponseContext>,
 ) -> BoxFuture<'a, Outcome> {
-    Box::pin(dead_letter_inner(event, target, condition, attempts, note))
+    Box::pin(dead_letter_inner(event, target, ack, condition, attempts, note))
 }
 
 async fn dead_letter_inner(
     event: &Delivery,
     target: &Target,
+    ack: &Ack,
     condition: Condition,
     attempts: &Attempts,
     note: Option<ResponseContext>,
@@ -48,6 +50,9 @@ async fn dead_letter_inner(
     let record = record(event, target, attempts, condition, request_id, response_context, response_payload);
     match target.dlq.write(&record).await {
         Ok(()) => {
+            if ack.listens() {
+                ack.tell(failure_told(condition, &record.response_context));
+            }
             EventDeadLettered { source: &event.source, target: &target.name, condition: condition.as_str() }.emit();
             info!(
                 source = %event.source, target = %target.name, event_id = %event.id, condition = condition.as_str(),
@@ -66,6 +71,25 @@ async fn dead_letter_inner(
             Outcome::Failed
         }
     }
+}
+
+/// What a dead letter tells a task-token source: the function's own error type and message
+/// when the function failed, else the dead-letter condition and what went wrong.
+fn failure_told(condition: Condition, response: &ResponseContext) -> Told {
+    let message = response.error_message.clone().filter(|m| !m.is_empty());
+    if response.function_error.is_some() {
+        if let Some(error) = &response.error_type {
+            return Told::Failure { error: error.clone(), cause: message.unwrap_or_default() };
+        }
+    }
+    let cause = match (&response.error_type, message, response.status_code) {
+        (Some(code), Some(m), Some(status)) => format!("{code} ({status}): {m}"),
+        (Some(code), Some(m), None) => format!("{code}: {m}"),
+        (Some(code), None, _) => code.clone(),
+        (None, Some(m), _) => m,
+        (None, None, _) => format!("dead-lettered by fanin: {}", condition.as_str()),
+    };
+    Told::Failure { error: condition.as_str().to_string(), cause }
 }
 
 /// Writes the on-success record of an event the function accepted to `sink`; `Failed` when

@@ -12,6 +12,9 @@ use tracing::info;
 use super::invoker::{failure_of, Answer, InvokeFailure};
 use crate::event::fingerprint;
 
+/// Step Functions' limit on `StartExecution`'s `traceHeader`: a longer one is not passed on.
+const TRACE_HEADER_LIMIT: usize = 256;
+
 /// Step Functions' limit on an execution's input.
 pub const INPUT_LIMIT: usize = 256 * 1024;
 
@@ -33,7 +36,8 @@ impl Starter {
     }
 
     /// Starts the execution for `event_id` with `payload` as its input.
-    pub async fn start(&self, event_id: &str, payload: &Bytes) -> Result<Answer, InvokeFailure> {
+    /// `trace`, the event's X-Ray trace header, goes as `traceHeader`, so the execution joins it.
+    pub async fn start(&self, event_id: &str, payload: &Bytes, trace: Option<&str>) -> Result<Answer, InvokeFailure> {
         let name = execution_name(event_id, &self.target);
         let started = self
             .client
@@ -41,6 +45,7 @@ impl Starter {
             .state_machine_arn(&self.state_machine)
             .name(&name)
             .input(String::from_utf8_lossy(payload))
+            .set_trace_header(trace.filter(|t| t.len() <= TRACE_HEADER_LIMIT && t.is_ascii()).map(str::to_string))
             .send()
             .await;
         let request_id = |r: &dyn aws_sdk_sfn::operation::RequestId| r.request_id().map(str::to_string);

@@ -83,6 +83,10 @@ enum Group {
     StoreWebhooks,
     /// An `sns` source confirming its topic's subscription (a topic in another account).
     ConfirmSubscriptions,
+    /// A source with `task_token`: completing each message's Step Functions task.
+    CompleteTasks,
+    /// A source with `task_token` and `heartbeat`: keeping those tasks alive.
+    HeartbeatTasks,
     /// What a polling `cloudwatch_alarm` source reads.
     DescribeAlarms,
     /// `[fleet] claims`: one claim object per cron fire.
@@ -113,6 +117,8 @@ impl Group {
             Group::ConsumeSourceQueues => "ConsumeSourceQueues",
             Group::StoreWebhooks => "StoreWebhooks",
             Group::ConfirmSubscriptions => "ConfirmSubscriptions",
+            Group::CompleteTasks => "CompleteTasks",
+            Group::HeartbeatTasks => "HeartbeatTasks",
             Group::DescribeAlarms => "DescribeAlarms",
             Group::ClaimCronFires => "ClaimCronFires",
             Group::SendDeadLetterMessages => "SendDeadLetterMessages",
@@ -139,6 +145,8 @@ impl Group {
             // SendMessageBatch is authorised by sqs:SendMessage.
             Group::StoreWebhooks => &["sqs:SendMessage"],
             Group::ConfirmSubscriptions => &["sns:ConfirmSubscription"],
+            Group::CompleteTasks => &["states:SendTaskFailure", "states:SendTaskSuccess"],
+            Group::HeartbeatTasks => &["states:SendTaskHeartbeat"],
             Group::DescribeAlarms => &["cloudwatch:DescribeAlarms"],
             Group::ClaimCronFires => &["s3:GetObject", "s3:PutObject"],
             Group::SendDeadLetterMessages => &["sqs:SendMessage"],
@@ -196,9 +204,15 @@ fn source_grants(scope: &Scope, source: &SourceSettings) -> Vec<Grant> {
                 .then(|| Grant { group: Group::StoreWebhooks, resource: queue_arn(scope, &s.queue_url) });
             // An `sns` source confirms its own topics' subscriptions when asked to.
             let topics: BTreeSet<&str> = s.origin.iter().flat_map(|o| o.own_topics()).collect();
+            // Task callbacks name no resource IAM can scope them to: a task token stands for
+            // its execution, and these actions take only `*`.
+            let tasks = s.task_token.as_ref().map(|_| Grant { group: Group::CompleteTasks, resource: ANY.into() });
+            let heartbeats = s.task_token.as_ref().and(s.heartbeat).map(|_| Grant { group: Group::HeartbeatTasks, resource: ANY.into() });
             std::iter::once(consume)
                 .chain(store)
                 .chain(topics.into_iter().map(|t| Grant { group: Group::ConfirmSubscriptions, resource: t.to_string() }))
+                .chain(tasks)
+                .chain(heartbeats)
                 .collect()
         }
         SourceKind::Cron(_) => vec![],
@@ -325,6 +339,35 @@ mod tests {
         assert_eq!(sids, ["InvokeTargets", "ConsumeSourceQueues", "StoreWebhooks"], "and nothing for setup");
         assert_eq!(statements[2]["Action"], json!(["sqs:SendMessage"]));
         assert_eq!(statements[2]["Resource"], json!(["arn:aws:sqs:eu-west-1:123456789012:hooks"]));
+    }
+
+    #[test]
+    fn a_task_token_source_may_complete_tasks_and_heartbeat_only_when_it_heartbeats() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sources")).unwrap();
+        std::fs::write(dir.path().join("fanin.toml"), "[targets.t]\nfunction = \"f\"\n").unwrap();
+        let source = |name: &str, extra: &str| {
+            let text = format!("type = \"sqs\"\nqueue_url = \"https://sqs.us-east-1.amazonaws.com/1/{name}\"\ntarget = \"t\"\n{extra}");
+            std::fs::write(dir.path().join(format!("sources/{name}.toml")), text).unwrap();
+        };
+        let sids = |dir: &tempfile::TempDir| -> Vec<String> {
+            let policy = policy(&Config::load(&dir.path().join("fanin.toml")).unwrap(), false);
+            policy["Statement"].as_array().unwrap().iter().map(|s| s["Sid"].as_str().unwrap().to_string()).collect()
+        };
+        source("plain", "");
+        assert!(!sids(&dir).iter().any(|s| s.contains("Tasks")), "no task token, no Step Functions callbacks");
+        source("asks", "task_token = \"$.TaskToken\"\n");
+        let policy = policy(&Config::load(&dir.path().join("fanin.toml")).unwrap(), false);
+        let complete = policy["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "CompleteTasks").cloned();
+        assert_eq!(
+            complete,
+            Some(
+                json!({"Sid": "CompleteTasks", "Effect": "Allow", "Action": ["states:SendTaskFailure", "states:SendTaskSuccess"], "Resource": ["*"]})
+            )
+        );
+        assert!(!sids(&dir).contains(&"HeartbeatTasks".to_string()), "no heartbeat, no SendTaskHeartbeat");
+        source("beats", "task_token = \"$.TaskToken\"\nheartbeat = \"30s\"\n");
+        assert!(sids(&dir).contains(&"HeartbeatTasks".to_string()));
     }
 
     #[test]

@@ -254,6 +254,7 @@ pub async fn replay(
                     payload: letter.payload,
                     invalid: None,
                     filter_view: None,
+                    trace: None,
                     ack,
                 };
                 let sent = queue.send(event).await.is_ok();

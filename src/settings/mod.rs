@@ -18,6 +18,7 @@ use crate::sources::cron::claim::FleetSettings;
 use crate::sources::http::HttpServerSettings;
 use crate::sources::{SourceKind, SourceSettings};
 use crate::telemetry::server::MetricsSettings;
+use crate::telemetry::xray::TracingSettings;
 
 /// The whole configuration: the daemon file plus every source file, validated.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct Config {
     pub fleet: FleetSettings,
     /// `[http]`: the listener of the `http` sources.
     pub http: HttpServerSettings,
+    /// `[tracing]`: what fanin does about X-Ray traces.
+    pub tracing: TracingSettings,
     /// Dead-letter sinks by name (from the daemon file and source files).
     pub dlq: BTreeMap<String, DlqSettings>,
     /// Lambda targets by name (from the daemon file and source files).
@@ -116,6 +119,9 @@ struct DaemonFile {
     /// `[http]`: where the webhooks of `http` sources are received.
     #[serde(default)]
     http: HttpServerSettings,
+    /// `[tracing]`: what fanin does about X-Ray traces.
+    #[serde(default)]
+    tracing: TracingSettings,
     /// `[dlq.NAME]`: dead-letter sinks.
     #[serde(default)]
     dlq: BTreeMap<String, DlqSettings>,
@@ -158,6 +164,7 @@ impl Config {
             metrics: parsed.metrics,
             fleet: parsed.fleet,
             http,
+            tracing: parsed.tracing,
             dlq,
             targets: parsed.targets,
             sources: Vec::new(),

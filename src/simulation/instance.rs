@@ -127,6 +127,8 @@ impl Instance {
             batch_size: spec.batch_size,
             wait_time: spec.wait_time,
             visibility_timeout: spec.visibility_timeout,
+            task_token: None,
+            heartbeat: None,
             origin: None,
         };
         let wire = SimWire { queue: queue.clone(), routes: spec.routes.clone(), alive: self.alive.clone() };

@@ -14,6 +14,7 @@ pub mod sns;
 pub mod sqs;
 pub mod sqs_reader;
 pub mod state_writer;
+pub mod task_token;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -58,6 +58,18 @@ fn describe() {
     describe_counter!("fanin_config_reloads_total", "Configuration reloads, by result.");
     describe_counter!("fanin_http_requests_total", "Webhook requests answered, by source and status code.");
     describe_counter!("fanin_http_signature_failures_total", "Webhook requests whose signature was refused (401), by source.");
+    describe_counter!(
+        "fanin_task_callbacks_total",
+        "Step Functions tasks completed (SendTaskSuccess / SendTaskFailure), by source and callback."
+    );
+    describe_counter!(
+        "fanin_task_tokens_gone_total",
+        "Tasks found closed (timed out, execution ended, unknown token); their messages settle without a callback."
+    );
+    describe_counter!(
+        "fanin_task_callback_failures_total",
+        "Task callbacks Step Functions did not take; their messages stay upstream and come back."
+    );
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");
     describe_gauge!("fanin_queue_depth", "Events held and not in flight: waiting for dispatch, for a permit, or to retry.");
@@ -126,6 +138,20 @@ pub struct InvokeThrottled<'a> {
 impl InvokeThrottled<'_> {
     pub fn emit(&self) {
         counter!("fanin_invoke_throttles_total", "target" => self.target.to_string(), "reason" => self.reason.to_string()).increment(1);
+    }
+}
+
+/// What became of a Step Functions task a task-token source held (`result`: `success` or
+/// `failure`, the callback sent; `gone`, the task was closed already; `not_taken`, the callback
+/// was refused or unanswered and the message stays upstream).
+pub struct TaskCallback<'a> {
+    pub source: &'a str,
+    pub result: &'static str,
+}
+
+impl TaskCallback<'_> {
+    pub fn emit(&self) {
+        counter!("fanin_task_callbacks_total", "source" => self.source.to_string(), "result" => self.result).increment(1);
     }
 }
 

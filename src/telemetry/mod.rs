@@ -6,6 +6,7 @@ pub mod health;
 pub mod log_limit;
 pub mod server;
 pub mod systemd;
+pub mod xray;
 
 use std::io::IsTerminal;
 

@@ -780,13 +780,16 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
 
     // Daemon 1, against moto: throughput, throttles and retries, a dead letter, a dead-letter
     // sink and an on-success sink that do not exist, an unrouted event, an S3 test event, a
-    // cron schedule, a reload.
+    // cron schedule, a reload, a task token whose task the dead letter fails.
     let orders = moto.queue(&unique("orders")).await;
     let lost = moto.queue(&unique("lost")).await;
     let stuck = moto.queue(&unique("stuck")).await;
     let recorded = moto.queue(&unique("recorded")).await;
     let routed = moto.queue(&unique("routed")).await;
     let uploads = moto.queue(&unique("uploads")).await;
+    let asks = moto.queue(&unique("asks")).await;
+    // moto without executions takes any token's callback.
+    moto.send_all(&asks, &[r#"{"TaskToken":"token-1"}"#.to_string()]).await;
     moto.send_all(&orders, &numbered(3)).await;
     moto.send_all(&lost, &numbered(1)).await;
     moto.send_all(&stuck, &numbered(1)).await;
@@ -816,6 +819,7 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
         &format!("type = \"sqs\"\nqueue_url = \"{routed}\"\nshape = \"body\"\nwait_time = \"1s\"\n[[routes]]\ntarget = \"busy\"\nfilter = {{ kind = [\"order\"] }}\n"),
     );
     setup.source("uploads", &format!("type = \"s3\"\nqueue_url = \"{uploads}\"\ntarget = \"busy\"\nwait_time = \"1s\"\n"));
+    setup.source("asks", &format!("{}task_token = \"$.TaskToken\"\n", sqs(&asks, "ghost")));
     setup.source("tick", "type = \"cron\"\nschedule = \"* * * * * *\"\ntarget = \"tick\"\n");
     let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
 

@@ -107,6 +107,8 @@ const ROWS: &[Row] = &[
     ),
     row(D, "http.max_header_bytes", &["1024", "1048576", "1023", "1048577", "-1", I64_MAX]),
     row(D, "http.max_headers", &["1", "10000", "0", "10001", "-1", I64_MAX]),
+    // [tracing]
+    row(D, "tracing.start_traces", &["true", "false", "\"yes\"", "1"]),
     // [fleet]
     row(D, "fleet.claims", &["\"s3://edge-claims/fanin/\"", "\"s3://edge-claims\"", "\"s3://\"", "\"\"", "\"edge-claims\""]),
     row(D, "fleet.host", &["\"web-1\"", "@long(10000)", "\"\"", "\" \""]),
@@ -290,6 +292,24 @@ const ROWS: &[Row] = &[
             "\"0s\"",
             "\"2s\"",
             "\"12h 1s\"",
+            BAD_DURATIONS[0],
+            BAD_DURATIONS[1],
+            BAD_DURATIONS[2],
+            BAD_DURATIONS[3],
+            BAD_DURATIONS[4],
+        ],
+    ),
+    row(src(QUEUE_TYPES), "task_token", &["\"$.TaskToken\"", "\"$['a b'][0].c\"", "\"\"", "\"$\"", "\"TaskToken\"", "\"$[x]\"", "1"]),
+    row_with(
+        src(QUEUE_TYPES),
+        "heartbeat",
+        &[("task_token", "\"$.TaskToken\"")],
+        &[
+            "\"1s\"",
+            "\"1h\"",
+            "\"0s\"",
+            "\"999ms\"",
+            "\"1h 1s\"",
             BAD_DURATIONS[0],
             BAD_DURATIONS[1],
             BAD_DURATIONS[2],
@@ -890,6 +910,7 @@ fn schema() -> BTreeSet<String> {
             "metrics" => add("metrics.", fields_of::<fanin::telemetry::server::MetricsSettings>()),
             "fleet" => add("fleet.", fields_of::<fanin::sources::cron::claim::FleetSettings>()),
             "http" => add("http.", fields_of::<fanin::sources::http::HttpServerSettings>()),
+            "tracing" => add("tracing.", fields_of::<fanin::telemetry::xray::TracingSettings>()),
             "dlq" => {
                 for kind in sink_types() {
                     add(&format!("dlq.{kind}."), ["type".to_string()].into_iter().chain(sink_keys(&kind)).collect());

@@ -28,6 +28,8 @@ mod setup;
 mod sqs_delivery;
 mod step_functions;
 mod synchronous;
+mod task_tokens;
 mod test_pattern;
+mod traces;
 mod validate;
 mod webhooks;

@@ -98,6 +98,8 @@ pub struct Invocation {
     pub via_url: bool,
     /// The `Authorization` header (SigV4 for Invoke and IAM-authenticated URLs).
     pub authorization: Option<String>,
+    /// `X-Amzn-Trace-Id`: the X-Ray trace the call was made in.
+    pub trace_header: Option<String>,
 }
 
 impl Invocation {
@@ -501,6 +503,7 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         query.split('&').filter_map(|kv| kv.split_once('=')).find(|(k, _)| *k == "Qualifier").map(|(_, v)| percent_decode(v));
     let (function_name, name_qualifier) = parse_function_name(&function);
     let authorization = header("authorization");
+    let trace_header = header("x-amzn-trace-id");
     let payload = match req.into_body().collect().await {
         Ok(b) => b.to_bytes().to_vec(),
         Err(_) => return error_response(&request_id, 400, "InvalidRequestContentException", "Could not read request body", None),
@@ -521,6 +524,7 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<Noti
         answered_at: None,
         via_url: false,
         authorization,
+        trace_header,
     };
 
     // Decide and record under the lock; answer after releasing it.
@@ -617,6 +621,7 @@ async fn handle_url(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<
     let request_id = new_request_id();
     let function_name = req.uri().path().trim_start_matches("/url/").trim_end_matches('/').to_string();
     let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let trace_header = req.headers().get("x-amzn-trace-id").and_then(|v| v.to_str().ok()).map(str::to_string);
     let payload = req.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
     let mut inv = Invocation {
         request_id: request_id.clone(),
@@ -633,6 +638,7 @@ async fn handle_url(req: Request<Incoming>, state: Arc<Mutex<State>>, kill: Arc<
         answered_at: None,
         via_url: true,
         authorization,
+        trace_header,
     };
     let (reply, status) = {
         let mut st = state.lock().unwrap_or_else(|e| e.into_inner());

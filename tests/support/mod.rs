@@ -1,5 +1,6 @@
 //! Test support: the harness, the Lambda-compatible endpoint, and a fake SQS for benchmarks.
 
+pub mod executing_moto;
 pub mod fake_sqs;
 pub mod harness;
 pub mod lambda_endpoint;

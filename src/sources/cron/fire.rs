@@ -161,6 +161,7 @@ impl Firing {
             payload: fire.payload.clone(),
             invalid: None,
             filter_view: None,
+            trace: None,
             ack,
         };
         tokio::select! {

@@ -93,6 +93,11 @@ pub fn sent_at(message: &Message) -> SystemTime {
         .unwrap_or_else(SystemTime::now)
 }
 
+/// The X-Ray trace header the message was sent with (`AWSTraceHeader`), if any.
+pub fn trace(message: &Message) -> Option<std::sync::Arc<str>> {
+    message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader)).map(|t| t.as_str().into())
+}
+
 /// The FIFO message group, if any.
 pub fn group(message: &Message) -> Option<String> {
     message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId)).cloned()

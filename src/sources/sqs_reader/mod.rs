@@ -32,6 +32,7 @@ use super::{Source, SourceContext};
 use crate::event::{Ack, Disposition, Event};
 use crate::queue::{QueueSender, Reserved, Room};
 use crate::sources::decode::sns_envelope::SKIP_SNS_SUBSCRIPTION_CONFIRMATION;
+use crate::sources::task_token::{self, Callbacks, Task};
 use crate::telemetry::events::{DuplicateSuppressed, EventReceived, EventSkipped};
 use intake::Intake;
 use settle::{settle, settled};
@@ -43,18 +44,21 @@ pub struct SqsReader {
     settings: SqsSettings,
     wire: Box<dyn QueueWire>,
     sns: Option<aws_sdk_sns::Client>,
+    /// With `task_token`: the SDK configuration its Step Functions client is made from.
+    sdk: Option<aws_config::SdkConfig>,
 }
 
 impl SqsReader {
     /// `sns`: for an `sns` source, to confirm its topic's subscription when asked.
     pub fn new(settings: SqsSettings, sdk: &aws_config::SdkConfig, sns: Option<aws_sdk_sns::Client>) -> Self {
-        SqsReader { wire: Box::new(SqsWire::new(sdk, &settings.queue_url)), settings, sns }
+        let sdk_for_tasks = settings.task_token.is_some().then(|| sdk.clone());
+        SqsReader { wire: Box::new(SqsWire::new(sdk, &settings.queue_url)), settings, sns, sdk: sdk_for_tasks }
     }
 
     /// A reader whose calls go to `wire` instead of SQS (the simulation's queue).
     #[cfg(test)]
     pub(crate) fn with_wire(settings: SqsSettings, wire: Box<dyn QueueWire>) -> Self {
-        SqsReader { settings, wire, sns: None }
+        SqsReader { settings, wire, sns: None, sdk: None }
     }
 }
 
@@ -99,6 +103,8 @@ struct Shared {
     health: Arc<crate::telemetry::health::Health>,
     /// `fanin_events_received_total` of this source.
     received: metrics::Counter,
+    /// With `task_token`: the calls that complete and heartbeat each message's task.
+    callbacks: Option<Arc<Callbacks>>,
 }
 
 #[cfg(test)]
@@ -124,6 +130,7 @@ impl Shared {
             waiters: TaskTracker::new(),
             health: Arc::new(crate::telemetry::health::Health::new(["test"])),
             received: metrics::Counter::noop(),
+            callbacks: None,
         }
     }
 }
@@ -151,6 +158,7 @@ impl Source for SqsReader {
                 waiters: TaskTracker::new(),
                 health: ctx.health.clone(),
                 received: EventReceived { source: &ctx.name }.counter(),
+                callbacks: self.sdk.as_ref().map(|sdk| Arc::new(Callbacks::new(sdk, ctx.name.clone()))),
             });
             info!(source = %shared.name, queue = %shared.settings.queue_url, fifo = shared.fifo, pollers = shared.settings.pollers, "sqs source started");
 
@@ -319,7 +327,9 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
         }
         Intake::Events(parts) => {
             let born = intake::sent_at(message);
-            let (ack, settled) = if fifo {
+            let (ack, settled) = if let Some(task) = task_of(shared, message, id) {
+                with_task(shared, id, task, fifo)
+            } else if fifo {
                 let (ack, settled) = Ack::new();
                 (ack, Some(settled))
             } else {
@@ -332,6 +342,7 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
                 (ack, None)
             };
             let acks = ack.fan_out(parts.len());
+            let trace = intake::trace(message);
             let events = parts
                 .into_iter()
                 .zip(acks)
@@ -344,6 +355,7 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
                         payload: part.payload,
                         invalid: part.invalid,
                         filter_view: part.filter_view,
+                        trace: trace.clone(),
                         ack,
                     }
                 })
@@ -351,6 +363,59 @@ fn events(shared: &Arc<Shared>, message: &Message, id: &str, fifo: bool) -> Opti
             Some((events, settled))
         }
     }
+}
+
+/// The task token message `id` carries, when the source has `task_token`.
+fn task_of(shared: &Shared, message: &Message, id: &str) -> Option<Arc<Task>> {
+    let path = shared.settings.task_token.as_ref()?;
+    shared.callbacks.as_ref()?;
+    let token = path.find(message.body().unwrap_or_default());
+    if token.is_none() {
+        debug!(source = %shared.name, message_id = id, path = %path, "no task token in the message; delivered without a callback");
+    }
+    token.map(Task::new)
+}
+
+/// The acknowledgement of a message with a Step Functions task: heartbeats while its events are
+/// out, and once they settle the task's callback before the message is deleted or left; a
+/// FIFO message's disposition is awaited through the receiver, as without a task.
+fn with_task(shared: &Arc<Shared>, id: &str, task: Arc<Task>, fifo: bool) -> (Ack, Option<oneshot::Receiver<Disposition>>) {
+    let callbacks = shared.callbacks.clone().expect("a task comes with the callbacks");
+    let stop = CancellationToken::new();
+    if let Some(every) = shared.settings.heartbeat {
+        shared.waiters.spawn(task_token::heartbeats(callbacks.clone(), task.clone(), every, stop.clone()));
+    }
+    let (tx, rx) = if fifo {
+        let (tx, rx) = oneshot::channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    // Counted among the waiters, so the source outlives the callback.
+    let (shared, id, waiter, heartbeats) = (shared.clone(), id.to_string(), shared.waiters.token(), stop.drop_guard());
+    let ack = Ack::hearing(move |disposition, told| {
+        drop(heartbeats);
+        let done = move |shared: &Shared, id: &str, disposition| match tx {
+            Some(tx) => {
+                let _ = tx.send(disposition);
+            }
+            None => settled(shared, id, disposition),
+        };
+        let runtime = tokio::runtime::Handle::try_current();
+        if disposition == Disposition::Failed || runtime.is_err() {
+            // Left upstream: no callback, the message comes back and is delivered again.
+            done(&shared, &id, Disposition::Failed);
+            drop(waiter);
+            return;
+        }
+        let tracker = shared.waiters.clone();
+        tracker.spawn(async move {
+            let disposition = callbacks.complete(&task, &id, disposition, told).await;
+            done(&shared, &id, disposition);
+            drop(waiter);
+        });
+    });
+    (ack, rx)
 }
 
 /// Confirms the subscription of the source's topic (in the topic's region), then deletes the

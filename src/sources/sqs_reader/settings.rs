@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::limits::{at_most, http_url};
+use crate::config::limits::{at_most, duration_between, http_url};
 use crate::config::{deserialize_at, ConfigError};
 use crate::sources::sqs::SqsShape;
+use crate::sources::task_token::TokenPath;
 use crate::sources::SourceKind;
 
 use super::Origin;
@@ -33,6 +34,15 @@ pub struct SqsSettings {
     /// Visibility timeout asked for on receive and renewed while an event waits or retries.
     #[serde(default = "default_visibility_timeout", deserialize_with = "crate::config::duration")]
     pub visibility_timeout: Duration,
+    /// Where each message's Step Functions task token sits in its body (`"$.TaskToken"`, where
+    /// `sqs:sendMessage.waitForTaskToken` puts it): fanin completes the task before the delete,
+    /// with a `RequestResponse` answer, or with the failure when the event is dead-lettered.
+    #[serde(default)]
+    pub task_token: Option<TokenPath>,
+    /// With `task_token`: `SendTaskHeartbeat` this often while the event is in flight or waits
+    /// for a retry (shorter than the state's `HeartbeatSeconds`).
+    #[serde(default, deserialize_with = "crate::config::optional_duration")]
+    pub heartbeat: Option<Duration>,
     /// For the `s3`, `sns`, `eventbridge` and `cloudwatch_alarm` types: which AWS service
     /// delivers to the queue, so messages become the events its own Lambda trigger would give.
     #[serde(skip)]
@@ -42,6 +52,11 @@ pub struct SqsSettings {
 /// The most long-polling receivers one source may run: each holds a connection and a task,
 /// and a thousand receive far more than any one queue delivers.
 pub const MAX_POLLERS: u64 = 1000;
+
+/// `heartbeat`: Step Functions' `HeartbeatSeconds` is at least one second, and a task waits at
+/// most a year; an hour between heartbeats is past any use.
+pub const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+pub const MAX_HEARTBEAT: Duration = Duration::from_secs(3600);
 
 fn default_pollers() -> usize {
     2
@@ -92,6 +107,13 @@ impl SqsSettings {
         if self.visibility_timeout < Duration::from_secs(3) || self.visibility_timeout > Duration::from_secs(12 * 3600) {
             return Err(ConfigError::new(file, "visibility_timeout", "must be between 3s and 12h"));
         }
+        if let Some(every) = self.heartbeat {
+            if self.task_token.is_none() {
+                return Err(ConfigError::new(file, "heartbeat", "heartbeats are for task tokens: set task_token too"));
+            }
+            // Step Functions counts HeartbeatSeconds in whole seconds, from one up.
+            duration_between(file, "heartbeat", every, MIN_HEARTBEAT, MAX_HEARTBEAT)?;
+        }
         Ok(())
     }
 }
@@ -113,6 +135,11 @@ mod tests {
         assert_eq!(check("batch_size = 11").unwrap_err().message, "must be between 1 and 10");
         assert_eq!(check("wait_time = \"21s\"").unwrap_err().message, "SQS long polling waits at most 20s");
         assert_eq!(check("visibility_timeout = \"12h 1s\"").unwrap_err().message, "must be between 3s and 12h");
+        assert_eq!(check("heartbeat = \"10s\"").unwrap_err().message, "heartbeats are for task tokens: set task_token too");
+        assert!(check("task_token = \"$.TaskToken\"\nheartbeat = \"10s\"").is_ok());
+        assert_eq!(check("task_token = \"$.TaskToken\"\nheartbeat = \"500ms\"").unwrap_err().key, "heartbeat");
+        let bad = toml::from_str::<SqsSettings>("queue_url = \"https://sqs.us-east-1.amazonaws.com/1/q\"\ntask_token = \"TaskToken\"");
+        assert!(bad.unwrap_err().to_string().contains("is not a JSON path"));
         let s: SqsSettings = toml::from_str("queue_url = \"\"").unwrap();
         assert_eq!(s.check(Path::new("q.toml")).unwrap_err().key, "queue_url");
     }

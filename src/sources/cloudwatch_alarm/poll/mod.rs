@@ -167,7 +167,7 @@ async fn deliver(ctx: &SourceContext, store: &Arc<AlarmStates>, waiters: &TaskTr
     let id = event.id.clone();
     let born = SystemTime::from(found.seen.since);
     let payload = Bytes::from(serde_json::to_vec(&event.payload).expect("JSON serializes"));
-    let event = Event { id: id.clone(), source: ctx.name.clone(), born, payload, invalid: None, filter_view: None, ack };
+    let event = Event { id: id.clone(), source: ctx.name.clone(), born, payload, invalid: None, filter_view: None, trace: None, ack };
     tokio::select! {
         _ = ctx.shutdown.cancelled() => return false,
         sent = ctx.queue.send(event) => if sent.is_err() { return false },
