@@ -10,10 +10,10 @@
 //!    `tokio-cron-scheduler`;
 //! 4. `fanin replay` and `fanin dlq stats` of 100,000 and 1,000,000 dead-letter records, from a
 //!    file and from SQS (FANIN_BENCH_REPLAY_SIZES, a comma list);
-//! 4b. one source with 1, 10 and 100 filtered routes: CPU per event (`routes`);
-//! 5. a throttle storm: a function with reserved concurrency 8 behind a target allowed 64,
+//! 5. one source with 1, 10 and 100 filtered routes: CPU per event (`routes`);
+//! 6. a throttle storm: a function with reserved concurrency 8 behind a target allowed 64,
 //!    against the function's capacity;
-//! 6. webhook accept: signed requests to an `http` source, accepted/s and p50/p99 latency,
+//! 7. webhook accept: signed requests to an `http` source, accepted/s and p50/p99 latency,
 //!    beside one signed `SendMessage` per request.
 //!
 //! Every contender runs as a child process measured from outside (`wait4`).

@@ -30,6 +30,11 @@ impl DeadLetterSink for FileSink {
             let (file, path) = (self.file.clone(), self.path.clone());
             tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 let mut guard = file.lock().unwrap_or_else(|p| p.into_inner());
+                // `fanin replay` rewrites the file and renames the new one into place: appends
+                // to the file opened before would go to one no path names any more.
+                if guard.as_ref().is_some_and(|f| !still_at(f, &path)) {
+                    *guard = None;
+                }
                 if guard.is_none() {
                     if let Some(dir) = path.parent() {
                         std::fs::create_dir_all(dir)?;
@@ -52,6 +57,15 @@ impl DeadLetterSink for FileSink {
     }
 }
 
+/// Whether `f` is still the file at `path`.
+fn still_at(f: &File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => (open.dev(), open.ino()) == (named.dev(), named.ino()),
+        _ => false,
+    }
+}
+
 /// A write cut short (a crash, a full disk) leaves a last line without its newline; the
 /// next record must not be glued to it, or a whole record would become unreadable with it.
 fn end_the_last_line(f: &mut File) -> std::io::Result<()> {
@@ -71,5 +85,51 @@ fn end_the_last_line(f: &mut File) -> std::io::Result<()> {
 impl FileSink {
     fn error(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> SinkError {
         SinkError::new(&self.name, cause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dlq::record::{FaninContext, RequestContext, ResponseContext};
+    use crate::dlq::Condition;
+
+    fn record(id: &str) -> DeadLetterRecord {
+        DeadLetterRecord {
+            version: "1.0".into(),
+            timestamp: "2026-12-05T00:00:00.000Z".into(),
+            request_context: RequestContext {
+                request_id: None,
+                function_arn: "work".into(),
+                condition: Condition::ResourceNotFound,
+                approximate_invoke_count: 1,
+            },
+            request_payload: serde_json::json!({}),
+            response_context: ResponseContext::default(),
+            response_payload: None,
+            fanin: FaninContext {
+                source: "s".into(),
+                event_id: id.into(),
+                target: "work".into(),
+                first_attempt_at: None,
+                last_attempt_at: None,
+                replay_count: 0,
+            },
+        }
+    }
+
+    /// A replay renames its rewrite over the file; the next record must land in the new one.
+    #[tokio::test]
+    async fn a_file_replaced_under_the_sink_is_opened_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dlq.jsonl");
+        let sink = FileSink::new("local", path.clone());
+        sink.write(&record("a")).await.unwrap();
+        let tmp = dir.path().join("rewrite");
+        std::fs::write(&tmp, "").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        sink.write(&record("b")).await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"eventId\":\"b\"") && !text.contains("\"eventId\":\"a\""), "{text}");
     }
 }

@@ -39,14 +39,17 @@ impl Destination {
     }
 }
 
+/// What a record names: its target (unless `--target` overrides it) and its function.
+type Named = (Option<String>, Option<FunctionRef>);
+
 /// Resolves records to destinations, each built once however many records go to it.
 pub struct Destinations<'a> {
     args: &'a ReplayArgs,
     config: Option<&'a Config>,
-    known: HashMap<(Option<String>, Option<FunctionRef>), Option<Arc<Destination>>>,
+    known: HashMap<Named, Option<Arc<Destination>>>,
     /// The last record's answer: records of one destination come in runs, and comparing is
     /// cheaper than building a key.
-    last: Option<(Option<String>, Option<FunctionRef>, Option<Arc<Destination>>)>,
+    last: Option<(Named, Option<Arc<Destination>>)>,
 }
 
 impl<'a> Destinations<'a> {
@@ -57,7 +60,7 @@ impl<'a> Destinations<'a> {
     /// Where `letter` goes; `None` when it names no function and `--target` is not given.
     pub fn of(&mut self, letter: &DeadLetter) -> Option<Arc<Destination>> {
         let target = letter.target.as_ref().filter(|_| self.args.target.is_none());
-        if let Some((t, f, dest)) = &self.last {
+        if let Some(((t, f), dest)) = &self.last {
             if t.as_ref() == target && f.as_ref() == letter.function.as_ref() {
                 return dest.clone();
             }
@@ -71,7 +74,7 @@ impl<'a> Destinations<'a> {
                 dest
             }
         };
-        self.last = Some((key.0, key.1, dest.clone()));
+        self.last = Some((key, dest.clone()));
         dest
     }
 

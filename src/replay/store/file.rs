@@ -29,6 +29,8 @@ pub struct FileStore {
     settled_before: Lines,
     /// Opened at the first settled record.
     journal: Mutex<Option<Journal>>,
+    /// Replaying: the file, locked for this run.
+    _lock: Option<File>,
 }
 
 struct LineReader {
@@ -37,9 +39,25 @@ struct LineReader {
     next: u64,
 }
 
+/// `file` (the dead-letter file at `path`), locked for this replay.
+fn locked(file: File, path: &Path) -> anyhow::Result<File> {
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!("another fanin replay is replaying {} now", path.display()),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
 impl FileStore {
     pub(super) fn open(path: &Path, mode: Mode) -> anyhow::Result<FileStore> {
         let journal_path = journal::path_of(path);
+        // Two replays of one file would write one journal: the second is refused. (An advisory
+        // lock on the file itself: the daemon's appends do not take it, and it goes with the
+        // process.)
+        let lock = match mode {
+            Mode::Replay => Some(locked(File::open(path).with_context(|| format!("reading {}", path.display()))?, path)?),
+            Mode::Look => None,
+        };
         let mut settled_before = Lines::default();
         match mode {
             Mode::Replay => {
@@ -64,6 +82,11 @@ impl FileStore {
             }
         }
         let file = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        // The journal's rewrite made a new file: the lock goes with the one read from now on.
+        // (Let go first: a second lock of the same file by this process would be refused too.)
+        let relock = lock.is_some();
+        drop(lock);
+        let lock = if relock { Some(locked(file.try_clone()?, path)?) } else { None };
         let meta = file.metadata()?;
         Ok(FileStore {
             path: path.to_path_buf(),
@@ -74,6 +97,7 @@ impl FileStore {
             position: AtomicU64::new(0),
             settled_before,
             journal: Mutex::new(None),
+            _lock: lock,
         })
     }
 

@@ -105,6 +105,17 @@ fn a_journal_whose_rewrite_was_already_renamed_into_place_is_dropped() {
 }
 
 #[test]
+fn one_file_is_replayed_by_one_run_at_a_time_and_looked_at_by_any() {
+    let (_dir, path) = file_with(&(0..3).map(record).collect::<Vec<_>>());
+    let first = FileStore::open(&path, Mode::Replay).unwrap();
+    let Err(e) = FileStore::open(&path, Mode::Replay) else { panic!("a second replay of the same file") };
+    assert!(e.to_string().contains("another fanin replay"), "{e}");
+    assert_eq!(read_all(&FileStore::open(&path, Mode::Look).unwrap()).len(), 3, "a look is not held back");
+    drop(first);
+    assert!(FileStore::open(&path, Mode::Replay).is_ok(), "free again once the first is done");
+}
+
+#[test]
 fn a_torn_journal_entry_is_ignored() {
     let mut lines = journal::Lines::default();
     for n in [0, 63, 64, 1000] {
