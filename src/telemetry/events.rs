@@ -60,15 +60,7 @@ fn describe() {
     describe_counter!("fanin_http_signature_failures_total", "Webhook requests whose signature was refused (401), by source.");
     describe_counter!(
         "fanin_task_callbacks_total",
-        "Step Functions tasks completed (SendTaskSuccess / SendTaskFailure), by source and callback."
-    );
-    describe_counter!(
-        "fanin_task_tokens_gone_total",
-        "Tasks found closed (timed out, execution ended, unknown token); their messages settle without a callback."
-    );
-    describe_counter!(
-        "fanin_task_callback_failures_total",
-        "Task callbacks Step Functions did not take; their messages stay upstream and come back."
+        "Task-token sources' Step Functions tasks by result: success, failure, gone (closed already), not_taken (left upstream)."
     );
     describe_histogram!("fanin_invoke_duration_seconds", Unit::Seconds, "Invoke call latency, by target.");
     describe_histogram!("fanin_cron_lateness_seconds", Unit::Seconds, "How late a cron fire reached the queue.");

@@ -2,7 +2,8 @@
 //! `sqs:sendMessage.waitForTaskToken` task is completed with the function's answer, failed
 //! with fanin's cause, kept alive by heartbeats; a task that is gone settles its message; with
 //! `Event` the function completes the task and fanin sends only the failure of a dead letter;
-//! a callback that cannot be sent leaves the message upstream.
+//! a callback that cannot be sent leaves the message upstream; a FIFO group's next message
+//! waits for the callback of the one before.
 
 use std::time::Duration;
 
@@ -215,4 +216,37 @@ async fn a_callback_that_cannot_be_sent_leaves_the_message_upstream() {
     assert!(daemon.terminate(Duration::from_secs(30)).success());
     assert_eq!(moto.depth(&queue).await, (0, 1), "the message stays in the queue, hidden until its visibility runs out");
     assert_eq!(lambda.invocations_for("work").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_groups_next_message_waits_for_the_task_callback_of_the_one_before() {
+    // moto without executions takes any token's callback: the order is what is checked here.
+    let moto = Moto::from_env();
+    let lambda = LambdaEndpoint::start();
+    lambda.set_behavior("work", Behavior::from_fn(|inv, _| Reply::AcceptWith(json!({ "done": n_of(inv) }).to_string().into_bytes())));
+    let queue = moto.queue(&format!("{}.fifo", unique("asks"))).await;
+    for n in 0..3 {
+        let body = json!({ "TaskToken": format!("token-{n}"), "n": n }).to_string();
+        let send = moto.sqs().send_message().queue_url(&queue).message_body(body).message_group_id("g");
+        send.message_deduplication_id(format!("d{n}")).send().await.unwrap();
+    }
+    let setup = Setup::new("", "[targets.work]\nfunction = \"work\"\ninvocation_type = \"RequestResponse\"\n");
+    setup.source(
+        "asks",
+        &format!(
+            "type = \"sqs\"\nqueue_url = \"{queue}\"\npollers = 1\nwait_time = \"1s\"\ntask_token = \"$.TaskToken\"\ntarget = \"work\"\n"
+        ),
+    );
+    let (mut daemon, recorder) = run_recorded(&setup, &moto, &lambda);
+    eventually(PATIENCE, "the queue to be empty", || async { moto.depth(&queue).await == (0, 0) }).await;
+    assert!(daemon.terminate(Duration::from_secs(30)).success());
+    let completed: Vec<(String, String)> = recorder
+        .calls("SendTaskSuccess")
+        .iter()
+        .map(|c| (c["taskToken"].as_str().unwrap().to_string(), c["output"].as_str().unwrap().to_string()))
+        .collect();
+    let want: Vec<(String, String)> = (0..3).map(|n| (format!("token-{n}"), json!({ "done": n }).to_string())).collect();
+    assert_eq!(completed, want, "each task completed with its answer, in the group's order");
+    let invoked: Vec<u64> = lambda.invocations_for("work").iter().map(n_of).collect();
+    assert_eq!(invoked, [0, 1, 2]);
 }
