@@ -245,6 +245,66 @@ mod tests {
         ack.tell(Told::Answer(serde_json::Value::Null));
     }
 
+    #[test]
+    fn fingerprints_are_fnv1a_64_as_published() {
+        // The FNV authors' test vectors for FNV-1a, 64 bits.
+        assert_eq!(fingerprint(b""), "hcbf29ce484222325");
+        assert_eq!(fingerprint(b"a"), "haf63dc4c8601ec8c");
+        assert_eq!(fingerprint(b"foobar"), "h85944171f73967e8");
+    }
+
+    /// Counts each counter's increments by name.
+    #[derive(Clone, Default)]
+    struct Counting(Arc<Mutex<std::collections::HashMap<String, u64>>>);
+
+    struct Named(String, Counting);
+
+    impl metrics::CounterFn for Named {
+        fn increment(&self, value: u64) {
+            *(self.1).0.lock().unwrap().entry(self.0.clone()).or_default() += value;
+        }
+        fn absolute(&self, _: u64) {}
+    }
+
+    impl metrics::Recorder for Counting {
+        fn describe_counter(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_gauge(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn describe_histogram(&self, _: metrics::KeyName, _: Option<metrics::Unit>, _: metrics::SharedString) {}
+        fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+            metrics::Counter::from_arc(Arc::new(Named(key.name().to_string(), self.clone())))
+        }
+        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn a_message_left_upstream_is_counted_and_a_settled_one_is_not() {
+        let counting = Counting::default();
+        let left = || counting.0.lock().unwrap().get("fanin_messages_left_upstream_total").copied().unwrap_or(0);
+        metrics::with_local_recorder(&counting, || {
+            let mut shares = Ack::calling(|_| {}).fan_out(2);
+            shares.pop().unwrap().settle(Outcome::Delivered);
+            shares.pop().unwrap().settle(Outcome::DeadLettered);
+        });
+        assert_eq!(left(), 0, "a settled message is not left upstream");
+        metrics::with_local_recorder(&counting, || {
+            let mut shares = Ack::calling(|_| {}).fan_out(2);
+            shares.pop().unwrap().settle(Outcome::Delivered);
+            shares.pop().unwrap().settle(Outcome::Failed);
+        });
+        assert_eq!(left(), 1, "a failed route leaves the message upstream, counted once");
+    }
+
+    #[test]
+    fn an_ack_shows_whether_it_settled() {
+        let (ack, _rx) = Ack::new();
+        assert_eq!(format!("{ack:?}"), "Ack { settled: false }");
+    }
+
     #[tokio::test]
     async fn no_routes_settles_at_once() {
         let (ack, rx) = Ack::new();
