@@ -147,13 +147,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cron/tick.json");
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        let state = Arc::new(LastFire::new(path.clone()));
-        let waiters = tokio_util::task::TaskTracker::new();
-        for at in ["2026-01-01T00:00:03Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"] {
-            state.advance_later("tick".into(), t(at), waiters.token());
+        // The latest first, and the latest last: of fires gathered together the latest is written.
+        for order in [
+            ["2026-01-01T00:00:03Z", "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z"],
+            ["2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z", "2026-01-01T00:00:03Z"],
+        ] {
+            let _ = std::fs::remove_file(&path);
+            let state = Arc::new(LastFire::new(path.clone()));
+            let waiters = tokio_util::task::TaskTracker::new();
+            for at in order {
+                state.advance_later("tick".into(), t(at), waiters.token());
+            }
+            waiters.close();
+            tokio::time::timeout(std::time::Duration::from_secs(5), waiters.wait()).await.expect("every write done");
+            assert_eq!(LastFire::new(path.clone()).load(), Some(t("2026-01-01T00:00:03Z")), "written in the order {order:?}");
         }
-        waiters.close();
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiters.wait()).await.expect("every write done");
-        assert_eq!(LastFire::new(path).load(), Some(t("2026-01-01T00:00:03Z")));
     }
 }
