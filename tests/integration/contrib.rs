@@ -24,7 +24,7 @@ use crate::support::lambda_endpoint::{Behavior, LambdaEndpoint, Reply};
 use crate::support::{numbered, PATIENCE};
 
 /// Labels fanin puts on its metrics.
-const FANIN_LABELS: [&str; 5] = ["source", "target", "condition", "reason", "result"];
+const FANIN_LABELS: [&str; 6] = ["source", "target", "condition", "reason", "result", "code"];
 /// Labels Prometheus adds at scrape time (and `le`, a histogram bucket's bound).
 const SCRAPE_LABELS: [&str; 2] = ["job", "instance"];
 
@@ -788,6 +788,7 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     let routed = moto.queue(&unique("routed")).await;
     let uploads = moto.queue(&unique("uploads")).await;
     let asks = moto.queue(&unique("asks")).await;
+    let hooks = moto.queue(&unique("hooks")).await;
     // moto without executions takes any token's callback.
     moto.send_all(&asks, &[r#"{"TaskToken":"token-1"}"#.to_string()]).await;
     moto.send_all(&orders, &numbered(3)).await;
@@ -801,7 +802,7 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     let setup = Setup::new(
         "",
         &format!(
-            "[dlq.missing]\ntype = \"sqs\"\nqueue_url = \"{missing_sink}\"\n\
+            "[http]\nlisten = \"127.0.0.1:0\"\n[dlq.missing]\ntype = \"sqs\"\nqueue_url = \"{missing_sink}\"\n\
              [targets.busy]\nfunction = \"busy\"\nretry = {{ max_attempts = 3, base_delay = \"10ms\", max_delay = \"20ms\", max_event_age = \"1h\" }}\n\
              [targets.ghost]\nfunction = \"ghost\"\n\
              [targets.unsinkable]\nfunction = \"ghost\"\ndlq = \"missing\"\n\
@@ -821,7 +822,18 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     setup.source("uploads", &format!("type = \"s3\"\nqueue_url = \"{uploads}\"\ntarget = \"busy\"\nwait_time = \"1s\"\n"));
     setup.source("asks", &format!("{}task_token = \"$.TaskToken\"\n", sqs(&asks, "ghost")));
     setup.source("tick", "type = \"cron\"\nschedule = \"* * * * * *\"\ntarget = \"tick\"\n");
-    let mut daemon = Daemon::start(&setup, &moto, &lambda.url());
+    setup.source(
+        "hooks",
+        &format!(
+            "type = \"http\"\npath = \"/hooks\"\nbuffer_queue = \"{hooks}\"\nsignature = {{ scheme = \"github\", secrets = [{{ env = \"GH_SECRET\" }}] }}\ntarget = \"tick\"\nwait_time = \"1s\"\n"
+        ),
+    );
+    let mut daemon = Daemon::spawn(
+        &["run", "--config", setup.config().to_str().unwrap()],
+        &moto,
+        &lambda.url(),
+        &[("GH_SECRET", crate::webhooks::GITHUB_SECRET)],
+    );
 
     // Daemon 2, against a fake SQS that hands every message out a second time.
     let twice = FakeSqs::start_handing_out_twice(6, |i| format!(r#"{{"n":{i}}}"#));
@@ -837,6 +849,12 @@ async fn contrib_dashboard_and_alerts_use_only_what_the_daemon_exports() {
     let addr = daemon.metrics_addr().await;
     let addr2 = daemon2.metrics_addr().await;
     eventually(PATIENCE, "fanin to run", || async { daemon.log().contains("fanin running") }).await;
+    // A webhook taken and one refused for its signature.
+    let webhooks = crate::webhooks::webhook_addr(&daemon).await;
+    let body = r#"{"zen":"Design for failure."}"#;
+    assert_eq!(crate::webhooks::post(&webhooks, "/hooks", &crate::webhooks::github(body, "d-1"), body).await.status, 202);
+    let forged = crate::webhooks::github("{}", "d-2");
+    assert_eq!(crate::webhooks::post(&webhooks, "/hooks", &forged, body).await.status, 401);
     unsafe { libc::kill(daemon.pid(), libc::SIGHUP) };
     eventually(PATIENCE, "the reload", || async { daemon.log().contains("configuration reloaded") }).await;
     eventually(PATIENCE, "a second copy of every message", || async { twice.handed_out_again() == twice.total() }).await;

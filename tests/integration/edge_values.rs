@@ -299,9 +299,9 @@ const ROWS: &[Row] = &[
             BAD_DURATIONS[4],
         ],
     ),
-    row(src(QUEUE_TYPES), "task_token", &["\"$.TaskToken\"", "\"$['a b'][0].c\"", "\"\"", "\"$\"", "\"TaskToken\"", "\"$[x]\"", "1"]),
+    row(src(READER_TYPES), "task_token", &["\"$.TaskToken\"", "\"$['a b'][0].c\"", "\"\"", "\"$\"", "\"TaskToken\"", "\"$[x]\"", "1"]),
     row_with(
-        src(QUEUE_TYPES),
+        src(READER_TYPES),
         "heartbeat",
         &[("task_token", "\"$.TaskToken\"")],
         &[
