@@ -3,6 +3,8 @@
 //! cases run with fixed instants in the schedule's unit tests.)
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -270,16 +272,12 @@ async fn fires_claimed_by_a_host_killed_for_good_are_taken_over_once_their_lease
     let lambda = LambdaEndpoint::start();
     let bucket = unique("claims");
     moto.s3().create_bucket().bucket(&bucket).send().await.unwrap();
-    // The function fails for the first 11 s: both hosts hold claimed fires unsettled.
-    let recovers = std::time::Instant::now() + Duration::from_secs(11);
-    let recovers_wall = Utc::now() + chrono::Duration::seconds(11);
-    lambda.set_default_behavior(Behavior::from_fn(move |_, _| {
-        if std::time::Instant::now() < recovers {
-            Reply::service_error()
-        } else {
-            Reply::Accept
-        }
-    }));
+    // The function fails until the test says so: both hosts hold claimed fires unsettled.
+    let failing = Arc::new(AtomicBool::new(true));
+    let fails = failing.clone();
+    lambda.set_default_behavior(Behavior::from_fn(
+        move |_, _| if fails.load(Ordering::SeqCst) { Reply::service_error() } else { Reply::Accept },
+    ));
     let setups = [leasing_host(&bucket, "host-a"), leasing_host(&bucket, "host-b")];
     let mut daemons: Vec<Daemon> = setups.iter().map(|s| Daemon::start(s, &moto, &lambda.url())).collect();
     eventually(PATIENCE, "both hosts to claim fires", || async {
@@ -289,8 +287,6 @@ async fn fires_claimed_by_a_host_killed_for_good_are_taken_over_once_their_lease
         owners.len() >= 4 && ids.iter().all(|id| owners.values().any(|o| o == id))
     })
     .await;
-    tokio::time::sleep_until((recovers - Duration::from_secs(3)).into()).await;
-    assert!(std::time::Instant::now() < recovers, "the kill must come while the function still fails");
 
     // Host a dies for good, holding claimed fires that have not settled.
     let victim = std::fs::read_to_string(setups[0].state_dir().join("instance-id")).unwrap();
@@ -298,6 +294,11 @@ async fn fires_claimed_by_a_host_killed_for_good_are_taken_over_once_their_lease
     let killed: DateTime<Utc> = Utc::now();
     let held = claims(&moto, &bucket, "instance").await.into_iter().filter(|(_, o)| *o == victim).count();
     assert!(held > 0, "the killed host held no claim");
+
+    // The function recovers 3 s after the kill, before the killed host's lease runs out.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    failing.store(false, Ordering::SeqCst);
+    let recovers_wall = Utc::now();
 
     // Every instant until the kill reaches the function within a lease and 10 s of the kill
     // and the function's recovery, whichever is later.
