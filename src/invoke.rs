@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use bytes::Bytes;
 
+use crate::dispatch::settings::TargetKind;
 use crate::dispatch::{Invoker, Kind};
 use crate::settings::Config;
 
@@ -59,12 +60,12 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         let known: Vec<&str> = config.targets.keys().map(String::as_str).collect();
         return usage(format!("no target named \"{}\" in {} (defined: {})", args.target, config.file.display(), known.join(", ")));
     };
-    if target.state_machine.is_some() || target.url.is_some() {
+    let TargetKind::Function(function) = &target.kind else {
         return usage(format!(
             "target \"{}\" is not called through Invoke (a state machine or a function URL); fanin invoke calls Lambda functions",
             args.target
         ));
-    }
+    };
     let payload = match read_event(args.event.as_deref()) {
         Ok(p) => p,
         Err(e) => return usage(e),
@@ -79,11 +80,11 @@ pub async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
 
     let sdk = crate::aws::load(&config.aws).await;
     crate::aws::check_ready(&sdk, &config.aws).await?;
-    let invoker = Invoker::new(&sdk, target, None);
+    let invoker = Invoker::new(&sdk, function, target, None);
     println!(
         "target:           {} ({}{})",
         args.target,
-        target.function,
+        function,
         target.qualifier.as_deref().map(|q| format!(", qualifier {q}")).unwrap_or_default()
     );
     println!("invocation type:  {kind:?}");

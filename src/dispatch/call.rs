@@ -12,7 +12,7 @@ const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
 use super::function_url::UrlCaller;
 use super::invoker::{Answer, InvokeFailure, Invoker};
 use super::step_functions::{self, Starter};
-use crate::dispatch::settings::TargetSettings;
+use crate::dispatch::settings::{TargetKind, TargetSettings};
 
 /// A target's call.
 pub enum Call {
@@ -32,10 +32,10 @@ impl Call {
     /// The call `settings` describe. `scope` (region, account) completes a function given by
     /// name into the ARN records carry; without it they name it as configured.
     pub fn of(sdk: &SdkConfig, settings: &TargetSettings, target: &str, scope: Option<(&str, &str)>) -> Call {
-        match (&settings.state_machine, &settings.url) {
-            (Some(arn), _) => Call::StepFunctions(Starter::new(crate::aws::sfn(sdk, settings.invoke_timeout), arn, target)),
-            (None, Some(url)) => Call::FunctionUrl(UrlCaller::new(sdk, url, settings.auth, settings.invoke_timeout)),
-            (None, None) => Call::Lambda(Invoker::new(sdk, settings, scope)),
+        match &settings.kind {
+            TargetKind::StateMachine(arn) => Call::StepFunctions(Starter::new(crate::aws::sfn(sdk, settings.invoke_timeout), arn, target)),
+            TargetKind::Url { url, auth, .. } => Call::FunctionUrl(UrlCaller::new(sdk, url, *auth, settings.invoke_timeout)),
+            TargetKind::Function(function) => Call::Lambda(Invoker::new(sdk, function, settings, scope)),
         }
     }
 

@@ -98,23 +98,22 @@ pub struct Invoker {
 }
 
 impl Invoker {
-    /// `scope` (region, account) completes a function given by name into the full ARN
-    /// dead-letter records carry, as Lambda's own do; without it they name it as configured.
-    pub fn new(sdk: &SdkConfig, settings: &TargetSettings, scope: Option<(&str, &str)>) -> Self {
+    /// Calls `function` as `settings` say. `scope` (region, account) completes a function given
+    /// by name into the full ARN dead-letter records carry, as Lambda's own do; without it they
+    /// name it as configured.
+    pub fn new(sdk: &SdkConfig, function: &str, settings: &TargetSettings, scope: Option<(&str, &str)>) -> Self {
         let function_arn = match scope {
-            Some((region, account)) => {
-                super::function_name::function_arn(&settings.function, settings.qualifier.as_deref(), region, account)
-            }
+            Some((region, account)) => super::function_name::function_arn(function, settings.qualifier.as_deref(), region, account),
             None => match &settings.qualifier {
-                Some(q) => format!("{}:{q}", settings.function),
-                None => settings.function.clone(),
+                Some(q) => format!("{function}:{q}"),
+                None => function.to_string(),
             },
         };
         let client_context = settings.client_context.as_ref().map(|c| {
             let encoded = base64::engine::general_purpose::STANDARD.encode(serde_json::Value::Object(c.clone()).to_string());
             HeaderValue::from_str(&encoded).expect("base64 is a valid header value")
         });
-        let url = endpoint(sdk).and_then(|base| invocation_url(&base, &settings.function, settings.qualifier.as_deref()));
+        let url = endpoint(sdk).and_then(|base| invocation_url(&base, function, settings.qualifier.as_deref()));
         Invoker {
             url,
             signer: Signer::new(sdk.credentials_provider(), crate::aws::region(sdk), "lambda"),

@@ -381,7 +381,7 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::settings::{InvocationType, RetrySettings, TargetSettings};
+    use crate::dispatch::settings::{InvocationType, RetrySettings, TargetKind, TargetSettings};
 
     /// Thousands of deliveries wait for a permit at once, each a task as large as the future
     /// of `deliver`: what it holds across its awaits must stay small (it was 11 KB while the
@@ -389,10 +389,7 @@ mod tests {
     #[test]
     fn a_waiting_delivery_stays_small() {
         let settings = TargetSettings {
-            function: "work".into(),
-            state_machine: None,
-            url: None,
-            auth: Default::default(),
+            kind: TargetKind::Function("work".into()),
             qualifier: None,
             max_concurrency: 1,
             rate: Some(crate::config::Rate { count: 10, per: Duration::from_secs(1) }),

@@ -10,52 +10,138 @@ use serde::Deserialize;
 use crate::config::limits::{at_most, duration_between};
 use crate::config::{ConfigError, Rate};
 
-/// `[targets.NAME]`: a Lambda function events are sent to.
+/// `[targets.NAME]`: what events are sent to, and how.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "TargetFile")]
 pub struct TargetSettings {
-    /// Lambda: the function's name, partial ARN or full ARN (empty for a `state_machine` target).
-    #[serde(default)]
-    pub function: String,
-    /// Step Functions: the state machine ARN each event starts an execution of, instead of a function.
-    pub state_machine: Option<String>,
-    /// A function URL (`https://….lambda-url.<region>.on.aws/`) the event is POSTed to, instead
-    /// of an Invoke; `function` may then name the function, for `iam-policy`.
-    pub url: Option<String>,
-    /// How a function URL is called: `"AWS_IAM"` (SigV4-signed, the default) or `"NONE"`.
-    #[serde(default)]
-    pub auth: UrlAuth,
+    /// What is called: a function, a function URL or a state machine.
+    pub kind: TargetKind,
     /// Version or alias.
     pub qualifier: Option<String>,
     /// Invocations of this target in flight at once (lowered while Lambda throttles).
-    #[serde(default = "default_max_concurrency")]
     pub max_concurrency: usize,
-    /// Invocations per second or minute: `"100/s"`, `"600/m"`.
-    #[serde(default, deserialize_with = "crate::config::optional_rate")]
+    /// Invocations per second or minute.
     pub rate: Option<Rate>,
     /// Retry policy.
-    #[serde(default)]
     pub retry: RetrySettings,
     /// Dead-letter sink name; default: the file `<state_dir>/dlq.jsonl`.
     pub dlq: Option<String>,
-    /// `Event` (asynchronous, the default) or `RequestResponse`.
-    #[serde(default)]
+    /// `Event` (asynchronous) or `RequestResponse`.
     pub invocation_type: InvocationType,
-    /// `"Tail"`: ask Lambda for the last 4 KB of the function's log (`RequestResponse` only),
-    /// kept in the dead-letter record and the warning when the function fails.
-    #[serde(default)]
+    /// Whether to ask Lambda for the tail of the function's log.
     pub log_type: LogType,
-    /// Sink that gets Lambda's on-success destination record for every event the function
-    /// accepted, written before the upstream message is deleted.
+    /// Sink that gets Lambda's on-success destination record for every accepted event.
     pub on_success: Option<String>,
     /// Sent as the base64 `ClientContext` (JSON).
     pub client_context: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Time allowed for one call before it counts as a timeout.
+    pub invoke_timeout: Duration,
+    /// Where payloads over Lambda's asynchronous limit go (claim check).
+    pub large_payloads: Option<LargePayloads>,
+}
+
+/// What a target calls: exactly one of three kinds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetKind {
+    /// Lambda's Invoke API on a function: its name, partial ARN or full ARN.
+    Function(String),
+    /// A function URL the event is POSTed to.
+    Url {
+        /// `https://….lambda-url.<region>.on.aws/`.
+        url: String,
+        /// Signed with SigV4 or not.
+        auth: UrlAuth,
+        /// The function behind the URL, for `iam-policy` (a URL's id does not name it).
+        function: Option<String>,
+    },
+    /// Step Functions: each event starts an execution of the state machine with this ARN.
+    StateMachine(String),
+}
+
+impl TargetSettings {
+    /// The Lambda function the target names (behind a URL too), if any.
+    pub fn function(&self) -> Option<&str> {
+        match &self.kind {
+            TargetKind::Function(f) => Some(f),
+            TargetKind::Url { function, .. } => function.as_deref(),
+            TargetKind::StateMachine(_) => None,
+        }
+    }
+}
+
+/// `[targets.NAME]` as the file writes it; [`TargetSettings`] once its kind is known.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetFile {
+    /// Lambda: the function's name, partial ARN or full ARN (empty for a `state_machine` target).
+    #[serde(default)]
+    function: String,
+    /// Step Functions: the state machine ARN each event starts an execution of, instead of a function.
+    state_machine: Option<String>,
+    /// A function URL (`https://….lambda-url.<region>.on.aws/`) the event is POSTed to, instead
+    /// of an Invoke; `function` may then name the function, for `iam-policy`.
+    url: Option<String>,
+    /// How a function URL is called: `"AWS_IAM"` (SigV4-signed, the default) or `"NONE"`.
+    #[serde(default)]
+    auth: UrlAuth,
+    /// Version or alias.
+    qualifier: Option<String>,
+    /// Invocations of this target in flight at once (lowered while Lambda throttles).
+    #[serde(default = "default_max_concurrency")]
+    max_concurrency: usize,
+    /// Invocations per second or minute: `"100/s"`, `"600/m"`.
+    #[serde(default, deserialize_with = "crate::config::optional_rate")]
+    rate: Option<Rate>,
+    /// Retry policy.
+    #[serde(default)]
+    retry: RetrySettings,
+    /// Dead-letter sink name; default: the file `<state_dir>/dlq.jsonl`.
+    dlq: Option<String>,
+    /// `Event` (asynchronous, the default) or `RequestResponse`.
+    #[serde(default)]
+    invocation_type: InvocationType,
+    /// `"Tail"`: ask Lambda for the last 4 KB of the function's log (`RequestResponse` only),
+    /// kept in the dead-letter record and the warning when the function fails.
+    #[serde(default)]
+    log_type: LogType,
+    /// Sink that gets Lambda's on-success destination record for every event the function
+    /// accepted, written before the upstream message is deleted.
+    on_success: Option<String>,
+    /// Sent as the base64 `ClientContext` (JSON).
+    client_context: Option<serde_json::Map<String, serde_json::Value>>,
     /// Time allowed for one Invoke call before it counts as a timeout.
     #[serde(default = "default_invoke_timeout", deserialize_with = "crate::config::duration")]
-    pub invoke_timeout: Duration,
+    invoke_timeout: Duration,
     /// Claim check: payloads over Lambda's asynchronous limit go to S3 here and the function
     /// gets a pointer event; without it they are dead-lettered `RequestTooLarge`.
-    pub large_payloads: Option<LargePayloads>,
+    large_payloads: Option<LargePayloads>,
+}
+
+impl TryFrom<TargetFile> for TargetSettings {
+    type Error = &'static str;
+
+    fn try_from(file: TargetFile) -> Result<Self, Self::Error> {
+        let kind = match (file.function, file.url, file.state_machine) {
+            (function, None, None) if !function.is_empty() => TargetKind::Function(function),
+            (function, Some(url), None) => TargetKind::Url { url, auth: file.auth, function: Some(function).filter(|f| !f.is_empty()) },
+            (function, None, Some(arn)) if function.is_empty() => TargetKind::StateMachine(arn),
+            _ => return Err("give one of `function` (Lambda), `url` (a function URL) or `state_machine` (Step Functions)"),
+        };
+        Ok(TargetSettings {
+            kind,
+            qualifier: file.qualifier,
+            max_concurrency: file.max_concurrency,
+            rate: file.rate,
+            retry: file.retry,
+            dlq: file.dlq,
+            invocation_type: file.invocation_type,
+            log_type: file.log_type,
+            on_success: file.on_success,
+            client_context: file.client_context,
+            invoke_timeout: file.invoke_timeout,
+            large_payloads: file.large_payloads,
+        })
+    }
 }
 
 /// `large_payloads = { … }` of a target.
@@ -213,33 +299,22 @@ impl TargetSettings {
         if let Some(large) = &target.large_payloads {
             crate::dlq::settings::s3_place(at, &key("large_payloads"), &large.bucket, &large.prefix)?;
         }
-        // A function (Lambda), a function URL (`function` may then name it) or a state machine.
-        let others = usize::from(target.url.is_some()) + usize::from(target.state_machine.is_some());
-        if others > 1 || (others == 0 && target.function.is_empty()) || (target.state_machine.is_some() && !target.function.is_empty()) {
-            let message = "give one of `function` (Lambda), `url` (a function URL) or `state_machine` (Step Functions)";
-            return Err(ConfigError::new(at, format!("targets.{name}"), message));
-        }
-        // A URL that does not parse would fail every call, dead-lettering every event.
-        if target.url.as_ref().is_some_and(|u| crate::config::limits::http_url(at, "", u, "").is_err()) {
-            return Err(ConfigError::new(
-                at,
-                format!("targets.{name}.url"),
-                "must be a function URL: https://<id>.lambda-url.<region>.on.aws/",
-            ));
-        }
-        if let Some(arn) = &target.state_machine {
-            if !(arn.starts_with("arn:") && arn.split(':').nth(5) == Some("stateMachine") && arn.split(':').count() == 7) {
-                let message = "must be a state machine ARN: arn:aws:states:REGION:ACCOUNT:stateMachine:NAME";
-                return Err(ConfigError::new(at, format!("targets.{name}.state_machine"), message));
+        match &target.kind {
+            // A URL that does not parse would fail every call, dead-lettering every event.
+            TargetKind::Url { url, .. } if crate::config::limits::http_url(at, "", url, "").is_err() => {
+                return Err(ConfigError::new(at, key("url"), "must be a function URL: https://<id>.lambda-url.<region>.on.aws/"));
             }
+            TargetKind::StateMachine(arn)
+                if !(arn.starts_with("arn:") && arn.split(':').nth(5) == Some("stateMachine") && arn.split(':').count() == 7) =>
+            {
+                let message = "must be a state machine ARN: arn:aws:states:REGION:ACCOUNT:stateMachine:NAME";
+                return Err(ConfigError::new(at, key("state_machine"), message));
+            }
+            _ => {}
         }
         // Invoke's FunctionName: 1 to 170 characters, whichever form it takes.
-        if target.function.len() > 170 {
-            return Err(ConfigError::new(
-                at,
-                format!("targets.{name}.function"),
-                format!("must be 1 to 170 characters (it is {})", target.function.len()),
-            ));
+        if let Some(function) = target.function().filter(|f| f.len() > 170) {
+            return Err(ConfigError::new(at, key("function"), format!("must be 1 to 170 characters (it is {})", function.len())));
         }
         if target.retry.max_attempts == 0 {
             return Err(ConfigError::new(at, format!("targets.{name}.retry.max_attempts"), "must be at least 1"));
@@ -285,13 +360,30 @@ mod tests {
         assert_eq!((e.key.as_str(), e.message.as_str()), ("targets.t.invoke_timeout", "must be between 100ms and 1h (it is 0s)"));
         assert_eq!(refusal("qualifier = \"\"").key, "targets.t.qualifier");
         let url = |u: &str| {
-            TargetSettings { url: Some(u.into()), ..toml::from_str("").unwrap() }.check("t", Path::new("f"), &BTreeMap::<String, ()>::new())
+            let target: TargetSettings = toml::from_str(&format!("url = \"{u}\"")).unwrap();
+            target.check("t", Path::new("f"), &BTreeMap::<String, ()>::new())
         };
         assert!(url("https://abc.lambda-url.us-east-1.on.aws/").is_ok());
         for bad in ["http://", "http://a b/", "https://[::1", "ftp://host/"] {
             assert_eq!(url(bad).unwrap_err().message, "must be a function URL: https://<id>.lambda-url.<region>.on.aws/", "{bad}");
         }
         assert_eq!(refusal(&format!("qualifier = \"{}\"", "q".repeat(129))).key, "targets.t.qualifier");
+    }
+
+    #[test]
+    fn a_target_is_exactly_one_kind() {
+        let kind = |toml: &str| toml::from_str::<TargetSettings>(toml).map(|t| t.kind).map_err(|e| e.message().to_string());
+        assert_eq!(kind("function = \"f\""), Ok(TargetKind::Function("f".into())));
+        assert_eq!(kind("state_machine = \"arn\""), Ok(TargetKind::StateMachine("arn".into())));
+        assert_eq!(kind("url = \"u\""), Ok(TargetKind::Url { url: "u".into(), auth: UrlAuth::AwsIam, function: None }));
+        assert_eq!(
+            kind("url = \"u\"\nfunction = \"f\"\nauth = \"NONE\""),
+            Ok(TargetKind::Url { url: "u".into(), auth: UrlAuth::None, function: Some("f".into()) })
+        );
+        let refused = "give one of `function` (Lambda), `url` (a function URL) or `state_machine` (Step Functions)";
+        for toml in ["", "function = \"\"", "function = \"f\"\nstate_machine = \"arn\"", "url = \"u\"\nstate_machine = \"arn\""] {
+            assert_eq!(kind(toml), Err(refused.to_string()), "{toml:?}");
+        }
     }
 
     #[test]

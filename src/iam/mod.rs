@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Value};
 
 use crate::dispatch::function_name::function_arn;
-use crate::dispatch::settings::{TargetSettings, UrlAuth};
+use crate::dispatch::settings::{TargetKind, TargetSettings, UrlAuth};
 use crate::dlq::settings::DlqSettings;
 use crate::settings::Config;
 use crate::sources::sqs_reader::{Origin, SqsSettings, Wiring};
@@ -173,25 +173,22 @@ fn target_grants(scope: &Scope, target: &TargetSettings) -> Vec<Grant> {
         .large_payloads
         .as_ref()
         .map(|l| Grant { group: Group::WriteLargePayloads, resource: format!("arn:aws:s3:::{}/{}*", l.bucket, l.prefix) });
-    let call = match (&target.state_machine, &target.url) {
-        (Some(arn), _) => Some(Grant { group: Group::StartExecutions, resource: arn.clone() }),
+    let call = match &target.kind {
+        TargetKind::StateMachine(arn) => Some(Grant { group: Group::StartExecutions, resource: arn.clone() }),
         // A URL's id does not name its function: the target's `function` does, else any.
-        (None, Some(_)) => (target.auth == UrlAuth::AwsIam).then(|| {
-            let function = if target.function.is_empty() { "*" } else { &target.function };
+        TargetKind::Url { auth, function, .. } => (*auth == UrlAuth::AwsIam).then(|| {
+            let function = function.as_deref().unwrap_or("*");
             Grant { group: Group::InvokeFunctionUrls, resource: function_arn(function, None, &scope.region, &scope.account) }
         }),
-        (None, None) => Some(invoke_grant(scope, target)),
+        TargetKind::Function(function) => Some(invoke_grant(scope, function, target)),
     };
     call.into_iter().chain(claim_check).collect()
 }
 
 /// `lambda:InvokeFunction` on exactly what the target calls: a qualified invoke is authorised
 /// against the qualified ARN only, an unqualified one against the bare function ARN only.
-fn invoke_grant(scope: &Scope, target: &TargetSettings) -> Grant {
-    Grant {
-        group: Group::InvokeTargets,
-        resource: function_arn(&target.function, target.qualifier.as_deref(), &scope.region, &scope.account),
-    }
+fn invoke_grant(scope: &Scope, function: &str, target: &TargetSettings) -> Grant {
+    Grant { group: Group::InvokeTargets, resource: function_arn(function, target.qualifier.as_deref(), &scope.region, &scope.account) }
 }
 
 /// What the daemon calls on a source's upstream.

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::dispatch::function_name::FunctionRef;
+use crate::dispatch::settings::TargetKind;
 use crate::dlq::settings::DlqSettings;
 use crate::settings::Config;
 use crate::sources::SourceKind;
@@ -43,13 +44,13 @@ impl Scope {
 
 /// The (region, account) each function and queue of the configuration names, where it does.
 fn named_locations(config: &Config) -> Vec<(Option<String>, Option<String>)> {
-    let functions = config.targets.values().map(|t| match &t.state_machine {
-        Some(arn) => {
+    let functions = config.targets.values().map(|t| match &t.kind {
+        TargetKind::StateMachine(arn) => {
             let field = |i: usize| arn.split(':').nth(i).filter(|f| !f.is_empty()).map(str::to_string);
             (field(3), field(4))
         }
-        None => {
-            let f = FunctionRef::parse(&t.function);
+        _ => {
+            let f = FunctionRef::parse(t.function().unwrap_or_default());
             (f.region, f.account)
         }
     });

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::item::{DeadLetter, FunctionRef};
 use super::ReplayArgs;
-use crate::dispatch::settings::{InvocationType, RetrySettings, TargetSettings};
+use crate::dispatch::settings::{InvocationType, RetrySettings, TargetKind, TargetSettings};
 use crate::settings::Config;
 
 /// Where one record is sent.
@@ -23,13 +23,12 @@ pub struct Destination {
 impl Destination {
     /// `target NAME (function F)` or `function F`, for the dry run.
     pub fn describe(&self) -> String {
-        let function = match (&self.settings.state_machine, &self.settings.url) {
-            (Some(sm), _) => format!("state machine {sm}"),
-            (_, Some(url)) => format!("function URL {url}"),
-            _ => format!(
-                "function {}",
-                FunctionRef { function: self.settings.function.clone(), qualifier: self.settings.qualifier.clone() }.display()
-            ),
+        let function = match &self.settings.kind {
+            TargetKind::StateMachine(sm) => format!("state machine {sm}"),
+            TargetKind::Url { url, .. } => format!("function URL {url}"),
+            TargetKind::Function(function) => {
+                format!("function {}", FunctionRef { function: function.clone(), qualifier: self.settings.qualifier.clone() }.display())
+            }
         };
         if self.configured {
             format!("target {} ({function})", self.name)
@@ -87,7 +86,9 @@ impl<'a> Destinations<'a> {
             (None, Some(dest), _) => dest,
             (None, None, Some(f)) => self
                 .config
-                .and_then(|c| c.targets.iter().find(|(_, t)| t.function == f.function && t.qualifier == f.qualifier))
+                .and_then(|c| {
+                    c.targets.iter().find(|(_, t)| t.kind == TargetKind::Function(f.function.clone()) && t.qualifier == f.qualifier)
+                })
                 .and_then(|(name, _)| configured(name))
                 .unwrap_or_else(|| self.bare(f.clone())),
             (None, None, None) => return None,
@@ -102,10 +103,7 @@ impl<'a> Destinations<'a> {
     /// A function no configuration speaks of: default retries, replay's limits.
     fn bare(&self, f: FunctionRef) -> Destination {
         let settings = TargetSettings {
-            function: f.function.clone(),
-            state_machine: None,
-            url: None,
-            auth: Default::default(),
+            kind: TargetKind::Function(f.function.clone()),
             qualifier: f.qualifier.clone(),
             max_concurrency: self.args.concurrency,
             rate: None,

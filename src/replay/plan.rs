@@ -22,7 +22,10 @@ pub struct Plan {
 impl Plan {
     pub fn add(&mut self, letter: &DeadLetter, dest: &Destination) {
         self.selected += 1;
-        let function = super::item::FunctionRef { function: dest.settings.function.clone(), qualifier: dest.settings.qualifier.clone() };
+        let function = super::item::FunctionRef {
+            function: dest.settings.function().unwrap_or_default().to_string(),
+            qualifier: dest.settings.qualifier.clone(),
+        };
         *self.by_function.entry(function.display()).or_default() += 1;
         *self.by_condition.entry(letter.condition.clone()).or_default() += 1;
         let named = match (&letter.target, &letter.function) {

@@ -13,7 +13,7 @@ use super::sink::SinkHandle;
 use super::sqs::SimWire;
 use super::World;
 use crate::dispatch::route::Route;
-use crate::dispatch::settings::{InvocationType, TargetSettings};
+use crate::dispatch::settings::{InvocationType, TargetKind, TargetSettings};
 use crate::dispatch::{Dispatcher, Routes, Target};
 use crate::queue::{QueueSender, Retired};
 use crate::sources::sqs::SqsShape;
@@ -97,10 +97,7 @@ impl Instance {
 
     fn build_target(&self, name: &str, spec: &TargetSpec) -> Arc<Target> {
         let settings = TargetSettings {
-            function: spec.function.clone(),
-            state_machine: None,
-            url: None,
-            auth: Default::default(),
+            kind: TargetKind::Function(spec.function.clone()),
             qualifier: None,
             max_concurrency: spec.max_concurrency,
             rate: None,

@@ -6,7 +6,7 @@ use aws_sdk_lambda::types::InvocationType;
 use super::failure::Failure;
 use super::{Check, Status, World};
 use crate::dispatch::function_name::split_qualifier;
-use crate::dispatch::settings::TargetSettings;
+use crate::dispatch::settings::{TargetKind, TargetSettings};
 use crate::dispatch::{classify, Class};
 use crate::dlq::Condition;
 use crate::iam::Subject;
@@ -17,25 +17,24 @@ const KIND: &str = "target";
 pub(super) async fn check(world: World, name: String) -> Vec<Check> {
     let target = &world.config.targets[&name];
     let sdk = world.sdk.as_ref().expect("target checks run online");
-    if let Some(arn) = &target.state_machine {
-        return vec![state_machine(&world, &name, target, arn).await];
-    }
-    if let Some(url) = &target.url {
-        return vec![function_url(&name, url, target).await];
-    }
+    let function = match &target.kind {
+        TargetKind::StateMachine(arn) => return vec![state_machine(&world, &name, target, arn).await],
+        TargetKind::Url { url, .. } => return vec![function_url(&name, url, target).await],
+        TargetKind::Function(function) => function,
+    };
     let client = crate::aws::lambda(sdk, target.invoke_timeout);
-    let check = match dry_run(&client, &target.function, target.qualifier.as_deref()).await {
-        Ok(()) => Check::new(KIND, &name, Status::Ok, format!("{}: exists and may be invoked (DryRun)", describe(target))),
-        Err(f) => explain(&world, &name, target, &client, f).await,
+    let check = match dry_run(&client, function, target.qualifier.as_deref()).await {
+        Ok(()) => Check::new(KIND, &name, Status::Ok, format!("{}: exists and may be invoked (DryRun)", describe(function, target))),
+        Err(f) => explain(&world, &name, function, target, &client, f).await,
     };
     vec![check]
 }
 
 /// The function as configured, with its configured qualifier.
-fn describe(target: &TargetSettings) -> String {
+fn describe(function: &str, target: &TargetSettings) -> String {
     match &target.qualifier {
-        Some(q) => format!("{} (qualifier {q})", target.function),
-        None => target.function.clone(),
+        Some(q) => format!("{function} (qualifier {q})"),
+        None => function.to_string(),
     }
 }
 
@@ -59,14 +58,14 @@ fn class(f: &Failure) -> Option<Class> {
 const NOT_FOUND: Class = Class::Terminal(Condition::ResourceNotFound);
 
 /// The finding for a DryRun that failed.
-async fn explain(world: &World, name: &str, target: &TargetSettings, client: &aws_sdk_lambda::Client, f: Failure) -> Check {
-    let what = describe(target);
+async fn explain(world: &World, name: &str, function: &str, target: &TargetSettings, client: &aws_sdk_lambda::Client, f: Failure) -> Check {
+    let what = describe(function, target);
     match class(&f) {
         None => {
             Check::new(KIND, name, Status::Fail, format!("{what}: Lambda did not answer: {}", f.summary())).unless_answered(&f, "LAMBDA")
         }
-        Some(NOT_FOUND) => not_found(world, name, target, client).await,
-        Some(Class::Terminal(Condition::AccessDenied)) => denied(world, name, target, &f),
+        Some(NOT_FOUND) => not_found(world, name, function, target, client).await,
+        Some(Class::Terminal(Condition::AccessDenied)) => denied(world, name, &what, target, &f),
         Some(Class::Throttled { .. }) => Check::new(
             KIND,
             name,
@@ -82,8 +81,8 @@ async fn explain(world: &World, name: &str, target: &TargetSettings, client: &aw
 
 /// 404: with a qualifier, a second, unqualified DryRun tells a missing alias or version from a
 /// missing function.
-async fn not_found(world: &World, name: &str, target: &TargetSettings, client: &aws_sdk_lambda::Client) -> Check {
-    let (function, suffix) = split_qualifier(&target.function);
+async fn not_found(world: &World, name: &str, function: &str, target: &TargetSettings, client: &aws_sdk_lambda::Client) -> Check {
+    let (function, suffix) = split_qualifier(function);
     let Some(qualifier) = target.qualifier.as_deref().or(suffix) else {
         return function_missing(world, name, function);
     };
@@ -139,7 +138,7 @@ async fn state_machine(world: &World, name: &str, target: &TargetSettings, arn: 
     }
 }
 
-fn denied(world: &World, name: &str, target: &TargetSettings, f: &Failure) -> Check {
-    Check::new(KIND, name, Status::Fail, format!("{}: invoke denied: {}", describe(target), f.summary()))
+fn denied(world: &World, name: &str, what: &str, target: &TargetSettings, f: &Failure) -> Check {
+    Check::new(KIND, name, Status::Fail, format!("{what}: invoke denied: {}", f.summary()))
         .advise(world.grant_missing(Subject::Target(target)))
 }
