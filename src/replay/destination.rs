@@ -86,9 +86,7 @@ impl<'a> Destinations<'a> {
             (None, Some(dest), _) => dest,
             (None, None, Some(f)) => self
                 .config
-                .and_then(|c| {
-                    c.targets.iter().find(|(_, t)| t.kind == TargetKind::Function(f.function.clone()) && t.qualifier == f.qualifier)
-                })
+                .and_then(|c| c.targets.iter().find(|(_, t)| t.function() == Some(f.function.as_str()) && t.qualifier == f.qualifier))
                 .and_then(|(name, _)| configured(name))
                 .unwrap_or_else(|| self.bare(f.clone())),
             (None, None, None) => return None,
